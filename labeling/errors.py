@@ -1,0 +1,25 @@
+"""Errors raised by services; views turn them into clear messages (HTTP status in `status`)."""
+
+
+class ServiceError(Exception):
+    status = 400
+
+    def __init__(self, message: str, errors: dict[str, str] | None = None):
+        super().__init__(message)
+        self.message = message
+        self.errors = errors or {}
+
+    def as_dict(self) -> dict:
+        return {"detail": self.message, **({"errors": self.errors} if self.errors else {})}
+
+
+class ValidationFailed(ServiceError):
+    status = 400
+
+
+class NotAllowed(ServiceError):
+    status = 403
+
+
+class Conflict(ServiceError):
+    status = 409

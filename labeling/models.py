@@ -1,0 +1,278 @@
+"""The research data: studies and their frozen rating schemes, clips, people, assignments, annotations."""
+
+import secrets
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+
+
+def _clip_upload_to(instance: "Clip", filename: str) -> str:
+    ext = filename.rsplit(".", 1)[-1].lower()[:8] if "." in filename else "bin"
+    return f"clips/{instance.study_id}/{uuid.uuid4().hex}.{ext}"
+
+
+def _poster_upload_to(instance: "Clip", filename: str) -> str:
+    return f"posters/{instance.study_id}/{uuid.uuid4().hex}.jpg"
+
+
+def _random_token() -> str:
+    return secrets.token_urlsafe(18)
+
+
+def _shuffle_key() -> int:
+    return secrets.randbelow(2**31)
+
+
+class Role(models.TextChoices):
+    RESEARCHER = "researcher", "Researcher"
+    ANNOTATOR = "annotator", "Annotator"
+
+
+class Study(models.Model):
+    title = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=80, unique=True)
+    instructions = models.TextField(blank=True, help_text="Markdown; rendered safely.")
+    consent_text = models.TextField(blank=True, help_text="Markdown; must be accepted before the first clip.")
+    overlap_k = models.PositiveSmallIntegerField(default=3, help_text="Distinct annotators per clip.")
+    lease_minutes = models.PositiveSmallIntegerField(default=15)
+    require_full_view = models.BooleanField(
+        default=True, help_text="The clip must play to the end before a rating is accepted."
+    )
+    completion_code = models.CharField(max_length=64, blank=True, help_text="Shown to crowd workers at the end.")
+    completion_url = models.URLField(blank=True, help_text="Crowd workers are redirected here at the end.")
+    is_active = models.BooleanField(default=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name_plural = "studies"
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(overlap_k__gte=1), name="study_overlap_k_positive"),
+            models.CheckConstraint(condition=Q(lease_minutes__gte=1), name="study_lease_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class SchemeVersion(models.Model):
+    """A rating scheme. Frozen once a label uses it: editing a used scheme makes the next version."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="schemes")
+    version = models.PositiveIntegerField()
+    spec = models.JSONField(help_text="See labeling/scheme.py for the format.")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["study", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["study", "version"], name="scheme_version_unique"),
+            models.CheckConstraint(condition=Q(version__gte=1), name="scheme_version_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.study} v{self.version}"
+
+
+class Membership(models.Model):
+    class Via(models.TextChoices):
+        ACCOUNT = "account", "Account"
+        INVITE = "invite", "Invite link"
+        CROWD = "crowd", "Crowd link"
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.ANNOTATOR)
+    joined_via = models.CharField(max_length=16, choices=Via.choices, default=Via.ACCOUNT)
+    consented_at = models.DateTimeField(null=True, blank=True)
+    crowd_study_id = models.CharField(max_length=128, blank=True)
+    crowd_session_id = models.CharField(max_length=128, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["study", "user"], name="membership_unique")]
+        indexes = [models.Index(fields=["user", "role"])]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.study} ({self.role})"
+
+
+class Invite(models.Model):
+    """A link that makes whoever opens it a member of the study (a pseudonymous account if not logged in)."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="invites")
+    token = models.CharField(max_length=64, unique=True, default=_random_token)
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.ANNOTATOR)
+    note = models.CharField(max_length=200, blank=True)
+    max_uses = models.PositiveIntegerField(null=True, blank=True)
+    uses = models.PositiveIntegerField(default=0)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(max_uses__isnull=True) | Q(uses__lte=F("max_uses")), name="invite_uses_capped")
+        ]
+
+    def __str__(self) -> str:
+        return f"invite to {self.study} ({self.role})"
+
+
+class Participant(models.Model):
+    """The filmed person, pseudonymous. Withdrawal hides their clips from annotation and exports."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="participants")
+    code = models.CharField(max_length=64, help_text="Pseudonymous code; never a name.")
+    consent_scope = models.TextField(blank=True)
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["study", "code"], name="participant_code_unique")]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class Clip(models.Model):
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="clips")
+    file = models.FileField(upload_to=_clip_upload_to, max_length=255)
+    poster = models.ImageField(upload_to=_poster_upload_to, max_length=255, blank=True)
+    original_name = models.CharField(max_length=255)
+    sha256 = models.CharField(max_length=64)
+    size_bytes = models.BigIntegerField()
+    container = models.CharField(max_length=64)
+    video_codec = models.CharField(max_length=64, blank=True)
+    duration_s = models.FloatField()
+    fps = models.FloatField()
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    has_audio = models.BooleanField(default=False)
+    participant = models.ForeignKey(Participant, null=True, blank=True, on_delete=models.SET_NULL, related_name="clips")
+    is_active = models.BooleanField(default=True)
+    # Queue state, maintained by the assignment services under the constraints below.
+    target_k = models.PositiveSmallIntegerField(help_text="Distinct annotators wanted for this clip.")
+    n_assigned = models.PositiveIntegerField(default=0, help_text="Active leases plus submitted annotations.")
+    n_submitted = models.PositiveIntegerField(default=0)
+    shuffle_key = models.PositiveIntegerField(default=_shuffle_key, editable=False)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["study", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["study", "sha256"], name="clip_sha256_unique_in_study"),
+            models.CheckConstraint(condition=Q(n_assigned__lte=F("target_k")), name="clip_assigned_at_most_k"),
+            models.CheckConstraint(condition=Q(n_submitted__lte=F("n_assigned")), name="clip_submitted_at_most_assigned"),
+            models.CheckConstraint(condition=Q(target_k__gte=1), name="clip_target_k_positive"),
+        ]
+        indexes = [
+            models.Index(fields=["study", "n_assigned", "shuffle_key"], condition=Q(is_active=True), name="clip_queue_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.original_name
+
+
+class Assignment(models.Model):
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active lease"
+        SUBMITTED = "submitted", "Submitted"
+        EXPIRED = "expired", "Lease expired"
+
+    LIVE = (Status.ACTIVE, Status.SUBMITTED)
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="assignments")
+    clip = models.ForeignKey(Clip, on_delete=models.CASCADE, related_name="assignments")
+    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="assignments")
+    scheme_version = models.ForeignKey(
+        SchemeVersion, on_delete=models.PROTECT, related_name="+", help_text="The scheme the annotator was shown."
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    leased_at = models.DateTimeField(default=timezone.now)
+    lease_expires_at = models.DateTimeField()
+    submitted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            # No annotator holds or has rated the same clip twice; expired leases stay as history.
+            models.UniqueConstraint(
+                fields=["clip", "annotator"], condition=Q(status__in=["active", "submitted"]), name="assignment_live_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(status="submitted", submitted_at__isnull=False) | ~Q(status="submitted"),
+                name="assignment_submitted_has_time",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["study", "lease_expires_at"], condition=Q(status="active"), name="assignment_lease_idx"),
+            models.Index(fields=["annotator", "study", "status"], name="assignment_annotator_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.annotator} on {self.clip} ({self.status})"
+
+
+class Annotation(models.Model):
+    """One annotator's rating of one clip. Immutable once submitted."""
+
+    assignment = models.OneToOneField(Assignment, on_delete=models.PROTECT, related_name="annotation")
+    study = models.ForeignKey(Study, on_delete=models.PROTECT, related_name="annotations")
+    clip = models.ForeignKey(Clip, on_delete=models.PROTECT, related_name="annotations")
+    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="annotations")
+    scheme_version = models.ForeignKey(SchemeVersion, on_delete=models.PROTECT, related_name="annotations")
+    submission_id = models.UUIDField(unique=True, help_text="Client-generated; a retry with the same id creates nothing.")
+    # Canonical scale [-1, 1] beside the raw value on the instrument's own scale.
+    valence = models.FloatField(null=True, blank=True)
+    arousal = models.FloatField(null=True, blank=True)
+    valence_raw = models.FloatField(null=True, blank=True)
+    arousal_raw = models.FloatField(null=True, blank=True)
+    valence_confidence = models.PositiveSmallIntegerField(null=True, blank=True)
+    arousal_confidence = models.PositiveSmallIntegerField(null=True, blank=True)
+    context_tags = models.JSONField(default=list, blank=True)
+    context_note = models.TextField(blank=True)
+    cannot_judge = models.BooleanField(default=False)
+    cannot_judge_reason = models.CharField(max_length=500, blank=True)
+    time_on_task_ms = models.PositiveIntegerField()
+    watched_fraction = models.FloatField()
+    user_agent = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(valence__isnull=True) | Q(valence__gte=-1, valence__lte=1), name="annotation_valence_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(arousal__isnull=True) | Q(arousal__gte=-1, arousal__lte=1), name="annotation_arousal_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(cannot_judge=True, valence__isnull=True, arousal__isnull=True)
+                | Q(cannot_judge=False, valence__isnull=False, arousal__isnull=False),
+                name="annotation_rated_or_cannot_judge",
+            ),
+            models.CheckConstraint(
+                condition=Q(watched_fraction__gte=0, watched_fraction__lte=1), name="annotation_watched_fraction_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(valence_confidence__isnull=True) | Q(valence_confidence__gte=1, valence_confidence__lte=10),
+                name="annotation_valence_confidence_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(arousal_confidence__isnull=True) | Q(arousal_confidence__gte=1, arousal_confidence__lte=10),
+                name="annotation_arousal_confidence_range",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["study", "created_at"], name="annotation_study_time_idx"),
+            models.Index(fields=["clip"], name="annotation_clip_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.annotator} on {self.clip}"

@@ -1,0 +1,150 @@
+"""Rating schemes: the instruments a study uses, and the mapping of raw scale values to [-1, 1].
+
+A scheme spec is a JSON object:
+
+    {
+      "instrument": "sam" | "slider" | "grid",   # 9-point SAM-style scales, continuous sliders, or a 2-D affect grid
+      "points": 9,                               # scale points for "sam" and "grid" (odd, 3..21)
+      "ask_confidence": true,                    # per-dimension confidence, 1..confidence_points
+      "confidence_points": 5,
+      "context_groups": [{"name": "setting", "label": "Setting", "tags": ["home", "street", ...]}, ...],
+      "context_note": true                       # free-text note about the context
+    }
+
+Raw values: "slider" takes any number in [-1, 1]; "sam" and "grid" take integers 1..points, mapped
+linearly so that 1 -> -1, the middle point -> 0 and `points` -> 1. A context tag is "group:tag".
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+INSTRUMENTS = ("sam", "slider", "grid")
+DIMENSIONS = ("valence", "arousal")
+
+DEFAULT_CONTEXT_GROUPS = [
+    {"name": "setting", "label": "Setting", "tags": ["home", "work or school", "outdoors", "vehicle", "public place", "unclear"]},
+    {
+        "name": "social",
+        "label": "Social situation",
+        "tags": ["alone", "with one other", "small group", "crowd", "talking to camera", "unclear"],
+    },
+    {
+        "name": "activity",
+        "label": "Activity",
+        "tags": ["talking", "listening", "eating", "playing", "working", "moving", "resting", "unclear"],
+    },
+    {
+        "name": "before",
+        "label": "What happened before",
+        "tags": ["nothing visible", "good news", "bad news", "conflict", "surprise", "unclear"],
+    },
+]
+
+DEFAULT_SPEC: dict[str, Any] = {
+    "instrument": "sam",
+    "points": 9,
+    "ask_confidence": True,
+    "confidence_points": 5,
+    "context_groups": DEFAULT_CONTEXT_GROUPS,
+    "context_note": True,
+}
+
+
+class SchemeError(ValueError):
+    """A scheme spec or a rating that does not fit it; `errors` maps field names to messages."""
+
+    def __init__(self, errors: dict[str, str]):
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = errors
+
+
+def validate_spec(spec: Any) -> dict[str, Any]:
+    """Return a normalised copy of `spec`, or raise SchemeError saying what is wrong."""
+    if not isinstance(spec, dict):
+        raise SchemeError({"scheme": "must be a JSON object"})
+    out = {**DEFAULT_SPEC, **spec}
+    errors: dict[str, str] = {}
+    if out["instrument"] not in INSTRUMENTS:
+        errors["instrument"] = f"must be one of {', '.join(INSTRUMENTS)}"
+    for key, lo, hi in (("points", 3, 21), ("confidence_points", 2, 10)):
+        value = out[key]
+        if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
+            errors[key] = f"must be a whole number from {lo} to {hi}"
+    if isinstance(out["points"], int) and out["points"] % 2 == 0 and out["instrument"] != "slider":
+        errors["points"] = "must be odd, so the scale has a neutral middle"
+    for key in ("ask_confidence", "context_note"):
+        if not isinstance(out[key], bool):
+            errors[key] = "must be true or false"
+    groups = out["context_groups"]
+    if not isinstance(groups, list):
+        errors["context_groups"] = "must be a list of {name, label, tags}"
+    else:
+        names = set()
+        for i, group in enumerate(groups):
+            if (
+                not isinstance(group, dict)
+                or not isinstance(group.get("name"), str)
+                or not group["name"].strip()
+                or ":" in group["name"]
+                or not isinstance(group.get("tags"), list)
+                or not all(isinstance(t, str) and t.strip() for t in group["tags"])
+            ):
+                errors["context_groups"] = f"group {i + 1} needs a name (no ':') and a list of non-empty tags"
+                break
+            if group["name"] in names:
+                errors["context_groups"] = f"group name {group['name']!r} appears twice"
+                break
+            names.add(group["name"])
+            group.setdefault("label", group["name"].replace("_", " ").capitalize())
+    unknown = set(spec) - set(DEFAULT_SPEC)
+    if unknown:
+        errors["scheme"] = f"unknown keys: {', '.join(sorted(unknown))}"
+    if errors:
+        raise SchemeError(errors)
+    return out
+
+
+def allowed_tags(spec: dict[str, Any]) -> set[str]:
+    return {f"{g['name']}:{t}" for g in spec["context_groups"] for t in g["tags"]}
+
+
+def raw_range(spec: dict[str, Any]) -> tuple[float, float]:
+    return (-1.0, 1.0) if spec["instrument"] == "slider" else (1.0, float(spec["points"]))
+
+
+def to_canonical(spec: dict[str, Any], raw: float) -> float:
+    """Map a raw scale value onto [-1, 1] (linear; the scale's middle is 0)."""
+    if spec["instrument"] == "slider":
+        return float(raw)
+    return -1.0 + 2.0 * (float(raw) - 1.0) / (spec["points"] - 1)
+
+
+def parse_number(value: Any) -> float | None:
+    """A finite float from a JSON number or numeric string, else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            return None
+    else:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def check_raw(spec: dict[str, Any], value: Any) -> tuple[float | None, str | None]:
+    """(raw value, None) when `value` fits the instrument's scale, else (None, message)."""
+    number = parse_number(value)
+    lo, hi = raw_range(spec)
+    if number is None:
+        return None, "must be a number"
+    if not lo <= number <= hi:
+        return None, f"must be between {lo:g} and {hi:g} on this study's scale"
+    if spec["instrument"] != "slider" and number != int(number):
+        return None, f"must be a whole scale point from {lo:g} to {hi:g}"
+    return number, None

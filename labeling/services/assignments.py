@@ -1,0 +1,156 @@
+"""The queue: breadth-first towards K distinct annotators per clip, leases, heartbeats, expiry.
+
+Concurrency: on PostgreSQL the candidate clip row is taken with SELECT ... FOR NO KEY UPDATE SKIP LOCKED,
+so concurrent claimers spread over clips instead of queueing on one row. On every backend the counter
+moves by a conditional UPDATE (n_assigned < target_k), and the database constraints (one live assignment
+per clip and annotator, n_assigned <= target_k) are the guarantee.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime, timedelta
+
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Exists, F, OuterRef
+from django.utils import timezone
+
+from labeling.errors import Conflict, NotAllowed
+from labeling.models import Assignment, Clip, Membership, SchemeVersion
+
+# An annotator may hold two leases per study: the clip being rated and the next one, preloaded.
+MAX_ACTIVE_LEASES = 2
+_CLAIM_ATTEMPTS = 8
+
+
+def _lease_end(membership: Membership, now: datetime) -> datetime:
+    return now + timedelta(minutes=membership.study.lease_minutes)
+
+
+def leases_expire(*, study_id: int | None = None, now: datetime | None = None) -> int:
+    """Return expired leases to the pool; returns how many. Safe to run concurrently and repeatedly."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        qs = Assignment.objects.filter(status=Assignment.Status.ACTIVE, lease_expires_at__lte=now)
+        if study_id is not None:
+            qs = qs.filter(study_id=study_id)
+        if connection.features.has_select_for_update_skip_locked:
+            qs = qs.select_for_update(skip_locked=True, no_key=True)
+        rows = list(qs.values_list("id", "clip_id")[:1000])
+        if not rows:
+            return 0
+        expired = Assignment.objects.filter(
+            id__in=[r[0] for r in rows], status=Assignment.Status.ACTIVE
+        ).update(status=Assignment.Status.EXPIRED)
+        if expired != len(rows):  # someone else moved some of them (SQLite path); recount what we changed
+            raise IntegrityError("lease expiry raced; retry")
+        for clip_id, n in Counter(r[1] for r in rows).items():
+            Clip.objects.filter(pk=clip_id).update(n_assigned=F("n_assigned") - n)
+        return expired
+
+
+def _current_scheme(study_id: int) -> SchemeVersion:
+    return SchemeVersion.objects.filter(study_id=study_id).order_by("-version").first()
+
+
+def assignment_claim_next(
+    *, membership: Membership, exclude_ids: tuple[int, ...] | list[int] = (), now: datetime | None = None
+) -> Assignment | None:
+    """The annotator's next clip: their own unexpired lease first, else a new lease on the least-covered clip.
+
+    Returns None when nothing is left for this annotator. `exclude_ids` skips leases the client already
+    holds (the clip on screen), so the next one can be preloaded.
+    """
+    if membership.role != "annotator" and membership.role != "researcher":
+        raise NotAllowed("Not a member of this study.")
+    if membership.consented_at is None:
+        raise NotAllowed("Consent must be accepted before the first clip.")
+    study = membership.study
+    if not study.is_active:
+        raise NotAllowed("This study is closed.")
+    user_id = membership.user_id
+    now = now or timezone.now()
+
+    own = (
+        Assignment.objects.filter(study_id=study.pk, annotator_id=user_id, status=Assignment.Status.ACTIVE)
+        .exclude(id__in=list(exclude_ids))
+        .order_by("leased_at", "id")
+        .select_related("clip")
+    )
+    live_leases = list(own[:MAX_ACTIVE_LEASES])
+    for lease in live_leases:
+        if lease.lease_expires_at > now:
+            lease.lease_expires_at = _lease_end(membership, now)
+            Assignment.objects.filter(pk=lease.pk, status=Assignment.Status.ACTIVE).update(
+                lease_expires_at=lease.lease_expires_at
+            )
+            return lease
+    if len(exclude_ids) >= MAX_ACTIVE_LEASES:
+        return None
+
+    leases_expire(study_id=study.pk, now=now)
+    scheme = _current_scheme(study.pk)
+    seen = Assignment.objects.filter(clip_id=OuterRef("pk"), annotator_id=user_id, status__in=Assignment.LIVE)
+    candidates = (
+        Clip.objects.filter(study_id=study.pk, is_active=True, n_assigned__lt=F("target_k"))
+        .exclude(Exists(seen))
+        .order_by("n_assigned", "shuffle_key")
+    )
+    skip_locked = connection.features.has_select_for_update_skip_locked
+    for _ in range(_CLAIM_ATTEMPTS):
+        try:
+            with transaction.atomic():
+                if skip_locked:
+                    clip_id = (
+                        candidates.select_for_update(skip_locked=True, no_key=True, of=("self",))
+                        .values_list("pk", flat=True)
+                        .first()
+                    )
+                else:
+                    clip_id = candidates.values_list("pk", flat=True).first()
+                if clip_id is None:
+                    return None
+                taken = Clip.objects.filter(pk=clip_id, n_assigned__lt=F("target_k")).update(
+                    n_assigned=F("n_assigned") + 1
+                )
+                if not taken:
+                    continue
+                return Assignment.objects.create(
+                    study_id=study.pk,
+                    clip_id=clip_id,
+                    annotator_id=user_id,
+                    scheme_version=scheme,
+                    leased_at=now,
+                    lease_expires_at=_lease_end(membership, now),
+                )
+        except IntegrityError:
+            continue  # the same annotator claimed this clip from another tab at the same moment
+    raise Conflict("The queue is busy; please try again.")
+
+
+@transaction.atomic
+def assignment_heartbeat(*, assignment: Assignment, now: datetime | None = None) -> Assignment:
+    """Extend the lease while the page is open. A lease that already expired is taken back if the clip has room."""
+    now = now or timezone.now()
+    lease_end = now + timedelta(minutes=assignment.study.lease_minutes)
+    if assignment.status == Assignment.Status.SUBMITTED:
+        raise Conflict("This clip has already been rated.")
+    if assignment.status == Assignment.Status.ACTIVE:
+        updated = Assignment.objects.filter(pk=assignment.pk, status=Assignment.Status.ACTIVE).update(
+            lease_expires_at=lease_end
+        )
+        if updated:
+            assignment.lease_expires_at = lease_end
+            return assignment
+        assignment.refresh_from_db()
+    if not Clip.objects.filter(pk=assignment.clip_id, n_assigned__lt=F("target_k")).update(n_assigned=F("n_assigned") + 1):
+        raise Conflict("The lease on this clip expired and the clip went to another annotator.")
+    try:
+        with transaction.atomic():
+            Assignment.objects.filter(pk=assignment.pk, status=Assignment.Status.EXPIRED).update(
+                status=Assignment.Status.ACTIVE, leased_at=now, lease_expires_at=lease_end
+            )
+    except IntegrityError as exc:
+        raise Conflict("You already hold this clip in another tab.") from exc
+    assignment.refresh_from_db()
+    return assignment

@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+from labeling.errors import ValidationFailed
+from labeling.models import Clip, Membership, Participant, Role, SchemeVersion, Study
+from labeling.scheme import DEFAULT_SPEC, SchemeError, validate_spec
+
+
+def _checked_spec(spec: dict[str, Any] | None) -> dict[str, Any]:
+    try:
+        return validate_spec(spec if spec is not None else dict(DEFAULT_SPEC))
+    except SchemeError as exc:
+        raise ValidationFailed("The rating scheme is not valid.", exc.errors) from exc
+
+
+@transaction.atomic
+def study_create(
+    *,
+    title: str,
+    created_by,
+    slug: str = "",
+    scheme: dict[str, Any] | None = None,
+    **fields: Any,
+) -> Study:
+    """Create a study with scheme version 1; the creator becomes its researcher."""
+    spec = _checked_spec(scheme)
+    slug = slug or slugify(title)[:80]
+    if not slug:
+        raise ValidationFailed("The study needs a title.", {"title": "must not be empty"})
+    if Study.objects.filter(slug=slug).exists():
+        raise ValidationFailed("A study with this slug exists.", {"slug": f"{slug!r} is taken"})
+    study = Study(title=title, slug=slug, created_by=created_by, **fields)
+    study.full_clean()
+    study.save()
+    SchemeVersion.objects.create(study=study, version=1, spec=spec)
+    if created_by is not None:
+        Membership.objects.create(study=study, user=created_by, role=Role.RESEARCHER, consented_at=timezone.now())
+    return study
+
+
+@transaction.atomic
+def study_scheme_update(*, study: Study, spec: dict[str, Any]) -> SchemeVersion:
+    """Change the study's scheme. A version already used by a label or a lease is frozen: make the next one."""
+    spec = _checked_spec(spec)
+    current = SchemeVersion.objects.select_for_update().filter(study=study).order_by("-version").first()
+    in_use = current.annotations.exists() or study.assignments.filter(scheme_version=current).exists()
+    if not in_use:
+        current.spec = spec
+        current.save(update_fields=["spec"])
+        return current
+    return SchemeVersion.objects.create(study=study, version=current.version + 1, spec=spec)
+
+
+def membership_add(*, study: Study, user, role: str = Role.ANNOTATOR, via: str = Membership.Via.ACCOUNT, **fields: Any) -> Membership:
+    """Make `user` a member (idempotent: an existing membership is returned unchanged)."""
+    membership, _ = Membership.objects.get_or_create(study=study, user=user, defaults={"role": role, "joined_via": via, **fields})
+    return membership
+
+
+def membership_consent(*, membership: Membership) -> Membership:
+    if membership.consented_at is None:
+        membership.consented_at = timezone.now()
+        membership.save(update_fields=["consented_at"])
+    return membership
+
+
+@transaction.atomic
+def participant_withdraw(*, participant: Participant) -> Participant:
+    """Withdraw a filmed person: their clips leave the queue (labels already made are kept, and flagged by exports)."""
+    if participant.withdrawn_at is None:
+        participant.withdrawn_at = timezone.now()
+        participant.save(update_fields=["withdrawn_at"])
+    Clip.objects.filter(participant=participant).update(is_active=False)
+    return participant

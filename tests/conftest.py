@@ -1,0 +1,47 @@
+import os
+
+import pytest
+
+from tests.factories import ClipFactory, MembershipFactory, StudyFactory, UserFactory
+
+ON_POSTGRES = bool(os.environ.get("DATABASE_URL", "").startswith(("postgres", "postgresql")))
+
+
+def pytest_collection_modifyitems(config, items):
+    """PostgreSQL-only tests say why they skip on SQLite; CI sets REQUIRE_POSTGRES=1 so they can never skip there."""
+    if ON_POSTGRES:
+        return
+    if os.environ.get("REQUIRE_POSTGRES") == "1":
+        raise pytest.UsageError("REQUIRE_POSTGRES=1 but DATABASE_URL does not point at PostgreSQL")
+    skip = pytest.mark.skip(reason="needs PostgreSQL row locks: set DATABASE_URL=postgresql://... (CI runs it)")
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture
+def study(db):
+    return StudyFactory()
+
+
+@pytest.fixture
+def make_annotator(db):
+    def make(study, **kwargs):
+        return MembershipFactory(study=study, **kwargs)
+
+    return make
+
+
+@pytest.fixture
+def clips(study):
+    return ClipFactory.create_batch(5, study=study)
+
+
+@pytest.fixture
+def researcher(study):
+    return MembershipFactory(study=study, role="researcher").user
+
+
+@pytest.fixture
+def user(db):
+    return UserFactory()

@@ -1,0 +1,63 @@
+"""factory_boy factories. Clips made here carry metadata only (no file); media tests make real files."""
+
+import factory
+from django.utils import timezone
+
+from annotator.models import User
+from labeling.models import Clip, Membership, Role, SchemeVersion, Study
+from labeling.scheme import DEFAULT_SPEC
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        django_get_or_create = ("username",)
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    password = factory.PostGenerationMethodCall("set_password", "pw-for-tests-only")
+
+
+class StudyFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Study
+        skip_postgeneration_save = True
+
+    title = factory.Sequence(lambda n: f"Study {n}")
+    slug = factory.Sequence(lambda n: f"study-{n}")
+    overlap_k = 3
+    consent_text = "I agree to take part."
+    instructions = "Rate how the person **feels**."
+
+    @factory.post_generation
+    def scheme(obj, create, extracted, **kwargs):
+        if create:
+            SchemeVersion.objects.create(study=obj, version=1, spec=extracted or dict(DEFAULT_SPEC))
+
+
+class MembershipFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Membership
+
+    study = factory.SubFactory(StudyFactory)
+    user = factory.SubFactory(UserFactory)
+    role = Role.ANNOTATOR
+    consented_at = factory.LazyFunction(timezone.now)
+
+
+class ClipFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Clip
+
+    study = factory.SubFactory(StudyFactory)
+    file = factory.Sequence(lambda n: f"clips/test/{n}.mp4")
+    original_name = factory.Sequence(lambda n: f"clip{n}.mp4")
+    sha256 = factory.Sequence(lambda n: f"{n:064x}")
+    size_bytes = 1000
+    container = "mov,mp4,m4a,3gp,3g2,mj2"
+    video_codec = "h264"
+    duration_s = 3.0
+    fps = 25.0
+    width = 320
+    height = 240
+    target_k = factory.LazyAttribute(lambda o: o.study.overlap_k)
