@@ -6,4 +6,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/", include("labeling.api_urls")),
+    path("media/", include("labeling.media_urls")),
+    path("studies/", include("labeling.urls")),
+    path("", include("annotator.site_urls")),
 ]
