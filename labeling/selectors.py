@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
-from django.http import Http404
+from datetime import timedelta
 
-from labeling.models import Annotation, Assignment, Clip, Membership, Role, SchemeVersion, Study
+from django.db.models import Count, Exists, F, FilteredRelation, Max, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce, Greatest, Least
+from django.http import Http404
+from django.utils import timezone
+
+from labeling.models import Annotation, Assignment, Clip, Invite, Membership, Role, SchemeVersion, Study
 
 
 def studies_for_user(*, user) -> QuerySet[Study]:
@@ -77,3 +81,152 @@ def annotator_progress(*, membership: Membership) -> dict[str, int]:
 def annotations_for_researcher(*, user, study_id: int) -> QuerySet[Annotation]:
     study = study_for_researcher(user=user, study_id=study_id)
     return Annotation.objects.filter(study=study).select_related("annotator", "clip", "scheme_version")
+
+
+# --- Researcher dashboard reads. Each is a fixed number of queries, whatever the size of the study. ---
+
+
+def studies_overview_for_researcher(*, user) -> QuerySet[Study]:
+    """The requester's studies with clip, rating and annotator totals (one query, counted by subqueries)."""
+
+    def clip_total(expr):
+        return Coalesce(
+            Subquery(
+                Clip.objects.filter(study=OuterRef("pk"), is_active=True)
+                .order_by()
+                .values("study")
+                .annotate(total=expr)
+                .values("total")
+            ),
+            0,
+        )
+
+    annotators = (
+        Membership.objects.filter(study=OuterRef("pk"), role=Role.ANNOTATOR)
+        .order_by()
+        .values("study")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    return (
+        studies_for_researcher(user=user)
+        .annotate(
+            n_clips=clip_total(Count("id")),
+            n_ratings_done=clip_total(Sum(Least("n_submitted", "target_k"))),
+            n_ratings_wanted=clip_total(Sum("target_k")),
+            n_annotators=Coalesce(Subquery(annotators), 0),
+        )
+        .order_by("-created_at")
+    )
+
+
+def study_coverage(*, study: Study) -> dict:
+    """Clips by number of submitted ratings 0..K (K and more fold into K), ratings done/wanted, open leases.
+
+    One aggregate query over the study's clips, grouped by (is_active, n_submitted).
+    """
+    rows = (
+        Clip.objects.filter(study=study)
+        .order_by()
+        .values("is_active", "n_submitted")
+        .annotate(
+            clips=Count("id"),
+            leased=Sum(F("n_assigned") - F("n_submitted")),
+            wanted=Sum("target_k"),
+            done=Sum(Least("n_submitted", "target_k")),
+            complete=Count("id", filter=Q(n_submitted__gte=F("target_k"))),
+        )
+    )
+    k = study.overlap_k
+    counts = [0] * (k + 1)
+    totals = {"clips": 0, "inactive": 0, "complete": 0, "ratings": 0, "wanted": 0, "done": 0, "leased": 0}
+    for row in rows:
+        if not row["is_active"]:
+            totals["inactive"] += row["clips"]
+            continue
+        counts[min(row["n_submitted"], k)] += row["clips"]
+        totals["clips"] += row["clips"]
+        totals["complete"] += row["complete"]
+        totals["ratings"] += row["n_submitted"] * row["clips"]
+        totals["wanted"] += row["wanted"] or 0
+        totals["done"] += row["done"] or 0
+        totals["leased"] += row["leased"] or 0
+    n = totals["clips"]
+    buckets = [
+        {
+            "ratings": i,
+            "label": f"{i}+" if i == k and k > 0 else str(i),
+            "clips": c,
+            "percent": 100.0 * c / n if n else 0.0,
+        }
+        for i, c in enumerate(counts)
+    ]
+    percent = 100.0 * totals["done"] / totals["wanted"] if totals["wanted"] else 0.0
+    return {"k": k, "buckets": buckets, "percent": percent, **totals}
+
+
+def study_annotator_counts(*, study: Study, now=None) -> dict[str, int]:
+    """How many annotators joined, consented, finished, came from a crowd link, and hold a live lease now."""
+    now = now or timezone.now()
+    live = Assignment.objects.filter(
+        study=study, annotator=OuterRef("user"), status=Assignment.Status.ACTIVE, lease_expires_at__gt=now
+    )
+    annotator = Q(role=Role.ANNOTATOR)
+    return Membership.objects.filter(study=study).aggregate(
+        annotators=Count("id", filter=annotator),
+        consented=Count("id", filter=annotator & Q(consented_at__isnull=False)),
+        completed=Count("id", filter=annotator & Q(completed_at__isnull=False)),
+        crowd=Count("id", filter=annotator & Q(joined_via=Membership.Via.CROWD)),
+        working_now=Count("id", filter=annotator & Q(Exists(live))),
+        researchers=Count("id", filter=Q(role=Role.RESEARCHER)),
+    )
+
+
+def study_annotators(*, study: Study, limit: int = 50, now=None) -> list[Membership]:
+    """The study's annotators, most recently active first, each with `submitted`, `leases` (live now),
+    `last_submitted_at` and `last_active_at`. One query (a filtered join on the study's assignments)."""
+    now = now or timezone.now()
+    qs = (
+        Membership.objects.filter(study=study, role=Role.ANNOTATOR)
+        .select_related("user")
+        .annotate(work=FilteredRelation("user__assignments", condition=Q(user__assignments__study=study)))
+        .annotate(
+            submitted=Count("work", filter=Q(work__status=Assignment.Status.SUBMITTED)),
+            leases=Count(
+                "work", filter=Q(work__status=Assignment.Status.ACTIVE, work__lease_expires_at__gt=now)
+            ),
+            last_submitted_at=Max("work__submitted_at"),
+            last_leased_at=Max("work__leased_at"),
+        )
+        .annotate(
+            last_active_at=Coalesce(
+                Greatest(Coalesce("last_submitted_at", "last_leased_at"), "last_leased_at"),
+                "consented_at",
+                "created_at",
+            )
+        )
+        .order_by(F("last_active_at").desc(nulls_last=True), "-id")
+    )
+    return list(qs[:limit])
+
+
+def study_recent_annotations(*, study: Study, limit: int = 10) -> list[Annotation]:
+    """The latest submitted ratings (for researchers only), newest first."""
+    return list(
+        Annotation.objects.filter(study=study)
+        .select_related("clip", "annotator")
+        .order_by("-created_at", "-id")[:limit]
+    )
+
+
+def study_rating_rate(*, study: Study, now=None) -> dict[str, int]:
+    """Ratings submitted in the last hour and the last 24 hours (an index range on (study, created_at))."""
+    now = now or timezone.now()
+    return Annotation.objects.filter(study=study, created_at__gte=now - timedelta(days=1)).aggregate(
+        last_hour=Count("id", filter=Q(created_at__gte=now - timedelta(hours=1))),
+        last_day=Count("id"),
+    )
+
+
+def invites_for_study(*, study: Study) -> QuerySet[Invite]:
+    return Invite.objects.filter(study=study).order_by("-created_at")
