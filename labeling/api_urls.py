@@ -1,3 +1,36 @@
-from django.urls import path  # noqa: F401
+"""Routes of the JSON API, mounted at /api/ by annotator/urls.py."""
 
-urlpatterns = []
+from django.urls import path
+
+from labeling.api import account, annotation_client, research
+
+urlpatterns = [
+    # annotation client
+    path(
+        "studies/<int:study_id>/assignments/next/",
+        annotation_client.ClaimNextView.as_view(),
+        name="api-claim-next",
+    ),
+    path(
+        "assignments/<int:assignment_id>/heartbeat/",
+        annotation_client.HeartbeatView.as_view(),
+        name="api-heartbeat",
+    ),
+    path(
+        "assignments/<int:assignment_id>/annotation/",
+        annotation_client.AnnotationSubmitView.as_view(),
+        name="api-annotation-submit",
+    ),
+    # researchers
+    path("studies/", research.StudyListView.as_view(), name="api-studies"),
+    path("studies/<int:study_id>/", research.StudyDetailView.as_view(), name="api-study"),
+    path("studies/<int:study_id>/clips/", research.ClipListView.as_view(), name="api-clips"),
+    path("studies/<int:study_id>/clips/<int:clip_id>/", research.ClipDetailView.as_view(), name="api-clip"),
+    path("studies/<int:study_id>/members/", research.MemberListView.as_view(), name="api-members"),
+    path(
+        "studies/<int:study_id>/annotations/", research.AnnotationListView.as_view(), name="api-annotations"
+    ),
+    # accounts
+    path("me/", account.MeView.as_view(), name="api-me"),
+    path("auth/token/", account.TokenObtainView.as_view(), name="api-token"),
+]
