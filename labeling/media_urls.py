@@ -1,3 +1,10 @@
-from django.urls import path  # noqa: F401
+"""Clip media, mounted at /media/: every file goes through a permission check (no direct MEDIA_URL serving)."""
 
-urlpatterns = []
+from django.urls import path
+
+from labeling import media_views
+
+urlpatterns = [
+    path("clips/<int:clip_id>/", media_views.clip_media, name="clip-media"),
+    path("clips/<int:clip_id>/poster/", media_views.clip_poster, name="clip-poster"),
+]

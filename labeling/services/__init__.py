@@ -2,6 +2,7 @@
 
 from .annotations import annotation_submit
 from .assignments import assignment_claim_next, assignment_heartbeat, leases_expire
+from .clips import clip_create, participant_get_or_create
 from .studies import (
     membership_add,
     membership_consent,
@@ -14,9 +15,11 @@ __all__ = [
     "annotation_submit",
     "assignment_claim_next",
     "assignment_heartbeat",
+    "clip_create",
     "leases_expire",
     "membership_add",
     "membership_consent",
+    "participant_get_or_create",
     "participant_withdraw",
     "study_create",
     "study_scheme_update",

@@ -1,0 +1,166 @@
+"""Clip upload: an untrusted file becomes a Clip only after it is spooled (size cap, sha256), sniffed, probed
+and decoded in a child process under a time limit, checked against the limits, and given a poster.
+
+Any refusal raises ValidationFailed saying why and leaves nothing behind: no file, no poster, no row.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from django.conf import settings
+from django.core.files import File
+from django.db import IntegrityError, transaction
+
+from labeling import media
+from labeling.errors import ValidationFailed
+from labeling.models import Clip, Participant, Study
+
+log = logging.getLogger(__name__)
+
+
+class _SpooledFile(File):
+    """A file already on local disk: FileSystemStorage moves it into place instead of copying it."""
+
+    def __init__(self, path: Path):
+        super().__init__(None, name=path.name)
+        self._path = path
+
+    def temporary_file_path(self) -> str:
+        return str(self._path)
+
+    @property
+    def size(self) -> int:
+        return self._path.stat().st_size
+
+    def open(self, mode="rb"):
+        self.file = open(self._path, mode)
+        return self
+
+    def chunks(self, chunk_size=None):
+        with open(self._path, "rb") as f:
+            while block := f.read(chunk_size or self.DEFAULT_CHUNK_SIZE):
+                yield block
+
+    def close(self):
+        if self.file is not None:
+            self.file.close()
+
+
+def _refuse(message: str, **attrs) -> ValidationFailed:
+    exc = ValidationFailed(message, {"file": message})
+    for key, value in attrs.items():
+        setattr(exc, key, value)
+    return exc
+
+
+def _duplicate(study: Study, sha256: str) -> ValidationFailed | None:
+    existing = Clip.objects.filter(study=study, sha256=sha256).only("id", "original_name").first()
+    if existing is None:
+        return None
+    return _refuse(
+        f"This file is a duplicate of clip {existing.pk} (“{existing.original_name}”), already in this study.",
+        duplicate_of=existing,
+    )
+
+
+def participant_get_or_create(*, study: Study, code: str) -> Participant:
+    """The study's participant with this pseudonymous code, created if new."""
+    code = (code or "").strip()
+    if not code:
+        raise ValidationFailed("A participant needs a code.", {"participant": "must not be empty"})
+    if len(code) > 64:
+        raise ValidationFailed("A participant code has at most 64 characters.", {"participant": "too long"})
+    try:
+        with transaction.atomic():
+            participant, _ = Participant.objects.get_or_create(study=study, code=code)
+    except IntegrityError:  # created concurrently
+        participant = Participant.objects.get(study=study, code=code)
+    return participant
+
+
+def clip_create(
+    *, study: Study, file, original_name: str, uploaded_by=None, participant: Participant | None = None
+) -> Clip:
+    """Validate an uploaded video and add it to the study as a Clip wanting `study.overlap_k` annotators.
+
+    `file` is a Django UploadedFile or any binary file object. Raises ValidationFailed (message says why:
+    not a video, too large, truncated or damaged, too long, resolution too high, not playable in browsers,
+    duplicate of clip N); a refusal leaves nothing behind.
+    """
+    original_name = Path(str(original_name or "").replace("\\", "/")).name.strip()[:255] or "upload"
+    if participant is not None and participant.study_id != study.pk:
+        raise ValidationFailed(
+            "The participant belongs to another study.", {"participant": "not in this study"}
+        )
+    tmp_dir = Path(settings.MEDIA_ROOT) / "tmp"
+    poster_tmp = None
+    spooled = None
+    stored: list = []
+    try:
+        try:
+            spooled = media.spool(file, directory=tmp_dir, max_bytes=settings.CLIP_MAX_BYTES)
+            media.sniff(spooled.path)
+        except media.MediaRefused as exc:
+            raise _refuse(exc.message) from None
+        if dup := _duplicate(study, spooled.sha256):
+            raise dup
+        poster_tmp = spooled.path.with_suffix(".jpg")
+        try:
+            info = media.probe(
+                spooled.path,
+                poster_path=poster_tmp,
+                timeout=settings.CLIP_PROBE_TIMEOUT_SECONDS,
+                max_seconds=settings.CLIP_MAX_SECONDS,
+                max_pixels=settings.CLIP_MAX_PIXELS,
+            )
+            media.check_limits(
+                info, max_seconds=settings.CLIP_MAX_SECONDS, max_pixels=settings.CLIP_MAX_PIXELS
+            )
+            media.check_playable(info, getattr(settings, "CLIP_PLAYABLE_FORMATS", None))
+        except media.MediaRefused as exc:
+            raise _refuse(exc.message) from None
+        if not poster_tmp.exists():
+            raise _refuse("This video could not be decoded (no poster frame).")
+        if info["fps"] <= 0 or info["duration_s"] <= 0:
+            raise _refuse("This video has no usable frame rate or duration.")
+        ext, _ = media.storage_for(info["container"])
+        clip = Clip(
+            study=study,
+            original_name=original_name,
+            sha256=spooled.sha256,
+            size_bytes=spooled.size,
+            container=info["container"][:64],
+            video_codec=info["video_codec"][:64],
+            duration_s=info["duration_s"],
+            fps=round(info["fps"], 3),
+            width=info["width"],
+            height=info["height"],
+            has_audio=info["has_audio"],
+            participant=participant,
+            uploaded_by=uploaded_by,
+            target_k=study.overlap_k,
+        )
+        clip.file.save(f"clip.{ext}", _SpooledFile(spooled.path), save=False)
+        stored.append(clip.file)
+        clip.poster.save("poster.jpg", _SpooledFile(poster_tmp), save=False)
+        stored.append(clip.poster)
+        try:
+            with transaction.atomic():
+                clip.save()
+        except IntegrityError:
+            if dup := _duplicate(study, spooled.sha256):  # the same file uploaded concurrently
+                raise dup from None
+            raise
+        stored.clear()
+        return clip
+    finally:
+        for field in stored:
+            try:
+                field.storage.delete(field.name)
+            except OSError:
+                log.exception("could not remove %s after a refused upload", field.name)
+        for path in (spooled.path if spooled else None, poster_tmp):
+            if path is not None:
+                path.unlink(missing_ok=True)
