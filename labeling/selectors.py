@@ -4,7 +4,19 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.db.models import Count, Exists, F, FilteredRelation, Max, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import (
+    Count,
+    Exists,
+    F,
+    FilteredRelation,
+    IntegerField,
+    Max,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+)
 from django.db.models.functions import Coalesce, Greatest, Least
 from django.http import Http404
 from django.utils import timezone
@@ -112,7 +124,7 @@ def studies_overview_for_researcher(*, user) -> QuerySet[Study]:
         studies_for_researcher(user=user)
         .annotate(
             n_clips=clip_total(Count("id")),
-            n_ratings_done=clip_total(Sum(Least("n_submitted", "target_k"))),
+            n_ratings_done=clip_total(Sum(Least("n_submitted", "target_k", output_field=IntegerField()))),
             n_ratings_wanted=clip_total(Sum("target_k")),
             n_annotators=Coalesce(Subquery(annotators), 0),
         )
@@ -133,7 +145,7 @@ def study_coverage(*, study: Study) -> dict:
             clips=Count("id"),
             leased=Sum(F("n_assigned") - F("n_submitted")),
             wanted=Sum("target_k"),
-            done=Sum(Least("n_submitted", "target_k")),
+            done=Sum(Least("n_submitted", "target_k", output_field=IntegerField())),
             complete=Count("id", filter=Q(n_submitted__gte=F("target_k"))),
         )
     )

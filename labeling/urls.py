@@ -1,3 +1,11 @@
-from django.urls import path  # noqa: F401
+"""Researcher pages, mounted at /studies/."""
 
-urlpatterns = []
+from django.urls import path
+
+from labeling import views
+
+urlpatterns = [
+    path("", views.study_list, name="study-list"),
+    path("<int:study_id>/", views.study_detail, name="study-detail"),
+    path("<int:study_id>/clips/upload/", views.clip_upload, name="study-clip-upload"),
+]

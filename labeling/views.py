@@ -1,0 +1,154 @@
+"""Researcher pages: the list of one's studies, the study page (full page, or its live partial for htmx),
+and clip upload. Thin: reads come from selectors, writes from services."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods
+
+from labeling import selectors, services
+from labeling.errors import ServiceError
+from labeling.forms import ClipUploadForm
+from labeling.models import Clip, Study
+
+# Placeholders that Prolific substitutes in a study URL.
+CROWD_QUERY = "PROLIFIC_PID={{%PROLIFIC_PID%}}&STUDY_ID={{%STUDY_ID%}}&SESSION_ID={{%SESSION_ID%}}"
+RECENT_ROWS = 12
+ANNOTATOR_ROWS = 50
+
+
+@dataclass
+class UploadResult:
+    name: str
+    clip: Clip | None = None
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.clip is not None
+
+
+def upload_clips(*, study: Study, files, uploaded_by) -> list[UploadResult]:
+    """Import each file through services.clip_create; one refused file does not stop the others."""
+    results = []
+    for f in files:
+        name = getattr(f, "name", "") or "unnamed"
+        try:
+            clip = services.clip_create(study=study, file=f, original_name=name, uploaded_by=uploaded_by)
+        except ServiceError as exc:
+            results.append(UploadResult(name=name, error=exc.message))
+        else:
+            results.append(UploadResult(name=name, clip=clip))
+    return results
+
+
+def site_path(name: str, fallback: str, **kwargs) -> str:
+    """A path on the annotator side (built by another app): reversed when its URL name exists."""
+    try:
+        return reverse(name, kwargs=kwargs)
+    except NoReverseMatch:
+        return fallback
+
+
+def invite_url(request: HttpRequest, token: str) -> str:
+    return request.build_absolute_uri(site_path("invite", f"/invite/{token}/", token=token))
+
+
+def crowd_url(request: HttpRequest, study: Study) -> str:
+    path = site_path("crowd-entry", f"/crowd/{study.slug}/", slug=study.slug)
+    return f"{request.build_absolute_uri(path)}?{CROWD_QUERY}"
+
+
+def _bucket_colour(ratings: int, k: int) -> str:
+    if ratings == 0:
+        return "var(--dash-empty)"
+    if ratings >= k:
+        return "var(--dash-done)"
+    return f"hsl(212 80% {78 - 36 * ratings / k:.0f}%)"
+
+
+def _live_context(study: Study) -> dict:
+    now = timezone.now()
+    coverage = selectors.study_coverage(study=study)
+    for bucket in coverage["buckets"]:
+        bucket["colour"] = _bucket_colour(bucket["ratings"], coverage["k"])
+    return {
+        "study": study,
+        "now": now,
+        "coverage": coverage,
+        "counts": selectors.study_annotator_counts(study=study, now=now),
+        "annotators": selectors.study_annotators(study=study, limit=ANNOTATOR_ROWS, now=now),
+        "annotator_rows": ANNOTATOR_ROWS,
+        "recent": selectors.study_recent_annotations(study=study, limit=RECENT_ROWS),
+        "rate": selectors.study_rating_rate(study=study, now=now),
+    }
+
+
+@login_required
+@require_GET
+def study_list(request: HttpRequest) -> HttpResponse:
+    studies = list(selectors.studies_overview_for_researcher(user=request.user))
+    for s in studies:
+        s.percent = 100.0 * s.n_ratings_done / s.n_ratings_wanted if s.n_ratings_wanted else 0.0
+    return render(request, "labeling/study_list.html", {"studies": studies})
+
+
+@login_required
+@require_GET
+def study_detail(request: HttpRequest, study_id: int) -> HttpResponse:
+    """The study page; an htmx request (the 5-second poll) gets only the live partial."""
+    study = selectors.study_for_researcher(user=request.user, study_id=study_id)
+    context = _live_context(study)
+    if request.htmx:
+        return render(request, "labeling/study_detail.html#coverage", context)
+    scheme = selectors.scheme_current(study=study)
+    context.update(
+        scheme=scheme,
+        invites=[
+            (invite, invite_url(request, invite.token)) for invite in selectors.invites_for_study(study=study)
+        ],
+        crowd_link=crowd_url(request, study),
+        upload_form=ClipUploadForm(),
+        links={
+            "admin": reverse("admin:labeling_study_change", args=[study.pk]),
+            "clips": reverse("admin:labeling_clip_changelist") + f"?study={study.pk}",
+            "annotations": reverse("admin:labeling_annotation_changelist") + f"?study={study.pk}",
+            "memberships": reverse("admin:labeling_membership_changelist") + f"?study={study.pk}",
+            "add_invite": reverse("admin:labeling_invite_add") + f"?study={study.pk}",
+            "api_docs": reverse("api-docs"),
+        },
+    )
+    return render(request, "labeling/study_detail.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def clip_upload(request: HttpRequest, study_id: int) -> HttpResponse:
+    """Upload clips to a study; every file is reported as imported or refused with the reason."""
+    study = selectors.study_for_researcher(user=request.user, study_id=study_id)
+    results: list[UploadResult] = []
+    form = ClipUploadForm()
+    if request.method == "POST":
+        form = ClipUploadForm(request.POST, request.FILES)
+        if form.is_valid():
+            results = upload_clips(study=study, files=form.cleaned_data["files"], uploaded_by=request.user)
+            form = ClipUploadForm()
+    context = {
+        "study": study,
+        "form": form,
+        "results": results,
+        "n_imported": sum(r.ok for r in results),
+        "n_refused": sum(not r.ok for r in results),
+    }
+    if request.htmx:
+        response = render(request, "labeling/clip_upload.html#results", context)
+        if any(r.ok for r in results):
+            response["HX-Trigger"] = "clips-uploaded"
+        return response
+    return render(request, "labeling/clip_upload.html", context, status=400 if form.errors else 200)

@@ -1,0 +1,238 @@
+"""The researcher study page, its htmx partial, the studies list and the clip upload page."""
+
+import uuid
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from labeling import selectors, services
+from labeling.demo import render_demo_clip
+from labeling.models import Clip, Invite
+from tests.factories import ClipFactory, MembershipFactory, StudyFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def rating(**over):
+    data = {
+        "submission_id": str(uuid.uuid4()),
+        "valence": 7,
+        "arousal": 3,
+        "valence_confidence": 4,
+        "arousal_confidence": 2,
+        "context_tags": ["setting:home"],
+        "time_on_task_ms": 9000,
+        "watched_fraction": 1.0,
+    }
+    data.update(over)
+    return data
+
+
+def rate_next(membership, submit=True):
+    assignment = services.assignment_claim_next(membership=membership)
+    assert assignment is not None
+    if submit:
+        services.annotation_submit(assignment=assignment, data=rating())
+    return assignment
+
+
+def only_active(study, *clips):
+    Clip.objects.filter(study=study).exclude(pk__in=[c.pk for c in clips]).update(is_active=False)
+    Clip.objects.filter(pk__in=[c.pk for c in clips]).update(is_active=True)
+
+
+@pytest.fixture
+def setup(study, make_annotator):
+    """K=3. Clip a: 3 ratings, b: 2, c: 1, d: 0 with an open lease, e: 0, f: inactive."""
+    a, b, c, d, e, f = ClipFactory.create_batch(6, study=study)
+    m1, m2, m3, m4 = (make_annotator(study) for _ in range(4))
+    only_active(study, a)
+    for m in (m1, m2, m3):
+        rate_next(m)
+    only_active(study, a, b)
+    rate_next(m1)
+    rate_next(m2)
+    only_active(study, a, b, c)
+    rate_next(m1)
+    only_active(study, a, b, c, d)
+    lease = rate_next(m4, submit=False)
+    only_active(study, a, b, c, d, e)
+    researcher = MembershipFactory(study=study, role="researcher").user
+    return {"study": study, "clips": (a, b, c, d, e, f), "members": (m1, m2, m3, m4), "lease": lease, "researcher": researcher}
+
+
+def test_coverage_counts_for_a_known_setup(setup, django_assert_num_queries):
+    with django_assert_num_queries(1):
+        cov = selectors.study_coverage(study=setup["study"])
+    assert [b["clips"] for b in cov["buckets"]] == [2, 1, 1, 1]
+    assert [b["label"] for b in cov["buckets"]] == ["0", "1", "2", "3+"]
+    assert cov["clips"] == 5 and cov["inactive"] == 1 and cov["complete"] == 1
+    assert cov["ratings"] == 6 and cov["wanted"] == 15 and cov["done"] == 6
+    assert cov["percent"] == pytest.approx(40.0)
+    assert cov["leased"] == 1
+    assert setup["lease"].clip_id == setup["clips"][3].pk
+
+
+def test_annotator_counts_and_list(setup, django_assert_num_queries):
+    study = setup["study"]
+    m1, m2, m3, m4 = setup["members"]
+    with django_assert_num_queries(1):
+        counts = selectors.study_annotator_counts(study=study)
+    assert counts == {
+        "annotators": 4, "consented": 4, "completed": 0, "crowd": 0, "working_now": 1, "researchers": 1,
+    }  # fmt: skip
+    with django_assert_num_queries(1):
+        rows = {m.user_id: m for m in selectors.study_annotators(study=study)}
+    assert {uid: (m.submitted, m.leases) for uid, m in rows.items()} == {
+        m1.user_id: (3, 0), m2.user_id: (2, 0), m3.user_id: (1, 0), m4.user_id: (0, 1),
+    }  # fmt: skip
+    assert list(rows)[0] == m4.user_id  # most recently active first: m4 claimed last
+    assert all(m.last_active_at is not None for m in rows.values())
+
+
+def test_recent_annotations_newest_first(setup):
+    recent = selectors.study_recent_annotations(study=setup["study"], limit=10)
+    assert len(recent) == 6
+    assert [a.created_at for a in recent] == sorted((a.created_at for a in recent), reverse=True)
+    assert recent[0].annotator_id == setup["members"][0].user_id  # m1 rated clip c last
+
+
+def test_study_page_shows_coverage_annotators_and_activity(client, setup):
+    study = setup["study"]
+    Invite.objects.create(study=study, note="lab cohort", token="tok-123")
+    client.force_login(setup["researcher"])
+    response = client.get(reverse("study-detail", args=[study.pk]))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert response.context["coverage"]["percent"] == pytest.approx(40.0)
+    for ratings, clips in enumerate([2, 1, 1, 1]):
+        assert f'<td data-ratings="{ratings}">{clips}</td>' in html
+    assert 'role="progressbar"' in html and 'aria-valuenow="40"' in html
+    assert 'hx-trigger="every 5s' in html and f'hx-get="/studies/{study.pk}/"' in html
+    assert "http://testserver/invite/tok-123/" in html
+    assert f"http://testserver/crowd/{study.slug}/?PROLIFIC_PID={{{{%PROLIFIC_PID%}}}}" in html
+    assert "&amp;STUDY_ID={{%STUDY_ID%}}&amp;SESSION_ID={{%SESSION_ID%}}" in html
+    assert setup["members"][0].user.username in html
+    assert 'href="/api/docs/"' in html and f'href="/admin/labeling/study/{study.pk}/change/"' in html
+    assert 'enctype="multipart/form-data"' in html  # the upload form works without JS
+
+
+def test_htmx_request_gets_only_the_partial(client, setup):
+    client.force_login(setup["researcher"])
+    response = client.get(reverse("study-detail", args=[setup["study"].pk]), headers={"HX-Request": "true"})
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert html.lstrip().startswith('<div id="live"')
+    assert "<html" not in html and "Upload clips" not in html and "Recruiting" not in html
+    assert '<td data-ratings="0">2</td>' in html
+
+
+def test_others_get_404(client, setup):
+    study = setup["study"]
+    url = reverse("study-detail", args=[study.pk])
+    other_researcher = MembershipFactory(study=StudyFactory(), role="researcher").user
+    annotator = setup["members"][0].user
+    for user in (annotator, other_researcher, UserFactory()):
+        client.force_login(user)
+        assert client.get(url).status_code == 404
+        assert client.get(url, headers={"HX-Request": "true"}).status_code == 404
+        assert client.post(reverse("study-clip-upload", args=[study.pk])).status_code == 404
+    client.logout()
+    assert client.get(url).status_code == 302  # to the log-in page
+    assert client.get(reverse("study-detail", args=[999999])).status_code == 302
+
+
+def test_superuser_sees_any_study(client, setup):
+    client.force_login(UserFactory(is_superuser=True, is_staff=True))
+    assert client.get(reverse("study-detail", args=[setup["study"].pk])).status_code == 200
+
+
+def _page_queries(client, study, htmx=False):
+    headers = {"HX-Request": "true"} if htmx else {}
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get(reverse("study-detail", args=[study.pk]), headers=headers).status_code == 200
+    return len(ctx.captured_queries)
+
+
+def test_query_count_is_pinned_and_independent_of_study_size(client, django_assert_num_queries):
+    small, large = StudyFactory(), StudyFactory()
+    researcher = UserFactory()
+    for study, n_clips in ((small, 2), (large, 40)):
+        MembershipFactory(study=study, user=researcher, role="researcher")
+        ClipFactory.create_batch(n_clips, study=study)
+        Invite.objects.create(study=study)
+        for _ in range(3 if study is small else 12):
+            rate_next(MembershipFactory(study=study))
+    client.force_login(researcher)
+    # session, user, study, coverage, annotator counts, annotators, recent, rate, scheme, invites
+    with django_assert_num_queries(10):
+        client.get(reverse("study-detail", args=[large.pk]))
+    assert _page_queries(client, small) == _page_queries(client, large) == 10
+    assert _page_queries(client, small, htmx=True) == _page_queries(client, large, htmx=True) == 8
+
+
+def test_study_list_shows_own_studies_only(client, setup):
+    other = StudyFactory(title="Somebody else's study")
+    client.force_login(setup["researcher"])
+    response = client.get(reverse("study-list"))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert setup["study"].title in html and other.title not in html
+    (row,) = response.context["studies"]
+    assert (row.n_clips, row.n_annotators, row.n_ratings_done, row.n_ratings_wanted) == (5, 4, 6, 15)
+
+
+# --- upload ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def media_root(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
+
+
+@pytest.fixture
+def demo_mp4(tmp_path):
+    path = render_demo_clip(tmp_path / "demo.mp4", seconds=1.0, fps=10, size=(160, 120))
+    return path.read_bytes()
+
+
+def _upload(client, study, files, htmx=False):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    payload = {"files": [SimpleUploadedFile(name, data) for name, data in files]}
+    headers = {"HX-Request": "true"} if htmx else {}
+    return client.post(reverse("study-clip-upload", args=[study.pk]), payload, headers=headers)
+
+
+def test_upload_without_js_reports_each_file(client, study, researcher, media_root, demo_mp4):
+    client.force_login(researcher)
+    response = _upload(client, study, [("good.mp4", demo_mp4), ("notes.mp4", b"just some text, not a video\n" * 20)])
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "<html" in html and "1 imported</strong>, 1 refused" in html
+    results = {r.name: r for r in response.context["results"]}
+    assert results["good.mp4"].ok and results["good.mp4"].clip.study_id == study.pk
+    assert not results["notes.mp4"].ok and "not a video" in results["notes.mp4"].error.lower()
+    assert results["notes.mp4"].error in html
+    assert list(Clip.objects.filter(study=study).values_list("original_name", flat=True)) == ["good.mp4"]
+
+
+def test_upload_with_htmx_returns_results_partial_and_triggers_refresh(client, study, researcher, media_root, demo_mp4):
+    client.force_login(researcher)
+    response = _upload(client, study, [("a.mp4", demo_mp4), ("a-again.mp4", demo_mp4)], htmx=True)
+    html = response.content.decode()
+    assert response.status_code == 200 and "<html" not in html and "<form" not in html
+    assert response["HX-Trigger"] == "clips-uploaded"
+    assert "1 imported</strong>, 1 refused" in html and "duplicate" in html.lower()
+    assert Clip.objects.filter(study=study).count() == 1
+
+
+def test_upload_without_files_says_so(client, study, researcher):
+    client.force_login(researcher)
+    response = client.post(reverse("study-clip-upload", args=[study.pk]), {})
+    assert response.status_code == 400
+    assert "Choose one or more video files." in response.content.decode()
+    assert client.get(reverse("study-clip-upload", args=[study.pk])).status_code == 200
