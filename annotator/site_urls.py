@@ -1,9 +1,22 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
-from django.views.generic import TemplateView
+
+from annotator import views
+from annotator.forms import LoginForm
 
 urlpatterns = [
-    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path(
+        "login/",
+        auth_views.LoginView.as_view(authentication_form=LoginForm, redirect_authenticated_user=True),
+        name="login",
+    ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("", TemplateView.as_view(template_name="base.html"), name="home"),
+    path("", views.home, name="home"),
+    path("invite/<str:token>/", views.invite_entry, name="invite"),
+    path("crowd/<slug:slug>/", views.crowd_entry, name="crowd-entry"),
+    path("s/<int:study_id>/", views.queue, name="study-queue"),
+    path("s/<int:study_id>/consent/", views.consent, name="study-consent"),
+    path("s/<int:study_id>/declined/", views.declined, name="study-declined"),
+    path("s/<int:study_id>/a/<int:assignment_id>/", views.rate, name="study-rate"),
+    path("s/<int:study_id>/done/", views.done, name="study-done"),
 ]

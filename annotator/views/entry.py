@@ -1,0 +1,99 @@
+"""Ways in: the home page, invite links and crowd-platform links."""
+
+from __future__ import annotations
+
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods
+
+from annotator import services
+from labeling.errors import ServiceError
+from labeling.models import Invite, Membership, Role, Study
+
+from .progress import annotator_progress
+
+BACKEND = "django.contrib.auth.backends.ModelBackend"
+
+
+def _next_page(membership: Membership) -> str:
+    """Where a member goes after entering: consent first, then the queue."""
+    if membership.consented_at is None:
+        return reverse("study-consent", args=[membership.study_id])
+    return reverse("study-queue", args=[membership.study_id])
+
+
+def entry_error(
+    request: HttpRequest, *, title: str, message: str, errors=None, status: int = 400, study=None
+):
+    return render(
+        request,
+        "annotator/entry_error.html",
+        {"title": title, "message": message, "errors": errors or {}, "study": study},
+        status=status,
+    )
+
+
+@login_required
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    memberships = list(
+        Membership.objects.filter(user=request.user).select_related("study").order_by("-study__created_at")
+    )
+    rows = []
+    for m in memberships:
+        row = {"membership": m, "study": m.study, "is_researcher": m.role == Role.RESEARCHER}
+        if row["is_researcher"]:
+            row["url"] = f"/studies/{m.study_id}/"
+        else:
+            row["url"] = _next_page(m)
+            row["progress"] = annotator_progress(m)
+        rows.append(row)
+    return render(request, "annotator/home.html", {"rows": rows})
+
+
+@require_http_methods(["GET", "POST"])
+def invite_entry(request: HttpRequest, token: str) -> HttpResponse:
+    """GET shows what the invite is for (link scanners must not use it up); POST joins."""
+    invite = get_object_or_404(Invite.objects.select_related("study"), token=token)
+    user = request.user if request.user.is_authenticated else None
+    member = user is not None and Membership.objects.filter(study_id=invite.study_id, user=user).first()
+    if member:
+        return redirect(_next_page(member))
+    problem = services.invite_problem(invite)
+    if problem:
+        return entry_error(
+            request, title="Invite link not usable", message=problem, status=410, study=invite.study
+        )
+    if request.method == "GET":
+        return render(request, "annotator/invite.html", {"invite": invite, "study": invite.study})
+    try:
+        user, membership = services.invite_accept(invite=invite, user=user)
+    except ServiceError as exc:
+        return entry_error(request, title="Invite link not usable", message=exc.message, status=exc.status)
+    if not request.user.is_authenticated:
+        login(request, user, backend=BACKEND)
+    return redirect(_next_page(membership))
+
+
+@require_GET
+def crowd_entry(request: HttpRequest, slug: str) -> HttpResponse:
+    """A crowd platform's link: one pseudonymous account per PROLIFIC_PID, logged in on every visit."""
+    study = get_object_or_404(Study, slug=slug)
+    try:
+        user, membership = services.crowd_enter(
+            study=study,
+            pid=request.GET.get("PROLIFIC_PID"),
+            study_id=request.GET.get("STUDY_ID"),
+            session_id=request.GET.get("SESSION_ID"),
+        )
+    except ServiceError as exc:
+        title = "This study link is incomplete" if exc.errors else "Cannot start this study"
+        return entry_error(
+            request, title=title, message=exc.message, errors=exc.errors, status=exc.status, study=study
+        )
+    if request.user.pk != user.pk:
+        login(request, user, backend=BACKEND)
+    return redirect(_next_page(membership))

@@ -1,0 +1,464 @@
+// The rating page: instruments, keyboard control, submission that never loses a label, heartbeat, preload.
+import { AffectGrid } from "./affect_grid.js";
+import { preloadClip, setupPlayer } from "./player.js";
+
+const config = JSON.parse(document.getElementById("rating-config").textContent);
+const form = document.getElementById("rating-form");
+const statusEl = document.getElementById("form-status");
+const submitBtn = document.getElementById("submit-btn");
+const viewHint = document.getElementById("view-hint");
+const startedAt = performance.now();
+const PENDING_PREFIX = "affect-labels:pending:";
+const pendingKey = `${PENDING_PREFIX}${config.assignmentId}`;
+const DIMS = ["valence", "arousal"];
+
+// ---------- small helpers ----------
+function uuid4() {
+  if (crypto.randomUUID) return crypto.randomUUID();
+  const b = crypto.getRandomValues(new Uint8Array(16)); // randomUUID needs a secure context; this does not
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  const h = [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+function csrfToken() {
+  const m = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+  if (m) return decodeURIComponent(m[1]);
+  try {
+    return JSON.parse(document.body.getAttribute("hx-headers") || "{}")["X-CSRFToken"] || "";
+  } catch {
+    return "";
+  }
+}
+
+function postJSON(url, body) {
+  return fetch(url, {
+    method: "POST",
+    credentials: "same-origin",
+    headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRFToken": csrfToken() },
+    body: JSON.stringify(body ?? {}),
+  });
+}
+
+const store = {
+  get(key) {
+    try {
+      return JSON.parse(localStorage.getItem(key));
+    } catch {
+      return null;
+    }
+  },
+  set(key, value) {
+    try {
+      localStorage.setItem(key, JSON.stringify(value));
+    } catch {
+      /* storage full or disabled: the retry loop still holds the submission in memory */
+    }
+  },
+  remove(key) {
+    try {
+      localStorage.removeItem(key);
+    } catch {
+      /* ignore */
+    }
+  },
+  keys() {
+    try {
+      return Object.keys(localStorage).filter((k) => k.startsWith(PENDING_PREFIX));
+    } catch {
+      return [];
+    }
+  },
+};
+
+const isTextField = (el) =>
+  el instanceof HTMLTextAreaElement ||
+  (el instanceof HTMLInputElement && ["text", "search", "email", "number", "url"].includes(el.type));
+
+function setStatus(text, kind = "info") {
+  statusEl.textContent = text;
+  statusEl.dataset.kind = kind;
+}
+
+// ---------- state ----------
+const pending = store.get(pendingKey);
+const submissionId = pending?.body?.submission_id || uuid4();
+const values = { valence: null, arousal: null, valence_confidence: null, arousal_confidence: null };
+let cannotJudge = false;
+let sending = false;
+let nextPageUrl = null;
+let nothingNext = false;
+
+// ---------- player ----------
+const video = document.getElementById("clip-video");
+const player = setupPlayer({
+  video,
+  duration: config.duration,
+  playButton: document.getElementById("play-btn"),
+  replayButton: document.getElementById("replay-btn"),
+  bigPlay: document.getElementById("big-play"),
+  timeEl: document.getElementById("time"),
+  fillEl: document.getElementById("watched-fill"),
+  labelEl: document.getElementById("watched-label"),
+  onFirstPlay: preloadNext,
+  onEnded: () => {
+    viewHint?.classList.add("is-met");
+    if (viewHint) viewHint.lastChild.textContent = " Watched to the end — you can submit.";
+    clearError("watched_fraction");
+    refreshSubmit();
+  },
+});
+const watchedEnough = () =>
+  !config.requireFullView || player.tracker.reachedEnd || player.tracker.fraction() >= config.fullViewFraction;
+
+// ---------- instruments ----------
+const grid =
+  config.instrument === "grid"
+    ? new AffectGrid(document.getElementById("affect-grid"), {
+        points: config.points,
+        onChange: (v) => {
+          values.valence = v.valence;
+          values.arousal = v.arousal;
+          for (const d of DIMS) {
+            document.getElementById(`out-${d}`).textContent = v[d] ?? "–";
+            if (v[d] != null) clearError(d);
+          }
+          refreshSubmit();
+        },
+      })
+    : null;
+
+form.addEventListener("change", (e) => {
+  const t = e.target;
+  if (t.type === "radio" && t.name in values) {
+    values[t.name] = Number(t.value);
+    clearError(t.name);
+  } else if (t.name === "cannot_judge_preset") {
+    const reason = document.getElementById("cannot-judge-reason");
+    reason.value = t.value;
+    clearError("cannot_judge_reason");
+  } else if (t.id === "cannot-judge") {
+    setCannotJudge(t.checked);
+  } else if (t.name === "context_tags") {
+    clearError("context_tags");
+  }
+  refreshSubmit();
+});
+
+for (const slider of form.querySelectorAll(".affect-slider")) {
+  slider.addEventListener("input", () => {
+    const v = Number(slider.value);
+    values[slider.name] = v;
+    slider.classList.remove("is-unset");
+    slider.setAttribute("aria-valuetext", v.toFixed(2));
+    document.getElementById(`out-${slider.name}`).textContent = (v > 0 ? "+" : "") + v.toFixed(2);
+    clearError(slider.name);
+    refreshSubmit();
+  });
+}
+
+function setCannotJudge(flag) {
+  cannotJudge = flag;
+  document.getElementById("cannot-judge-details").hidden = !flag;
+  const box = document.getElementById("instruments");
+  box.classList.toggle("is-disabled", flag);
+  for (const input of box.querySelectorAll("input")) input.disabled = flag;
+  grid?.setDisabled(flag);
+  if (flag) document.getElementById("cannot-judge-reason").focus();
+  for (const f of [...DIMS, "valence_confidence", "arousal_confidence"]) clearError(f);
+}
+
+function setValue(row, digit) {
+  if (cannotJudge) return;
+  if (row.endsWith("_confidence")) {
+    if (digit > config.confidencePoints) return;
+    const input = form.querySelector(`input[name="${row}"][value="${digit}"]`);
+    input.checked = true;
+    input.dispatchEvent(new Event("change", { bubbles: true }));
+    input.focus({ preventScroll: true });
+  } else if (config.instrument === "grid") {
+    if (digit > config.points) return;
+    grid.setAxis(row, digit);
+  } else if (config.instrument === "slider") {
+    const slider = document.getElementById(`slider-${row}`);
+    slider.value = String(-1 + ((digit - 1) * 2) / 8); // 1..9 -> -1..1 in quarter steps
+    slider.dispatchEvent(new Event("input", { bubbles: true }));
+    slider.focus({ preventScroll: true });
+  } else {
+    if (digit > config.points) return;
+    const input = form.querySelector(`input[name="${row}"][value="${digit}"]`);
+    input.checked = true;
+    input.dispatchEvent(new Event("change", { bubbles: true }));
+    input.focus({ preventScroll: true });
+  }
+}
+
+// ---------- keyboard ----------
+const rows = DIMS.flatMap((d) => (config.askConfidence ? [d, `${d}_confidence`] : [d]));
+let activeRow = rows[0];
+
+function rowElement(row) {
+  if (config.instrument === "grid" && DIMS.includes(row)) return document.getElementById("dim-grid");
+  return form.querySelector(`[data-row="${row}"]`);
+}
+
+function activate(row, { focus = true } = {}) {
+  activeRow = row;
+  for (const el of form.querySelectorAll(".is-active-row")) el.classList.remove("is-active-row");
+  rowElement(row)?.classList.add("is-active-row");
+  for (const pick of form.querySelectorAll(".axis-pick")) pick.classList.toggle("is-active", pick.dataset.axis === row);
+  if (!focus) return;
+  if (config.instrument === "grid" && DIMS.includes(row)) {
+    document.getElementById("affect-grid").focus({ preventScroll: true });
+    return;
+  }
+  const el = rowElement(row);
+  const target = el?.querySelector("input:checked") || el?.querySelector("input");
+  target?.focus({ preventScroll: true });
+}
+
+form.addEventListener("focusin", (e) => {
+  const el = e.target.closest("[data-row]");
+  if (!el) return;
+  if (el.id === "dim-grid") activate(DIMS.includes(activeRow) ? activeRow : "valence", { focus: false });
+  else activate(el.dataset.row, { focus: false });
+});
+
+document.addEventListener("keydown", (e) => {
+  if (e.ctrlKey || e.metaKey || e.altKey) return;
+  const t = e.target;
+  if (isTextField(t)) {
+    if (e.key === "Escape") t.blur();
+    return;
+  }
+  const key = e.key;
+  if (key === " ") {
+    if (t instanceof HTMLInputElement && t.type === "checkbox") return; // Space toggles a chip
+    e.preventDefault();
+    player.toggle();
+  } else if (/^[1-9]$/.test(key)) {
+    e.preventDefault();
+    setValue(activeRow, Number(key));
+  } else if (key === "v" || key === "a") {
+    e.preventDefault();
+    activate(key === "v" ? "valence" : "arousal");
+  } else if (key === "c" && config.askConfidence) {
+    e.preventDefault();
+    const dim = activeRow.replace("_confidence", "");
+    activate(activeRow.endsWith("_confidence") ? dim : `${dim}_confidence`);
+  } else if ((key === "ArrowUp" || key === "ArrowDown") && (t === document.body || t.closest?.("#instruments"))) {
+    e.preventDefault();
+    const i = rows.indexOf(activeRow) + (key === "ArrowDown" ? 1 : -1);
+    activate(rows[(i + rows.length) % rows.length]);
+  } else if (key === "Enter") {
+    if (t instanceof HTMLButtonElement || t instanceof HTMLAnchorElement || t.tagName === "SUMMARY") return;
+    e.preventDefault();
+    form.requestSubmit();
+  }
+});
+document.addEventListener("keyup", (e) => {
+  if (e.key === " " && e.target instanceof HTMLButtonElement) e.preventDefault(); // no click on a focused button
+});
+
+// ---------- errors ----------
+function showError(field, message) {
+  const el = form.querySelector(`[data-error-for="${field}"]`) || form.querySelector('[data-error-for="__all__"]');
+  el.textContent = el.dataset.errorFor === field ? message : `${field.replaceAll("_", " ")}: ${message}`;
+  el.hidden = false;
+  const row = field === "watched_fraction" ? null : rowElement(field) || el.closest("fieldset");
+  row?.classList.add("has-error");
+}
+
+function clearError(field) {
+  const el = form.querySelector(`[data-error-for="${field}"]`);
+  if (el) {
+    el.hidden = true;
+    el.textContent = "";
+  }
+  (rowElement(field) || el?.closest("fieldset"))?.classList.remove("has-error");
+}
+
+function clearErrors() {
+  for (const el of form.querySelectorAll("[data-error-for]")) {
+    el.hidden = true;
+    el.textContent = "";
+  }
+  for (const el of form.querySelectorAll(".has-error")) el.classList.remove("has-error");
+}
+
+function localErrors() {
+  const errors = {};
+  if (cannotJudge) {
+    if (!document.getElementById("cannot-judge-reason").value.trim()) errors.cannot_judge_reason = "Say why you cannot judge this clip.";
+  } else {
+    for (const d of DIMS) {
+      if (values[d] == null) errors[d] = `Choose a ${d} rating.`;
+      if (config.askConfidence && values[`${d}_confidence`] == null) errors[`${d}_confidence`] = "Choose how sure you are.";
+    }
+    if (!watchedEnough()) errors.watched_fraction = "Watch the clip to the end before rating it.";
+  }
+  return errors;
+}
+
+function refreshSubmit() {
+  const ready = Object.keys(localErrors()).length === 0;
+  submitBtn.classList.toggle("is-ready", ready && !sending);
+  submitBtn.setAttribute("aria-disabled", String(!ready || sending));
+  if (viewHint && !cannotJudge) viewHint.hidden = !config.requireFullView;
+  if (viewHint && cannotJudge) viewHint.hidden = true;
+}
+
+// ---------- submission ----------
+function buildBody() {
+  const note = form.querySelector('[name="context_note"]');
+  return {
+    submission_id: submissionId,
+    valence: cannotJudge ? null : values.valence,
+    arousal: cannotJudge ? null : values.arousal,
+    valence_confidence: cannotJudge || !config.askConfidence ? null : values.valence_confidence,
+    arousal_confidence: cannotJudge || !config.askConfidence ? null : values.arousal_confidence,
+    context_tags: [...form.querySelectorAll('input[name="context_tags"]:checked')].map((i) => i.value),
+    context_note: note ? note.value.trim() : "",
+    cannot_judge: cannotJudge,
+    cannot_judge_reason: cannotJudge ? document.getElementById("cannot-judge-reason").value.trim() : "",
+    time_on_task_ms: Math.round(performance.now() - startedAt),
+    watched_fraction: Math.round(player.tracker.fraction() * 1000) / 1000,
+  };
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** POST until the server answers with something other than a network failure or a 5xx/429. */
+async function deliver(record, onRetry) {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const res = await postJSON(record.url, record.body);
+      if (res.status < 500 && res.status !== 429) {
+        let data = {};
+        try {
+          data = await res.json();
+        } catch {
+          /* empty or non-JSON body */
+        }
+        return { status: res.status, data };
+      }
+    } catch {
+      /* offline or connection dropped: retry with the same submission id */
+    }
+    const wait = Math.min(30000, 1000 * 2 ** attempt);
+    onRetry?.(wait);
+    await sleep(wait);
+  }
+}
+
+async function send(record) {
+  sending = true;
+  refreshSubmit();
+  document.body.classList.add("is-sending");
+  setStatus("Saving your rating…");
+  const { status, data } = await deliver(record, (wait) =>
+    setStatus(`Connection problem — retrying in ${Math.round(wait / 1000)} s. Your rating is kept in this browser.`, "warn"),
+  );
+  sending = false;
+  document.body.classList.remove("is-sending");
+  if (status === 200 || status === 201) {
+    store.remove(pendingKey);
+    stopHeartbeat();
+    setStatus("Saved. Loading the next clip…", "ok");
+    window.location.assign(nextPageUrl || config.urls.queue);
+    return;
+  }
+  if (status === 400) {
+    store.remove(pendingKey);
+    for (const [field, message] of Object.entries(data.errors || {})) showError(field, message);
+    setStatus(data.detail || "The rating was not saved: please correct the marked fields.", "error");
+  } else if (status === 409 || status === 404) {
+    store.remove(pendingKey);
+    setStatus(`${data.detail || "This clip cannot be rated any more."} `, "error");
+    const a = Object.assign(document.createElement("a"), { href: config.urls.queue, textContent: "Go to the next clip" });
+    statusEl.append(a);
+  } else {
+    // 401/403 (session or CSRF expired): keep the rating stored; it is sent again when the page reloads.
+    setStatus(`${data.detail || "You seem to be logged out."} Your rating is kept; reload the page to send it.`, "error");
+  }
+  refreshSubmit();
+}
+
+form.addEventListener("submit", (e) => {
+  e.preventDefault();
+  if (sending) return;
+  clearErrors();
+  const errors = localErrors();
+  if (Object.keys(errors).length) {
+    for (const [field, message] of Object.entries(errors)) showError(field, message);
+    const first = Object.keys(errors).find((f) => f !== "watched_fraction");
+    if (first && rows.includes(first)) activate(first);
+    setStatus(errors.watched_fraction && !first ? errors.watched_fraction : "Please complete the marked fields.", "error");
+    return;
+  }
+  const record = { url: config.urls.annotation, body: buildBody(), savedAt: Date.now() };
+  store.set(pendingKey, record);
+  send(record);
+});
+
+// A submission this page (or an earlier tab) could not deliver is sent again now, with its submission id.
+async function flushOtherPending() {
+  for (const key of store.keys()) {
+    if (key === pendingKey) continue;
+    const record = store.get(key);
+    if (!record?.url) {
+      store.remove(key);
+      continue;
+    }
+    const { status } = await deliver(record);
+    if (status !== 401 && status !== 403) store.remove(key);
+  }
+}
+
+// ---------- heartbeat and preload ----------
+let heartbeatTimer = setInterval(async () => {
+  try {
+    const res = await postJSON(config.urls.heartbeat);
+    if (res.status === 409) setStatus("Your hold on this clip lapsed; your rating will still be saved.", "warn");
+  } catch {
+    /* offline: the next beat tries again */
+  }
+}, config.heartbeatSeconds * 1000);
+
+function stopHeartbeat() {
+  clearInterval(heartbeatTimer);
+  heartbeatTimer = null;
+}
+
+async function preloadNext() {
+  try {
+    const res = await postJSON(config.urls.next, { exclude: [config.assignmentId] });
+    if (res.status === 204) {
+      nothingNext = true;
+      submitBtn.firstChild.textContent = "Submit and finish ";
+      return;
+    }
+    if (res.status !== 201 && res.status !== 200) return;
+    const next = await res.json();
+    if (next.id === config.assignmentId) return;
+    nextPageUrl = next.page_url;
+    preloadClip(document.getElementById("preload-box"), next.clip?.media_url, next.clip?.poster_url);
+  } catch {
+    /* no preload: the queue page picks the next clip after submitting */
+  }
+}
+
+window.addEventListener("beforeunload", (e) => {
+  if (sending) e.preventDefault();
+});
+
+// ---------- start ----------
+activate(rows[0], { focus: false });
+refreshSubmit();
+if (pending?.body) {
+  setStatus("Sending the rating you made earlier on this clip…");
+  send(pending);
+}
+flushOtherPending();
+window.ratingPage = { values, player, submissionId, get nextPageUrl() { return nextPageUrl; }, get nothingNext() { return nothingNext; } };
