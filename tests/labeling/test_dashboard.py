@@ -15,6 +15,11 @@ from tests.factories import ClipFactory, MembershipFactory, StudyFactory, UserFa
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def fast_passwords(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 def rating(**over):
     data = {
         "submission_id": str(uuid.uuid4()),
@@ -60,7 +65,13 @@ def setup(study, make_annotator):
     lease = rate_next(m4, submit=False)
     only_active(study, a, b, c, d, e)
     researcher = MembershipFactory(study=study, role="researcher").user
-    return {"study": study, "clips": (a, b, c, d, e, f), "members": (m1, m2, m3, m4), "lease": lease, "researcher": researcher}
+    return {
+        "study": study,
+        "clips": (a, b, c, d, e, f),
+        "members": (m1, m2, m3, m4),
+        "lease": lease,
+        "researcher": researcher,
+    }
 
 
 def test_coverage_counts_for_a_known_setup(setup, django_assert_num_queries):
@@ -209,7 +220,9 @@ def _upload(client, study, files, htmx=False):
 
 def test_upload_without_js_reports_each_file(client, study, researcher, media_root, demo_mp4):
     client.force_login(researcher)
-    response = _upload(client, study, [("good.mp4", demo_mp4), ("notes.mp4", b"just some text, not a video\n" * 20)])
+    response = _upload(
+        client, study, [("good.mp4", demo_mp4), ("notes.mp4", b"just some text, not a video\n" * 20)]
+    )
     assert response.status_code == 200
     html = response.content.decode()
     assert "<html" in html and "1 imported</strong>, 1 refused" in html
@@ -220,7 +233,9 @@ def test_upload_without_js_reports_each_file(client, study, researcher, media_ro
     assert list(Clip.objects.filter(study=study).values_list("original_name", flat=True)) == ["good.mp4"]
 
 
-def test_upload_with_htmx_returns_results_partial_and_triggers_refresh(client, study, researcher, media_root, demo_mp4):
+def test_upload_with_htmx_returns_results_partial_and_triggers_refresh(
+    client, study, researcher, media_root, demo_mp4
+):
     client.force_login(researcher)
     response = _upload(client, study, [("a.mp4", demo_mp4), ("a-again.mp4", demo_mp4)], htmx=True)
     html = response.content.decode()
