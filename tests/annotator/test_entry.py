@@ -1,0 +1,270 @@
+"""Ways in: log-in, crowd links (one pseudonymous account per PROLIFIC_PID) and invite links."""
+
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from annotator.models import User
+from labeling.models import Invite, Membership
+from tests.factories import MembershipFactory, StudyFactory, UserFactory
+
+PID = "5f1a2b3c4d5e6f7a8b9c0d1e"
+
+
+def crowd_url(study, **params):
+    query = {"PROLIFIC_PID": PID, "STUDY_ID": "st123", "SESSION_ID": "se456", **params}
+    query = "&".join(f"{k}={v}" for k, v in query.items() if v is not None)
+    return f"{reverse('crowd-entry', args=[study.slug])}?{query}"
+
+
+def session_user_id(client):
+    return int(client.session["_auth_user_id"]) if "_auth_user_id" in client.session else None
+
+
+# ---------- crowd links ----------
+
+
+def test_crowd_link_creates_one_pseudonymous_annotator_and_logs_in(client, study):
+    response = client.get(crowd_url(study))
+    assert response.status_code == 302
+    assert response["Location"] == reverse("study-consent", args=[study.pk])
+    user = User.objects.get(crowd_pid=PID)
+    assert user.is_pseudonymous and not user.has_usable_password() and user.email == ""
+    assert PID not in user.username  # the platform id is not shown as the user name
+    assert session_user_id(client) == user.pk
+    membership = Membership.objects.get(study=study, user=user)
+    assert membership.joined_via == "crowd" and membership.role == "annotator"
+    assert (membership.crowd_study_id, membership.crowd_session_id) == ("st123", "se456")
+    assert membership.consented_at is None
+
+
+def test_same_pid_later_logs_back_into_the_same_account(client, study):
+    client.get(crowd_url(study))
+    first = User.objects.get(crowd_pid=PID)
+    client.logout()
+    response = client.get(crowd_url(study, SESSION_ID="se789"))
+    assert response.status_code == 302
+    assert User.objects.filter(crowd_pid=PID).count() == 1
+    assert session_user_id(client) == first.pk
+    assert Membership.objects.filter(user=first).count() == 1
+    assert Membership.objects.get(user=first).crowd_session_id == "se789"  # the platform's new attempt
+
+
+def test_same_pid_in_a_second_study_reuses_the_account(client, study):
+    other = StudyFactory()
+    client.get(crowd_url(study))
+    client.get(crowd_url(other))
+    user = User.objects.get(crowd_pid=PID)
+    assert set(Membership.objects.filter(user=user).values_list("study_id", flat=True)) == {
+        study.pk,
+        other.pk,
+    }
+
+
+def test_different_pids_get_different_accounts(client, study):
+    client.get(crowd_url(study))
+    client.get(crowd_url(study, PROLIFIC_PID="6a0b1c2d3e4f5a6b7c8d9e0f"))
+    assert User.objects.filter(is_pseudonymous=True).count() == 2
+    assert session_user_id(client) == User.objects.get(crowd_pid="6a0b1c2d3e4f5a6b7c8d9e0f").pk
+
+
+def test_consented_crowd_worker_returning_goes_to_the_queue(client, study):
+    client.get(crowd_url(study))
+    Membership.objects.filter(study=study).update(consented_at=timezone.now())
+    response = client.get(crowd_url(study))
+    assert response["Location"] == reverse("study-queue", args=[study.pk])
+
+
+def test_crowd_link_replaces_another_logged_in_user(client, study, user):
+    client.force_login(user)
+    client.get(crowd_url(study))
+    assert session_user_id(client) == User.objects.get(crowd_pid=PID).pk
+
+
+def test_missing_pid_gets_a_clear_error_page_and_creates_nothing(client, study):
+    response = client.get(crowd_url(study, PROLIFIC_PID=None))
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert "This study link is incomplete" in body and "PROLIFIC_PID" in body and "is missing" in body
+    assert not User.objects.filter(is_pseudonymous=True).exists()
+    assert not Membership.objects.filter(study=study).exists()
+    assert session_user_id(client) is None
+
+
+@pytest.mark.parametrize(
+    "pid, message",
+    [
+        ("{{%PROLIFIC_PID%}}", "placeholder"),
+        ("abc", "not a valid participant id"),
+        ("has space", "not a valid participant id"),
+        ("x" * 65, "not a valid participant id"),
+        ("<script>", "not a valid participant id"),
+    ],
+)
+def test_malformed_pid_is_refused(client, study, pid, message):
+    from urllib.parse import quote
+
+    response = client.get(crowd_url(study, PROLIFIC_PID=quote(pid)))
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert not User.objects.filter(is_pseudonymous=True).exists()
+
+
+def test_malformed_session_id_is_refused(client, study):
+    response = client.get(crowd_url(study, SESSION_ID="bad%20id"))
+    assert response.status_code == 400
+    assert "SESSION_ID" in response.content.decode()
+    assert not User.objects.filter(crowd_pid=PID).exists()
+
+
+def test_unknown_crowd_slug_is_404(client, db):
+    assert client.get(f"/crowd/no-such-study/?PROLIFIC_PID={PID}").status_code == 404
+
+
+def test_closed_study_takes_no_new_crowd_workers_but_lets_members_back(client, study):
+    study.is_active = False
+    study.save()
+    response = client.get(crowd_url(study))
+    assert response.status_code == 403 and "closed" in response.content.decode()
+    assert not User.objects.filter(crowd_pid=PID).exists()
+    member = UserFactory(username="crowd-old", is_pseudonymous=True, crowd_pid="7b7b7b7b7b7b7b7b7b7b7b7b")
+    MembershipFactory(study=study, user=member, joined_via="crowd")
+    response = client.get(crowd_url(study, PROLIFIC_PID="7b7b7b7b7b7b7b7b7b7b7b7b"))
+    assert response.status_code == 302 and session_user_id(client) == member.pk
+
+
+def test_crowd_pid_never_logs_into_a_staff_or_regular_account(client, study):
+    UserFactory(username="admin-with-pid", is_staff=True, crowd_pid=PID)
+    response = client.get(crowd_url(study))
+    assert response.status_code == 403
+    assert session_user_id(client) is None
+
+
+# ---------- invite links ----------
+
+
+def make_invite(study, **fields):
+    return Invite.objects.create(study=study, **fields)
+
+
+def test_invite_get_shows_the_study_and_uses_nothing(client, study):
+    invite = make_invite(study, max_uses=1)
+    response = client.get(reverse("invite", args=[invite.token]))
+    assert response.status_code == 200 and study.title in response.content.decode()
+    invite.refresh_from_db()
+    assert invite.uses == 0 and not Membership.objects.filter(study=study).exists()
+
+
+def test_anonymous_visitor_joins_with_a_new_pseudonymous_account(client, study):
+    invite = make_invite(study, max_uses=5)
+    response = client.post(reverse("invite", args=[invite.token]))
+    assert response.status_code == 302 and response["Location"] == reverse("study-consent", args=[study.pk])
+    membership = Membership.objects.get(study=study)
+    assert membership.joined_via == "invite" and membership.user.is_pseudonymous
+    assert session_user_id(client) == membership.user_id
+    invite.refresh_from_db()
+    assert invite.uses == 1
+
+
+def test_logged_in_user_joins_with_their_account(client, study, user):
+    invite = make_invite(study, role="researcher")
+    client.force_login(user)
+    client.post(reverse("invite", args=[invite.token]))
+    membership = Membership.objects.get(study=study, user=user)
+    assert membership.role == "researcher" and membership.joined_via == "invite"
+    assert User.objects.filter(is_pseudonymous=True).count() == 0
+
+
+def test_existing_member_uses_nothing_up(client, study):
+    member = MembershipFactory(study=study)
+    invite = make_invite(study, max_uses=1)
+    client.force_login(member.user)
+    response = client.post(reverse("invite", args=[invite.token]))
+    assert response["Location"] == reverse("study-queue", args=[study.pk])
+    invite.refresh_from_db()
+    assert invite.uses == 0
+
+
+def test_invite_stops_at_max_uses(client, study):
+    invite = make_invite(study, max_uses=2)
+    for _ in range(2):
+        client.logout()
+        assert client.post(reverse("invite", args=[invite.token])).status_code == 302
+    client.logout()
+    response = client.post(reverse("invite", args=[invite.token]))
+    assert response.status_code == 410 and "used as many times" in response.content.decode()
+    invite.refresh_from_db()
+    assert invite.uses == 2
+    assert Membership.objects.filter(study=study).count() == 2
+    assert User.objects.filter(is_pseudonymous=True).count() == 2
+
+
+def test_expired_invite_is_refused(client, study):
+    invite = make_invite(study, expires_at=timezone.now() - timedelta(minutes=1))
+    for method in (client.get, client.post):
+        response = method(reverse("invite", args=[invite.token]))
+        assert response.status_code == 410 and "expired" in response.content.decode()
+    assert not Membership.objects.filter(study=study).exists()
+    assert not User.objects.filter(is_pseudonymous=True).exists()
+
+
+def test_invite_to_closed_study_is_refused(client, study):
+    study.is_active = False
+    study.save()
+    invite = make_invite(study)
+    assert client.post(reverse("invite", args=[invite.token])).status_code == 410
+    assert not Membership.objects.filter(study=study).exists()
+
+
+def test_unknown_invite_is_404(client, db):
+    assert client.get(reverse("invite", args=["nope"])).status_code == 404
+
+
+def test_invite_accept_counts_uses_atomically(study):
+    """The service refuses once the counter is at the cap even if the caller's copy is stale."""
+    from annotator.services import invite_accept
+    from labeling.errors import NotAllowed
+
+    invite = make_invite(study, max_uses=1)
+    stale = Invite.objects.get(pk=invite.pk)
+    invite_accept(invite=invite)
+    with pytest.raises(NotAllowed):
+        invite_accept(invite=stale)  # stale.uses == 0 in memory, but the conditional UPDATE sees 1
+    assert Invite.objects.get(pk=invite.pk).uses == 1
+    assert Membership.objects.filter(study=study).count() == 1
+
+
+# ---------- log-in and home ----------
+
+
+def test_login_page_logs_in_and_goes_home(client, user):
+    page = client.get(reverse("login"))
+    assert page.status_code == 200 and 'autocomplete="current-password"' in page.content.decode()
+    response = client.post(reverse("login"), {"username": user.username, "password": "pw-for-tests-only"})
+    assert response.status_code == 302 and response["Location"] == reverse("home")
+    assert session_user_id(client) == user.pk
+
+
+def test_login_with_a_wrong_password_says_so(client, user):
+    response = client.post(reverse("login"), {"username": user.username, "password": "wrong"})
+    assert response.status_code == 200 and "enter a correct" in response.content.decode().lower()
+
+
+def test_home_needs_login(client, db):
+    response = client.get(reverse("home"))
+    assert response.status_code == 302 and response["Location"].startswith(reverse("login"))
+
+
+def test_home_lists_the_users_studies_with_the_right_links(client, user):
+    rated = MembershipFactory(user=user)
+    fresh = MembershipFactory(user=user, consented_at=None)
+    researched = MembershipFactory(user=user, role="researcher")
+    other = MembershipFactory()  # someone else's study
+    client.force_login(user)
+    body = client.get(reverse("home")).content.decode()
+    assert f'href="/s/{rated.study_id}/"' in body
+    assert f'href="/s/{fresh.study_id}/consent/"' in body
+    assert f'href="/studies/{researched.study_id}/"' in body
+    assert other.study.title not in body
