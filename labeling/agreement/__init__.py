@@ -1,0 +1,46 @@
+"""Inter-rater agreement statistics: plain functions over numpy arrays (numpy and scipy only, no Django).
+
+Ratings are a raters × units array (rows = annotators, columns = units such as clips; nan = missing) unless
+a function says otherwise. Every function cites the source of its formula in its docstring, raises
+ValueError with a plain message for bad input (wrong shape, fewer than 2 raters, nothing pairable), and
+returns nan where a statistic is undefined for valid input (e.g. α when no rating varies).
+
+Missing ratings: α (all levels, tags), Fleiss' κ, the reliability table and the trace functions use every
+rating there is; ICC and Cronbach's α drop units with any missing rating (listwise, n used is reported);
+Cohen's κ and CCC drop positions where either value is missing.
+"""
+
+from .alpha import krippendorff_alpha
+from .bootstrap import BootstrapCI, alpha_bootstrap, bootstrap_ci
+from .ccc import ccc
+from .icc import ICCForm, ICCResult, cronbach_alpha, icc
+from .kappa import cohen_kappa, fleiss_kappa, fleiss_kappa_per_category
+from .reliability import AnnotatorReliability, annotator_reliability
+from .tags import TagAlpha, per_tag_alpha, set_alpha
+from .traces import EWE, TraceAgreement, estimate_lags, ewe, lag_corrected_ccc, shift_traces
+
+__all__ = [
+    "EWE",
+    "AnnotatorReliability",
+    "BootstrapCI",
+    "ICCForm",
+    "ICCResult",
+    "TagAlpha",
+    "TraceAgreement",
+    "alpha_bootstrap",
+    "annotator_reliability",
+    "bootstrap_ci",
+    "ccc",
+    "cohen_kappa",
+    "cronbach_alpha",
+    "estimate_lags",
+    "ewe",
+    "fleiss_kappa",
+    "fleiss_kappa_per_category",
+    "icc",
+    "krippendorff_alpha",
+    "lag_corrected_ccc",
+    "per_tag_alpha",
+    "set_alpha",
+    "shift_traces",
+]

@@ -1,0 +1,239 @@
+"""Bootstrap confidence intervals that resample whole units (clips), never frames or single ratings.
+
+Resample b draws N unit indices with replacement (N = units in the data, including units that end up with
+fewer than two ratings), from ``numpy.random.default_rng(seed)``, one row of N draws per resample in order;
+so a seed fixes every resample, and `alpha_bootstrap` and `bootstrap_ci` see the same resamples for the
+same seed. The interval is the percentile interval of the resampled statistic (Efron & Tibshirani 1993,
+ch. 13); resamples where the statistic is undefined (nan, or ValueError such as no pairable values) are
+left out and counted in ``n_valid``.
+"""
+
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from scipy import sparse
+
+from ._checks import as_ratings, check_level
+from .alpha import (
+    RATIO_EXACT_MAX_VALUES,
+    Pairable,
+    alpha_from_sums,
+    disagreement_sums,
+    lookup,
+    pairable,
+    ratio_delta2,
+    ratio_pair_sum,
+    sum_squares,
+    value_counts,
+)
+
+MEMORY_FLOATS = 4_000_000  # ≈ 32 MB per working array: resamples are processed in chunks that fit
+
+
+@dataclass(frozen=True)
+class BootstrapCI:
+    """A statistic, its percentile bootstrap interval and how it was made."""
+
+    estimate: float
+    low: float
+    high: float
+    confidence: float
+    standard_error: float  # standard deviation of the valid resampled values
+    n_resamples: int
+    n_valid: int
+    n_units: int  # units (clips) resampled
+    seed: int
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def draw_units(n_units: int, n_resamples: int, seed: int, chunk: int) -> Iterator[np.ndarray]:
+    """Yield (≤ chunk) × n_units arrays of unit indices; row b is resample b whatever the chunk size."""
+    rng = np.random.default_rng(seed)
+    for lo in range(0, n_resamples, chunk):
+        yield np.stack([rng.integers(0, n_units, n_units) for _ in range(min(chunk, n_resamples - lo))])
+
+
+def unit_counts(draws: np.ndarray, n_units: int) -> np.ndarray:
+    """How often each unit occurs in each resample: (b × n_units) floats."""
+    b = draws.shape[0]
+    flat = (draws + n_units * np.arange(b)[:, None]).ravel()
+    return np.bincount(flat, minlength=b * n_units).reshape(b, n_units).astype(float)
+
+
+def summarize(
+    estimate: float, values: np.ndarray, *, confidence: float, n_units: int, seed: int
+) -> BootstrapCI:
+    valid = values[np.isfinite(values)]
+    if valid.size >= 2:
+        low, high = np.quantile(valid, [(1 - confidence) / 2, (1 + confidence) / 2])
+        se = float(valid.std(ddof=1))
+    else:
+        low = high = se = float("nan")
+    return BootstrapCI(
+        estimate=float(estimate),
+        low=float(low),
+        high=float(high),
+        confidence=confidence,
+        standard_error=se,
+        n_resamples=int(values.size),
+        n_valid=int(valid.size),
+        n_units=n_units,
+        seed=seed,
+    )
+
+
+def _check_args(n_resamples: int, confidence: float, seed) -> None:
+    if int(n_resamples) < 1:
+        raise ValueError(f"n_resamples must be at least 1, got {n_resamples}")
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be between 0 and 1, got {confidence}")
+    if not isinstance(seed, int | np.integer):
+        raise ValueError(f"seed must be an integer (the bootstrap is always seeded), got {seed!r}")
+
+
+def bootstrap_ci(
+    statistic: Callable, data, *, n_resamples: int = 1000, confidence: float = 0.95, seed: int = 0
+) -> BootstrapCI:
+    """Percentile bootstrap CI of ``statistic(data)`` resampling whole units (clips) with replacement.
+
+    Source: Efron & Tibshirani (1993) An Introduction to the Bootstrap, percentile interval (ch. 13).
+    ``data`` is either a numpy array whose columns (axis 1) are units — raters × units ratings, or a raters ×
+    units object array of tag sets — or a list/tuple of per-clip objects (e.g. raters × frames traces), whose
+    elements are resampled whole. The statistic gets data of the same kind.
+    """
+    _check_args(n_resamples, confidence, seed)
+    if isinstance(data, np.ndarray) and data.ndim >= 2:
+        n_units = data.shape[1]
+
+        def take(idx):
+            return data[:, idx]
+
+    elif isinstance(data, list | tuple):
+        n_units = len(data)
+
+        def take(idx):
+            return [data[i] for i in idx]
+
+    else:
+        raise ValueError("data must be a raters × units numpy array or a list of per-clip items")
+    if n_units < 1:
+        raise ValueError("data has no units to resample")
+    estimate = statistic(data)
+    values = []
+    for draws in draw_units(n_units, n_resamples, seed, chunk=64):
+        for idx in draws:
+            try:
+                values.append(float(statistic(take(idx))))
+            except ValueError:
+                values.append(float("nan"))
+    return summarize(estimate, np.asarray(values), confidence=confidence, n_units=n_units, seed=seed)
+
+
+def alpha_bootstrap(
+    data, level: str = "interval", *, n_resamples: int = 1000, confidence: float = 0.95, seed: int = 0
+) -> BootstrapCI:
+    """Krippendorff's α with a percentile bootstrap CI over units, vectorised across resamples.
+
+    Source: Krippendorff (2011) for α; Efron & Tibshirani (1993) for the percentile bootstrap. Gives the
+    same resampled values as ``bootstrap_ci(lambda d: krippendorff_alpha(d, level), data, seed=seed)``
+    (to rounding) in a fraction of the time: each resample is a vector of unit weights, and α's sums are
+    linear in them (interval, nominal, ratio) or need only a cumulative sum over values (ordinal).
+    """
+    _check_args(n_resamples, confidence, seed)
+    check_level(level)
+    arr = as_ratings(data)
+    p = pairable(arr)
+    within, expected = disagreement_sums(p, level)
+    estimate = alpha_from_sums(p.n, float(within.sum()), expected)
+    resampler = _RESAMPLERS[level](p, within)
+    n_units = arr.shape[1]
+    chunk = max(1, min(n_resamples, MEMORY_FLOATS // max(n_units, resampler.width)))
+    values = []
+    for draws in draw_units(n_units, n_resamples, seed, chunk):
+        weights = unit_counts(draws, n_units)[:, p.kept]
+        values.append(resampler(weights))
+    return summarize(estimate, np.concatenate(values), confidence=confidence, n_units=n_units, seed=seed)
+
+
+def _alphas(n: np.ndarray, within: np.ndarray, expected: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(expected > 0, 1.0 - (n - 1.0) * within / expected, np.nan)
+
+
+class _Interval:
+    """Sums per resample from five per-unit features (values centred on the grand mean)."""
+
+    width = 5
+
+    def __init__(self, p: Pairable, within: np.ndarray):
+        x = np.where(p.mask, p.values, 0.0)
+        ss_u, _ = sum_squares(x, p.mask, p.m)
+        mean = x.sum(axis=0) / p.m
+        mean -= (p.m * mean).sum() / p.n
+        self.features = np.column_stack([p.m, within, ss_u, p.m * mean, p.m * mean * mean])
+
+    def __call__(self, weights: np.ndarray) -> np.ndarray:
+        n, within, ss, s1, s2 = (weights @ self.features).T
+        with np.errstate(divide="ignore", invalid="ignore"):
+            total = ss + s2 - s1 * s1 / n
+        return _alphas(n, within, n * total)
+
+
+class _ByValue:
+    """Resamples change how often each distinct value occurs: n*_bc = Σ_u w_bu · C_uc."""
+
+    def __init__(self, p: Pairable, within: np.ndarray):
+        self.m, self.within = p.m, within
+        self.distinct, _ = value_counts(p)
+        codes = lookup(p.values, self.distinct, np.arange(self.distinct.size, dtype=float))[p.mask]
+        units = np.broadcast_to(np.arange(p.values.shape[1]), p.values.shape)[p.mask]
+        shape = (p.values.shape[1], self.distinct.size)
+        self.counts = sparse.csr_matrix((np.ones(codes.size), (units, codes.astype(np.intp))), shape=shape)
+        self.width = self.distinct.size
+
+    def value_totals(self, weights: np.ndarray) -> np.ndarray:
+        return np.asarray((self.counts.T @ weights.T).T)  # b × V
+
+
+class _Nominal(_ByValue):
+    def __call__(self, weights: np.ndarray) -> np.ndarray:
+        nv = self.value_totals(weights)
+        n = nv.sum(axis=1)
+        return _alphas(n, weights @ self.within, (n * n - (nv * nv).sum(axis=1)) / 2.0)
+
+
+class _Ordinal(_ByValue):
+    """Mid-ranks are recomputed per resample from the resampled value totals (a cumulative sum)."""
+
+    def __call__(self, weights: np.ndarray) -> np.ndarray:
+        nv = self.value_totals(weights)
+        n = nv.sum(axis=1)
+        ranks = np.cumsum(nv, axis=1) - nv / 2.0 - n[:, None] / 2.0  # b × V, centred
+        q1 = np.asarray(self.counts @ ranks.T)  # U × b: per unit Σ rank
+        q2 = np.asarray(self.counts @ (ranks * ranks).T)
+        m = self.m[:, None]
+        within = (weights * ((m * q2 - q1 * q1) / (m - 1.0)).T).sum(axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            total = (nv * ranks * ranks).sum(axis=1) - (nv * ranks).sum(axis=1) ** 2 / n
+        return _alphas(n, within, n * total)
+
+
+class _Ratio(_ByValue):
+    def __init__(self, p: Pairable, within: np.ndarray):
+        super().__init__(p, within)
+        small = self.distinct.size <= RATIO_EXACT_MAX_VALUES
+        self.delta = ratio_delta2(self.distinct[:, None], self.distinct[None, :]) if small else None
+
+    def __call__(self, weights: np.ndarray) -> np.ndarray:
+        nv = self.value_totals(weights)
+        if self.delta is not None:
+            expected = ((nv @ self.delta) * nv).sum(axis=1) / 2.0
+        else:  # many distinct values: exact per resample (slow, O(values) per resample and quadrature node)
+            expected = np.array([ratio_pair_sum(self.distinct, row) / 2.0 for row in nv])
+        return _alphas(nv.sum(axis=1), weights @ self.within, expected)
+
+
+_RESAMPLERS = {"interval": _Interval, "nominal": _Nominal, "ordinal": _Ordinal, "ratio": _Ratio}

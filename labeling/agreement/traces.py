@@ -1,0 +1,255 @@
+"""Continuous traces: reaction-lag estimates, lag-corrected pairwise CCC, and the EWE gold-standard trace.
+
+Input: one clip as a raters × frames array sampled at ``sample_rate`` Hz on a common time base (nan = no
+sample), or a list of such clips with the same raters in the same rows (a rater who did not trace a clip has
+a row of nan). Clips are laid end to end with nan gaps longer than the largest lag, so no statistic ever pairs
+frames of different clips, and everything runs vectorised over all clips at once.
+
+Lag convention: annotator i's lag τ_i ≥ 0 means that x_i(t + τ_i) responds to what the others show at t; the
+lag-corrected trace is x_i(t + τ_i). Lags are relative: the earliest annotator gets 0 (a common delay of all
+annotators changes no agreement statistic and cannot be seen without the stimulus).
+"""
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import signal
+
+from .ccc import CONVENTIONS
+
+
+@dataclass(frozen=True)
+class TraceAgreement:
+    """Lag-corrected agreement of traces: mean pairwise CCC per clip and over clips."""
+
+    lags_s: np.ndarray  # (raters,) lag applied to each annotator, seconds
+    per_clip: np.ndarray  # (clips,) mean over annotator pairs of the CCC on that clip; nan if no pair
+    mean: float  # mean of per_clip over the clips that have a value
+    pairwise: np.ndarray  # (raters, raters) mean over clips of each pair's CCC; nan on the diagonal
+    n_clips: int  # clips with a value
+    sample_rate: float
+    convention: str
+
+    def as_dict(self) -> dict:
+        return {
+            "lags_s": self.lags_s.tolist(),
+            "per_clip": self.per_clip.tolist(),
+            "mean": self.mean,
+            "pairwise": self.pairwise.tolist(),
+            "n_clips": self.n_clips,
+            "sample_rate": self.sample_rate,
+            "convention": self.convention,
+        }
+
+
+@dataclass(frozen=True)
+class EWE:
+    """Evaluator-weighted estimator: the weighted mean trace and each annotator's weight."""
+
+    trace: np.ndarray | list[np.ndarray]  # like the input: one array per clip (frames,)
+    weights: np.ndarray  # (raters,) max(r, 0) / Σ max(r, 0)
+    correlations: np.ndarray  # (raters,) Pearson r of each annotator with the mean of all annotators
+
+
+def as_clips(traces) -> tuple[list[np.ndarray], bool]:
+    """A list of float raters × frames arrays with the same raters, and whether the input was one clip."""
+    single = isinstance(traces, np.ndarray) and traces.ndim == 2
+    items = [traces] if single else list(traces) if isinstance(traces, Sequence | np.ndarray) else None
+    if not items:
+        raise ValueError("traces must be a raters × frames array or a non-empty list of them")
+    clips = []
+    for c in items:
+        try:
+            arr = np.asarray(c, dtype=float)
+        except (TypeError, ValueError):
+            raise ValueError("each clip's traces must be numeric (nan = no sample)") from None
+        if arr.ndim != 2:
+            raise ValueError(f"each clip must be a 2-D raters × frames array, got shape {arr.shape}")
+        if np.isinf(arr).any():
+            raise ValueError("traces must be finite (nan = no sample)")
+        clips.append(arr)
+    raters = clips[0].shape[0]
+    if raters < 2:
+        raise ValueError(f"traces need at least 2 raters (rows), got {raters}")
+    if any(c.shape[0] != raters for c in clips):
+        raise ValueError("every clip must have the same raters (rows); use a row of nan for a missing trace")
+    return clips, single
+
+
+def _concat(clips: list[np.ndarray], gap: int) -> tuple[np.ndarray, np.ndarray]:
+    """Clips end to end, each followed by `gap` nan frames; returns the array and each clip's start."""
+    lengths = np.array([c.shape[1] for c in clips])
+    starts = np.concatenate(([0], np.cumsum(lengths + gap)[:-1]))
+    out = np.full((clips[0].shape[0], int((lengths + gap).sum())), np.nan)
+    for c, s in zip(clips, starts, strict=True):
+        out[:, s : s + c.shape[1]] = c
+    return out, starts
+
+
+def _shift(x: np.ndarray, frames: np.ndarray) -> np.ndarray:
+    """Row i advanced by frames[i]: out[i, t] = x[i, t + frames[i]] (nan past the end)."""
+    out = np.full_like(x, np.nan)
+    for i, k in enumerate(frames):
+        out[i, : x.shape[1] - k] = x[i, k:]
+    return out
+
+
+def _check_rate(sample_rate: float, max_lag_s: float) -> int:
+    if not sample_rate > 0:
+        raise ValueError(f"sample_rate must be positive, got {sample_rate}")
+    if not 0 <= max_lag_s:
+        raise ValueError(f"max_lag_s must be non-negative, got {max_lag_s}")
+    return int(round(max_lag_s * sample_rate))
+
+
+def _lag_correlations(a: np.ndarray, b: np.ndarray, max_frames: int) -> np.ndarray:
+    """Pearson r of a[t + k] with b[t] over frames where both exist, for k = 0 … max_frames."""
+    ma, mb = ~np.isnan(a), ~np.isnan(b)
+    a0, b0 = np.where(ma, a, 0.0), np.where(mb, b, 0.0)
+    fa, fb = ma.astype(float), mb.astype(float)
+    t = a.size
+
+    def xcorr(f, g):  # Σ_t f[t + k] g[t] for k = 0 … max_frames
+        return signal.correlate(f, g, mode="full")[t - 1 : t + max_frames]
+
+    n = np.rint(xcorr(fa, fb))
+    sa, sb, sab = xcorr(a0, fb), xcorr(fa, b0), xcorr(a0, b0)
+    saa, sbb = xcorr(a0 * a0, fb), xcorr(fa, b0 * b0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = (n * sab - sa * sb) / np.sqrt((n * saa - sa * sa) * (n * sbb - sb * sb))
+    return np.where(n >= 3, r, np.nan)
+
+
+def pearson(a: np.ndarray, b: np.ndarray) -> float:
+    """Pearson's r over the positions where both are present; nan if fewer than 3 or no variance."""
+    both = ~(np.isnan(a) | np.isnan(b))
+    if both.sum() < 3:
+        return float("nan")
+    da, db = a[both] - a[both].mean(), b[both] - b[both].mean()
+    denom = np.sqrt((da * da).sum() * (db * db).sum())
+    return float((da * db).sum() / denom) if denom > 0 else float("nan")
+
+
+def estimate_lags(traces, sample_rate: float, *, max_lag_s: float = 6.0, max_iter: int = 20) -> np.ndarray:
+    """Each annotator's reaction lag (seconds, 0 … max_lag_s, in steps of 1/sample_rate) against the
+    leave-one-out mean of the other annotators' lag-corrected traces, pooled over all clips.
+
+    Source: the reaction-lag correction of Mariooryad & Busso (2015) IEEE Trans. Affect. Comput. 6:97, with
+    the leave-one-out mean as reference. The lag maximises Pearson's r of x_i(t + τ) with the mean of the
+    others at t; lags are re-estimated in turn against the others' corrected traces until none changes
+    (at most ``max_iter`` rounds), then shifted so that the earliest annotator has 0.
+    """
+    clips, _ = as_clips(traces)
+    max_frames = _check_rate(sample_rate, max_lag_s)
+    x, _ = _concat(clips, gap=max_frames + 1)
+    x = x - np.nanmean(x)  # centring keeps the FFT sums well conditioned
+    raters = x.shape[0]
+    frames = np.zeros(raters, dtype=int)
+    for _ in range(max_iter):
+        changed = False
+        for i in range(raters):
+            aligned = _shift(x, frames)
+            others = np.delete(aligned, i, axis=0)
+            count = (~np.isnan(others)).sum(axis=0)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                reference = np.where(count > 0, np.nansum(others, axis=0) / count, np.nan)
+            r = _lag_correlations(x[i], reference, max_frames)
+            if np.isnan(r).all():
+                continue
+            best = int(np.nanargmax(r))
+            if best != frames[i]:
+                frames[i], changed = best, True
+        frames -= frames.min()
+        if not changed:
+            break
+    return frames / float(sample_rate)
+
+
+def shift_traces(traces, lags_s, sample_rate: float):
+    """Lag-corrected traces: row i becomes x_i(t + lag_i), nan past the clip's end; same shape as the input."""
+    clips, single = as_clips(traces)
+    frames = np.rint(np.asarray(lags_s, dtype=float) * sample_rate).astype(int)
+    if frames.shape != (clips[0].shape[0],) or (frames < 0).any():
+        raise ValueError("lags_s must give one non-negative lag per rater (row)")
+    shifted = [_shift(c, np.minimum(frames, c.shape[1])) for c in clips]
+    return shifted[0] if single else shifted
+
+
+def lag_corrected_ccc(
+    traces, sample_rate: float, *, lags_s=None, max_lag_s: float = 6.0, convention: str = "lin"
+) -> TraceAgreement:
+    """Mean pairwise Lin's CCC of lag-corrected traces, per clip and over clips (each clip counts once).
+
+    Sources: Lin (1989) Biometrics 45:255 for CCC (``convention`` as in `ccc`); lags from `estimate_lags`
+    unless ``lags_s`` is given (pass zeros for no correction). Per clip, each pair of annotators is compared
+    on the frames both traced (at least 2), and the clip's value is the mean over those pairs.
+    """
+    if convention not in CONVENTIONS:
+        raise ValueError(f"convention must be one of {', '.join(CONVENTIONS)}; got {convention!r}")
+    clips, _ = as_clips(traces)
+    if lags_s is None:
+        lags_s = estimate_lags(clips, sample_rate, max_lag_s=max_lag_s)
+    shifted = shift_traces(clips, lags_s, sample_rate)
+    x, starts = _concat(shifted, gap=1)
+    raters, n_clips = x.shape[0], len(clips)
+    seg = np.repeat(np.arange(n_clips), np.diff(np.append(starts, x.shape[1])))
+    ddof_cov, ddof_var = CONVENTIONS[convention]
+    pair_ccc = np.full((raters, raters, n_clips), np.nan)
+    for i in range(raters):
+        for j in range(i + 1, raters):
+            both = ~(np.isnan(x[i]) | np.isnan(x[j]))
+            n = np.bincount(seg, both, n_clips)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                mi = np.bincount(seg, np.where(both, x[i], 0), n_clips) / n
+                mj = np.bincount(seg, np.where(both, x[j], 0), n_clips) / n
+                di, dj = np.where(both, x[i] - mi[seg], 0), np.where(both, x[j] - mj[seg], 0)
+                cov = np.bincount(seg, di * dj, n_clips) / (n - ddof_cov)
+                var = (np.bincount(seg, di * di, n_clips) + np.bincount(seg, dj * dj, n_clips)) / (
+                    n - ddof_var
+                )
+                value = 2 * cov / (var + (mi - mj) ** 2)
+            pair_ccc[i, j] = pair_ccc[j, i] = np.where(n >= 2, value, np.nan)
+    upper = pair_ccc[np.triu_indices(raters, 1)]  # pairs × clips
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-nan slices are expected: they give nan
+        per_clip = np.nanmean(upper, axis=0)
+        pairwise = np.nanmean(pair_ccc, axis=2)
+    valid = ~np.isnan(per_clip)
+    return TraceAgreement(
+        lags_s=np.asarray(lags_s, dtype=float),
+        per_clip=per_clip,
+        mean=float(per_clip[valid].mean()) if valid.any() else float("nan"),
+        pairwise=pairwise,
+        n_clips=int(valid.sum()),
+        sample_rate=float(sample_rate),
+        convention=convention,
+    )
+
+
+def ewe(traces) -> EWE:
+    """Evaluator-weighted estimator: Σ_k w_k x_k(t) / Σ_k w_k over the annotators present at t.
+
+    Source: Grimm & Kroschel (2005) IEEE ASRU, "Evaluation of natural emotions using self assessment
+    manikins": w_k is the correlation of annotator k with the mean of all annotators (pooled over all clips);
+    negative correlations get weight 0. Works for traces (raters × frames) and per-unit ratings alike; pass
+    lag-corrected traces (`shift_traces`) to correct reaction lags first.
+    """
+    clips, single = as_clips(traces)
+    x, starts = _concat(clips, gap=0)
+    present = ~np.isnan(x)
+    count = present.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(count > 0, np.nansum(x, axis=0) / count, np.nan)
+    r = np.array([pearson(x[k], mean) for k in range(x.shape[0])])
+    w = np.where(np.isnan(r), 0.0, np.maximum(r, 0.0))
+    if w.sum() <= 0:
+        raise ValueError("no annotator correlates positively with the mean: the EWE is undefined")
+    w = w / w.sum()
+    wx = np.where(present, x, 0.0) * w[:, None]
+    total_w = (present * w[:, None]).sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        estimate = np.where(total_w > 0, wx.sum(axis=0) / total_w, np.nan)
+    pieces = [estimate[s : s + c.shape[1]] for s, c in zip(starts, clips, strict=True)]
+    return EWE(trace=pieces[0] if single else pieces, weights=w, correlations=r)
