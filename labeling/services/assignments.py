@@ -104,6 +104,14 @@ def assignment_claim_next(
                         .values_list("pk", flat=True)
                         .first()
                     )
+                    if clip_id is None:
+                        # Every candidate left may only be locked for a moment by another claimer: wait for
+                        # the lock rather than tell this annotator that nothing is left.
+                        clip_id = (
+                            candidates.select_for_update(no_key=True, of=("self",))
+                            .values_list("pk", flat=True)
+                            .first()
+                        )
                 else:
                     clip_id = candidates.values_list("pk", flat=True).first()
                 if clip_id is None:
