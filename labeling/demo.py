@@ -1,14 +1,17 @@
-"""Synthetic demo clips: moving shapes whose tempo, colour and brightness differ, so ratings differ.
+"""The demo: synthetic clips (moving shapes whose tempo, colour and brightness differ, so ratings differ) and
+the demo study with its log-ins and simulated ratings (`manage.py demo`).
 
-Written as H.264 (libx264, yuv420p, Main profile) in MP4 with the index at the front ("faststart"), which
-Chromium plays and seeks. Frames are drawn with numpy; a 3-s 320x240 clip takes a few tens of milliseconds.
-No Django imports: usable from tests, management commands and benchmarks alike.
+Clips are H.264 (libx264, yuv420p, Main profile) in MP4 with the index at the front ("faststart"), which
+Chromium plays and seeks. Frames are drawn with numpy; a 3-s 320x240 clip takes about 0.1 s.
 """
 
 from __future__ import annotations
 
 import colorsys
 import math
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import av
@@ -67,8 +70,12 @@ def render_frames(
             cy = height * (0.5 + 0.38 * math.sin(angle[1] + phases[k, 1]))
             # Faster tempo also "pulses" the shapes, adding motion energy.
             r = radii[k] * (1.0 + 0.25 * math.sin(2 * math.pi * tempo * t * 2 + phases[k, 0]))
-            mask = (xx - cx) ** 2 + (yy - cy) ** 2 <= r * r
-            frame[mask] = colours[k]
+            x0, x1 = max(0, int(cx - r)), min(width, int(cx + r) + 2)
+            y0, y1 = max(0, int(cy - r)), min(height, int(cy + r) + 2)
+            if x0 >= x1 or y0 >= y1:
+                continue
+            mask = (xx[y0:y1, x0:x1] - cx) ** 2 + (yy[y0:y1, x0:x1] - cy) ** 2 <= r * r
+            frame[y0:y1, x0:x1][mask] = colours[k]
         yield frame.astype(np.uint8)
 
 
@@ -83,20 +90,28 @@ def render_demo_clip(
     brightness: float = 0.5,
     seed: int = 0,
 ) -> Path:
-    """Write a small H.264 MP4 of moving shapes to `path` and return it. Deterministic for equal arguments."""
+    """Write a small H.264 MP4 of moving shapes to `path` and return it. Equal arguments give an equal file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     width, height = _even(size[0]), _even(size[1])
+    # mbtree=0: x264's macroblock-tree rate control is not bit-for-bit repeatable here, and equal arguments
+    # must give an equal file (an equal sha256), so that re-running the demo finds its clips again.
     with av.open(str(path), mode="w", format="mp4", options={"movflags": "+faststart"}) as container:
         stream = container.add_stream(
             "libx264",
             rate=int(fps),
-            options={"preset": "veryfast", "crf": "23", "profile": "main", "threads": "1"},
+            options={
+                "preset": "veryfast",
+                "crf": "23",
+                "profile": "main",
+                "threads": "1",
+                "x264-params": "mbtree=0",
+            },
         )
         stream.width = width
         stream.height = height
         stream.pix_fmt = "yuv420p"
-        for frame_rgb in render_frames(
+        frames = render_frames(
             seconds=seconds,
             fps=fps,
             size=(width, height),
@@ -104,8 +119,124 @@ def render_demo_clip(
             hue=hue,
             brightness=brightness,
             seed=seed,
-        ):
-            frame = av.VideoFrame.from_ndarray(frame_rgb, format="rgb24")
+        )
+        for i, frame_rgb in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(frame_rgb, format="rgb24").reformat(format="yuv420p")
+            frame.pts = i
             container.mux(stream.encode(frame))
         container.mux(stream.encode(None))
     return path
+
+
+# ---- the demo study ---------------------------------------------------------------------------------------
+
+DEMO_SLUG = "demo"
+DEMO_TITLE = "Demo: how does this person feel?"
+RESEARCHER_LOGIN = ("researcher", "demo-researcher")
+ANNOTATOR_LOGINS = [(f"annotator{i}", "demo-annotator") for i in (1, 2, 3)]
+SIMULATED_ANNOTATORS = 5
+SIMULATED_PER_ANNOTATOR = 4  # 20 of the 36 ratings wanted (12 clips x K=3): work is left for the demo log-ins
+DEMO_INSTRUCTIONS = """\
+Each clip shows a short scene. Watch it to the end, then rate **how the person in it feels**:
+
+- **Valence**: how pleasant or unpleasant the feeling is (1 = very unpleasant, 9 = very pleasant).
+- **Arousal**: how calm or activated they are (1 = very calm, 9 = very activated).
+
+Say how sure you are of each rating, tick what you can tell about the *context* (setting, who else is there,
+what they are doing, what happened before), and choose *cannot judge* when the clip does not let you tell.
+There are no right answers: we want your own impression. (The demo clips are abstract moving shapes.)
+"""
+DEMO_CONSENT = """\
+This is a demonstration study. Your ratings are stored under a pseudonymous account and used only to show how
+the platform works. You can stop at any time by closing the page.
+"""
+
+
+@dataclass
+class DemoResult:
+    study: object
+    created: list[str] = field(default_factory=list)
+    clips_added: int = 0
+    simulated: object = None
+
+
+def _user(username: str, password_hash: str, *, superuser: bool = False):
+    from django.contrib.auth import get_user_model
+
+    User = get_user_model()
+    user = User.objects.filter(username=username).first()
+    if user is not None:
+        return user, False
+    return User.objects.create(
+        username=username, password=password_hash, is_staff=superuser, is_superuser=superuser
+    ), True
+
+
+def _rendered(directory: Path, todo: list[tuple[str, int, dict]]):
+    """Yield (name, path) as clips finish rendering on two threads (PyAV encodes outside the GIL)."""
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = [
+            pool.submit(render_demo_clip, directory / name, seed=seed, **params)
+            for name, seed, params in todo
+        ]
+        for (name, _, _), future in zip(todo, futures, strict=True):
+            yield name, future.result()
+
+
+def demo_setup(*, simulate: bool = True) -> DemoResult:
+    """Create (or complete) the demo study. Idempotent: a second run changes nothing."""
+    from django.contrib.auth.hashers import make_password
+    from django.utils import timezone
+
+    from labeling.models import Annotation, Role, Study
+    from labeling.scheme import DEFAULT_SPEC
+    from labeling.services import clip_create, membership_add, study_create
+    from labeling.simulate import simulate_annotations
+
+    hashes = {
+        password: make_password(password)
+        for password in {RESEARCHER_LOGIN[1], *dict(ANNOTATOR_LOGINS).values()}
+    }
+    researcher, created = _user(RESEARCHER_LOGIN[0], hashes[RESEARCHER_LOGIN[1]], superuser=True)
+    result = DemoResult(study=None, created=[RESEARCHER_LOGIN[0]] if created else [])
+    study = Study.objects.filter(slug=DEMO_SLUG).first()
+    if study is None:
+        study = study_create(
+            title=DEMO_TITLE,
+            slug=DEMO_SLUG,
+            created_by=researcher,
+            scheme=dict(DEFAULT_SPEC),
+            instructions=DEMO_INSTRUCTIONS,
+            consent_text=DEMO_CONSENT,
+            overlap_k=3,
+            completion_code="DEMO-COMPLETE",
+        )
+        result.created.append(f"study {DEMO_SLUG}")
+    result.study = study
+    membership_add(study=study, user=researcher, role=Role.RESEARCHER, consented_at=timezone.now())
+    for username, password in ANNOTATOR_LOGINS:
+        user, created = _user(username, hashes[password])
+        if created:
+            result.created.append(username)
+        membership_add(study=study, user=user, role=Role.ANNOTATOR, consented_at=timezone.now())
+
+    have = set(study.clips.values_list("original_name", flat=True))
+    todo = [
+        (f"demo-{i + 1:02d}.mp4", i, p)
+        for i, p in enumerate(DEMO_CLIP_PARAMS)
+        if f"demo-{i + 1:02d}.mp4" not in have
+    ]
+    with tempfile.TemporaryDirectory(prefix="demo-clips-") as tmp:
+        for name, path in _rendered(Path(tmp), todo):
+            with open(path, "rb") as f:
+                clip_create(study=study, file=f, original_name=name, uploaded_by=researcher)
+            result.clips_added += 1
+
+    simulated_before = Annotation.objects.filter(
+        study=study, annotator__username__startswith=f"sim-{study.pk}-"
+    ).exists()
+    if simulate and not simulated_before:
+        result.simulated = simulate_annotations(
+            study=study, n_annotators=SIMULATED_ANNOTATORS, seed=0, max_per_annotator=SIMULATED_PER_ANNOTATOR
+        )
+    return result

@@ -26,13 +26,6 @@ def good_mp4(tmp_path_factory) -> Path:
     )
 
 
-@pytest.fixture(scope="session")
-def other_mp4(tmp_path_factory) -> Path:
-    return render_demo_clip(
-        tmp_path_factory.mktemp("src") / "other.mp4", seconds=2.0, tempo=0.5, hue=0.6, seed=2
-    )
-
-
 @pytest.fixture
 def media_root(settings, tmp_path) -> Path:
     root = tmp_path / "media"

@@ -1,0 +1,48 @@
+from django.core.management.base import BaseCommand
+from django.urls import NoReverseMatch, reverse
+
+from labeling.demo import ANNOTATOR_LOGINS, RESEARCHER_LOGIN, demo_setup
+
+
+class Command(BaseCommand):
+    help = "Create the demo study: a dozen generated clips, demo log-ins and simulated ratings. Idempotent."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--no-simulate", action="store_true", help="do not add simulated ratings")
+
+    def handle(self, *args, **options):
+        result = demo_setup(simulate=not options["no_simulate"])
+        study = result.study
+        if result.created or result.clips_added or result.simulated:
+            made = ", ".join(result.created) or "nothing new"
+            self.stdout.write(f"Created: {made}; {result.clips_added} clips generated.")
+            if result.simulated:
+                sim = result.simulated
+                self.stdout.write(
+                    f"Simulated {sim.annotations} ratings by {len(sim.annotators)} annotators "
+                    f"({sim.cannot_judge} cannot judge)."
+                )
+        else:
+            self.stdout.write("The demo is already set up; nothing changed.")
+        n_clips = study.clips.count()
+        n_ratings = study.annotations.count()
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Demo study “{study.title}” (slug {study.slug!r}, id {study.pk}): {n_clips} clips, "
+                f"{n_ratings} ratings, K={study.overlap_k}."
+            )
+        )
+        self.stdout.write("Log in at /login/ with:")
+        self.stdout.write(
+            f"  researcher (superuser): {RESEARCHER_LOGIN[0]} / {RESEARCHER_LOGIN[1]}   study page: "
+            f"{self._study_url(study)}"
+        )
+        for username, password in ANNOTATOR_LOGINS:
+            self.stdout.write(f"  annotator:              {username} / {password}")
+
+    @staticmethod
+    def _study_url(study) -> str:
+        try:
+            return reverse("study-detail", args=[study.pk])
+        except NoReverseMatch:
+            return f"/studies/{study.pk}/"
