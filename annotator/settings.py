@@ -27,13 +27,23 @@ def env_list(name: str, default: str) -> list[str]:
 
 PRODUCTION = os.environ.get("DJANGO_ENV", "development").lower() == "production"
 DEFAULT_SECRET_KEY = "dev-only-insecure-secret-key-change-me-0123456789abcdefghijklmnopqrstuvwxyz"
-SECRET_KEY = os.environ.get("SECRET_KEY", DEFAULT_SECRET_KEY)
+if os.environ.get("SECRET_KEY_FILE"):  # e.g. a Docker secret
+    SECRET_KEY = Path(os.environ["SECRET_KEY_FILE"]).read_text().strip()
+else:
+    SECRET_KEY = os.environ.get("SECRET_KEY", DEFAULT_SECRET_KEY)
 DEBUG = env_bool("DEBUG", not PRODUCTION)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "" if PRODUCTION else "localhost,127.0.0.1,[::1],testserver")
 
 if PRODUCTION:
-    if SECRET_KEY == DEFAULT_SECRET_KEY or len(SECRET_KEY) < 50:
-        raise ImproperlyConfigured("DJANGO_ENV=production needs SECRET_KEY set to a random value of 50+ characters.")
+    if (
+        SECRET_KEY == DEFAULT_SECRET_KEY
+        or len(SECRET_KEY) < 50
+        or len(set(SECRET_KEY)) < 5
+        or SECRET_KEY.startswith("django-insecure-")
+    ):
+        raise ImproperlyConfigured(
+            "DJANGO_ENV=production needs SECRET_KEY set to a random value of 50+ characters."
+        )
     if DEBUG:
         raise ImproperlyConfigured("DJANGO_ENV=production refuses to run with DEBUG on.")
     if not ALLOWED_HOSTS:
@@ -58,6 +68,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "annotator.health.HealthCheckMiddleware",  # /healthz/ for container healthchecks: before host checks
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -90,7 +101,13 @@ TEMPLATES = [
 
 # Database: DATABASE_URL (PostgreSQL through psycopg 3), else SQLite in WAL mode.
 if os.environ.get("DATABASE_URL"):
-    DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"], conn_max_age=60, conn_health_checks=True)}
+    DATABASES = {
+        "default": dj_database_url.parse(
+            os.environ["DATABASE_URL"],
+            conn_max_age=int(os.environ.get("CONN_MAX_AGE", 60)),
+            conn_health_checks=True,
+        )
+    }
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
@@ -154,6 +171,10 @@ if CELERY_BROKER_URL == "filesystem://":
         "processed_folder": str(_broker_dir / "processed"),
         "store_processed": False,
     }
+# Cache (API throttling, shared by all web processes): Redis when configured, else per-process memory.
+_CACHE_URL = os.environ.get("CACHE_URL") or os.environ.get("REDIS_URL")
+if _CACHE_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _CACHE_URL}}
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True

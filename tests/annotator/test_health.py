@@ -1,0 +1,41 @@
+"""/healthz/ for container healthchecks, and /api/ping/, the benchmark's floor endpoint."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from rest_framework.authtoken.models import Token
+
+from tests.factories import MembershipFactory, StudyFactory, UserFactory
+
+
+@pytest.mark.django_db
+def test_healthz_answers_whatever_the_host(client, settings):
+    settings.ALLOWED_HOSTS = ["labels.example.org"]
+    response = client.get("/healthz/", HTTP_HOST="10.0.0.7:8000")
+    assert response.status_code == 200 and response.json() == {"status": "ok"}
+    assert (
+        client.get("/api/me/", HTTP_HOST="10.0.0.7:8000").status_code == 400
+    )  # other paths still check hosts
+
+
+@pytest.mark.django_db
+def test_ping_is_one_indexed_select_after_token_auth(client):
+    membership = MembershipFactory()
+    token = Token.objects.create(user=membership.user)
+    auth = {"HTTP_AUTHORIZATION": f"Token {token.key}"}
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(f"/api/ping/?study={membership.study_id}", **auth)
+    assert response.status_code == 200
+    assert response.json() == {"study": membership.study_id, "user": membership.user_id, "role": "annotator"}
+    assert len(ctx.captured_queries) == 2  # the token (with its user), then the membership
+    assert "labeling_membership" in ctx.captured_queries[1]["sql"]
+
+
+@pytest.mark.django_db
+def test_ping_is_scoped_to_the_requester(client):
+    other_study = StudyFactory()
+    token = Token.objects.create(user=UserFactory())
+    auth = {"HTTP_AUTHORIZATION": f"Token {token.key}"}
+    assert client.get(f"/api/ping/?study={other_study.pk}", **auth).status_code == 404
+    assert client.get("/api/ping/?study=x", **auth).status_code == 404
+    assert client.get(f"/api/ping/?study={other_study.pk}").status_code == 401
