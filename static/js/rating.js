@@ -76,9 +76,10 @@ const isTextField = (el) =>
   el instanceof HTMLTextAreaElement ||
   (el instanceof HTMLInputElement && ["text", "search", "email", "number", "url"].includes(el.type));
 
-function setStatus(text, kind = "info") {
+function setStatus(text, kind = "info", { local = false } = {}) {
   statusEl.textContent = text;
   statusEl.dataset.kind = kind;
+  statusEl.dataset.local = local ? "1" : "";
 }
 
 // ---------- state ----------
@@ -104,6 +105,7 @@ const player = setupPlayer({
   onFirstPlay: preloadNext,
   onEnded: () => {
     viewHint?.classList.add("is-met");
+    viewHint?.querySelector("path")?.setAttribute("d", "M9 16.2 4.8 12l-1.4 1.4L9 19 21 7l-1.4-1.4z");
     if (viewHint) viewHint.lastChild.textContent = " Watched to the end — you can submit.";
     clearError("watched_fraction");
     refreshSubmit();
@@ -303,6 +305,7 @@ function localErrors() {
 
 function refreshSubmit() {
   const ready = Object.keys(localErrors()).length === 0;
+  if (ready && statusEl.dataset.local) setStatus(""); // the problems reported on submit are fixed
   submitBtn.classList.toggle("is-ready", ready && !sending);
   submitBtn.setAttribute("aria-disabled", String(!ready || sending));
   if (viewHint && !cannotJudge) viewHint.hidden = !config.requireFullView;
@@ -391,10 +394,16 @@ form.addEventListener("submit", (e) => {
   clearErrors();
   const errors = localErrors();
   if (Object.keys(errors).length) {
-    for (const [field, message] of Object.entries(errors)) showError(field, message);
+    for (const [field, message] of Object.entries(errors)) if (field !== "watched_fraction") showError(field, message);
+    if (errors.watched_fraction && viewHint) {
+      viewHint.classList.remove("is-flash");
+      void viewHint.offsetWidth; // restart the animation
+      viewHint.classList.add("is-flash");
+    }
     const first = Object.keys(errors).find((f) => f !== "watched_fraction");
     if (first && rows.includes(first)) activate(first);
-    setStatus(errors.watched_fraction && !first ? errors.watched_fraction : "Please complete the marked fields.", "error");
+    const parts = [errors.watched_fraction, first ? "Please complete the marked fields." : null];
+    setStatus(parts.filter(Boolean).join(" "), "error", { local: true });
     return;
   }
   const record = { url: config.urls.annotation, body: buildBody(), savedAt: Date.now() };
