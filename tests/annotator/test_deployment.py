@@ -1,0 +1,78 @@
+"""The production shape, checked without Docker: docker-compose.yml, the Dockerfile and the gunicorn config."""
+
+from __future__ import annotations
+
+import re
+import runpy
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+LONG_RUNNING = ("web", "worker", "beat", "postgres", "redis")
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def test_compose_has_every_service_with_a_healthcheck(compose):
+    services = compose["services"]
+    assert set(LONG_RUNNING) <= set(services)
+    for name in LONG_RUNNING:
+        check = services[name].get("healthcheck")
+        assert check and check["test"], f"{name} has no healthcheck"
+        assert check["test"][0] in {"CMD", "CMD-SHELL"}
+        assert "interval" in check and "retries" in check
+    assert services["postgres"]["image"].startswith("postgres:16")
+    assert services["redis"]["image"].startswith("redis:7")
+    assert "/healthz/" in " ".join(services["web"]["healthcheck"]["test"])
+    assert "inspect ping" in " ".join(services["worker"]["healthcheck"]["test"])
+
+
+def test_compose_runs_gunicorn_celery_and_beat_after_migrate(compose):
+    services = compose["services"]
+    assert services["web"]["command"][0] == "gunicorn" and "annotator.wsgi" in services["web"]["command"]
+    assert services["worker"]["command"][:4] == ["celery", "-A", "annotator", "worker"]
+    assert services["beat"]["command"][:4] == ["celery", "-A", "annotator", "beat"]
+    assert services["migrate"]["command"] == ["python", "manage.py", "migrate", "--noinput"]
+    for name in ("web", "worker", "beat"):
+        deps = services[name]["depends_on"]
+        assert deps["migrate"]["condition"] == "service_completed_successfully"
+        assert deps["postgres"]["condition"] == deps["redis"]["condition"] == "service_healthy"
+
+
+def test_compose_volumes_and_production_environment(compose):
+    assert {"pgdata", "media"} <= set(compose["volumes"])
+    services = compose["services"]
+    assert "pgdata:/var/lib/postgresql/data" in services["postgres"]["volumes"]
+    for name in ("web", "worker", "beat", "migrate"):
+        env = services[name]["environment"]
+        assert env["DJANGO_ENV"] == "production"
+        assert env["SECRET_KEY"].startswith("${SECRET_KEY:?"), (
+            "the secret must come from .env, never the file"
+        )
+        assert env["DATABASE_URL"].startswith("postgresql://") and "@postgres:5432/" in env["DATABASE_URL"]
+        assert env["CELERY_BROKER_URL"].startswith("redis://redis:6379/")
+        assert env["MEDIA_ROOT"] == "/data/media" and "media:/data/media" in services[name]["volumes"]
+    assert not re.search(r"SECRET_KEY=\S", (ROOT / ".env.example").read_text())  # a template, no secret in it
+
+
+def test_dockerfile_is_slim_non_root_and_keeps_secrets_out():
+    text = (ROOT / "Dockerfile").read_text()
+    assert re.search(r"^FROM python:3\.12-slim\b", text, re.M)
+    assert re.search(r"^RUN pip install \.$", text, re.M)
+    users = re.findall(r"^USER (\S+)", text, re.M)
+    assert users and users[-1] not in {"root", "0"}
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    assert {".env", ".git", ".venv", "var"} <= set(ignored)
+    assert ".env" in (ROOT / ".gitignore").read_text().split()
+
+
+def test_gunicorn_config_is_the_one_compose_and_the_benchmark_use(monkeypatch):
+    monkeypatch.setenv("WEB_WORKERS", "3")
+    conf = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    assert conf["worker_class"] == "gthread" and conf["workers"] == 3 and conf["threads"] >= 1
+    assert conf["bind"] == "0.0.0.0:8000"
