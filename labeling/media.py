@@ -180,7 +180,8 @@ def check_limits(info: dict, *, max_seconds: float, max_pixels: int) -> None:
 def probe(path: Path, *, poster_path: Path, timeout: float, max_seconds: float, max_pixels: int) -> dict:
     """Probe and decode `path` in a child process killed after `timeout` seconds; write the poster JPEG.
 
-    Returns {container, video_codec, pix_fmt, duration_s, fps, width, height, has_audio}; raises MediaRefused.
+    Returns {container, video_codec, pix_fmt, duration_s, fps, width, height, has_audio}, with width and height
+    as displayed (a rotated phone video reports its upright size); raises MediaRefused.
     A file over the duration or pixel limits is reported without being decoded (check_limits refuses it).
     """
     root = str(Path(__file__).resolve().parent.parent)
@@ -245,6 +246,11 @@ def _decode_checks(path: str, poster_path: str, info: dict, ends: dict) -> None:
             if frame.time is None or frame.time >= poster_at - frame_s / 2:
                 break
         image = poster.to_image()
+        rotation = int(getattr(poster, "rotation", 0) or 0) % 360  # display matrix, counter-clockwise
+        if rotation:
+            image = image.rotate(rotation, expand=True)  # as the browser shows it
+            if rotation in (90, 270):
+                info["width"], info["height"] = info["height"], info["width"]
         image.thumbnail((POSTER_MAX_SIDE, POSTER_MAX_SIDE))
         image.convert("RGB").save(poster_path, "JPEG", quality=85, optimize=True)
 

@@ -56,12 +56,17 @@ def assert_refused(study, root: Path, path: Path, *words: str, name: str = "bad.
     return info.value
 
 
-def write_video(path: Path, *, codec: str, fmt: str, size=(64, 48), frames=10, pix_fmt="yuv420p") -> Path:
+def write_video(
+    path: Path, *, codec: str, fmt: str, size=(64, 48), frames=10, pix_fmt="yuv420p", rotation=0
+) -> Path:
     with av.open(str(path), "w", format=fmt) as container:
         stream = container.add_stream(codec, rate=10)
         stream.width, stream.height, stream.pix_fmt = size[0], size[1], pix_fmt
+        if rotation:
+            stream.set_display_rotation(rotation)
         for i in range(frames):
             image = np.full((size[1], size[0], 3), (i * 20) % 256, dtype=np.uint8)
+            image[:8, :, 0] = 255  # a red band along the top edge
             container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
         container.mux(stream.encode(None))
     return path
@@ -111,6 +116,39 @@ def test_webm_vp8_is_accepted(study, media_root, tmp_path):
     assert clip.container == "matroska,webm" and clip.video_codec == "vp8"
     assert clip.file.name.endswith(".webm") and (clip.width, clip.height) == (64, 48)
     assert clip.duration_s == pytest.approx(1.0, abs=0.11)
+
+
+def test_audio_is_detected(study, media_root, tmp_path):
+    path = tmp_path / "talk.mp4"
+    with av.open(str(path), "w", format="mp4") as container:
+        video = container.add_stream("libx264", rate=10)
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        audio = container.add_stream("aac", rate=16000, layout="mono")
+        for i in range(10):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), i * 20, dtype=np.uint8), format="rgb24")
+            frame.pts = i
+            container.mux(video.encode(frame))
+        for i in range(16):
+            samples = np.sin(np.arange(1024, dtype=np.float32) / 8)[None, :] * 0.1
+            frame = av.AudioFrame.from_ndarray(samples, format="fltp", layout="mono")
+            frame.sample_rate, frame.pts = 16000, i * 1024
+            container.mux(audio.encode(frame))
+        container.mux(video.encode(None))
+        container.mux(audio.encode(None))
+    clip = create(study, path)
+    assert clip.has_audio and clip.duration_s == pytest.approx(1.0, abs=0.11)
+
+
+def test_rotated_phone_video_reports_upright_size_and_poster(study, media_root, tmp_path):
+    path = write_video(tmp_path / "phone.mp4", codec="libx264", fmt="mp4", rotation=90)
+    clip = create(study, path)
+    assert (clip.width, clip.height) == (48, 64)  # as Chromium shows it (videoWidth x videoHeight)
+    with Image.open(clip.poster.path) as poster:
+        poster = poster.convert("RGB")
+        assert poster.size == (48, 64)
+        assert (
+            poster.getpixel((2, 32))[0] > 200 and poster.getpixel((45, 32))[0] < 60
+        )  # the band is now on the left
 
 
 def test_text_file_renamed_mp4_is_refused(study, media_root, tmp_path):
