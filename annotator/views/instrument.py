@@ -10,8 +10,7 @@ from django.utils.safestring import mark_safe
 
 from labeling.models import Assignment, Membership
 from labeling.scheme import DEFAULT_SPEC
-
-FULL_VIEW_FRACTION = 0.95  # as labeling.services.annotations: players report the end a little early
+from labeling.services.annotations import FULL_VIEW_FRACTION
 
 DIMENSIONS = [
     {

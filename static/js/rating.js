@@ -1,6 +1,7 @@
 // The rating page: instruments, keyboard control, submission that never loses a label, heartbeat, preload.
 import { AffectGrid } from "./affect_grid.js";
 import { preloadClip, setupPlayer } from "./player.js";
+import { PENDING_PREFIX, deliver, flushPending, postJSON, store, uuid4 } from "./rating_submit.js";
 
 const config = JSON.parse(document.getElementById("rating-config").textContent);
 const form = document.getElementById("rating-form");
@@ -8,69 +9,8 @@ const statusEl = document.getElementById("form-status");
 const submitBtn = document.getElementById("submit-btn");
 const viewHint = document.getElementById("view-hint");
 const startedAt = performance.now();
-const PENDING_PREFIX = "affect-labels:pending:";
 const pendingKey = `${PENDING_PREFIX}${config.assignmentId}`;
 const DIMS = ["valence", "arousal"];
-
-// ---------- small helpers ----------
-function uuid4() {
-  if (crypto.randomUUID) return crypto.randomUUID();
-  const b = crypto.getRandomValues(new Uint8Array(16)); // randomUUID needs a secure context; this does not
-  b[6] = (b[6] & 0x0f) | 0x40;
-  b[8] = (b[8] & 0x3f) | 0x80;
-  const h = [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
-}
-
-function csrfToken() {
-  const m = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
-  if (m) return decodeURIComponent(m[1]);
-  try {
-    return JSON.parse(document.body.getAttribute("hx-headers") || "{}")["X-CSRFToken"] || "";
-  } catch {
-    return "";
-  }
-}
-
-function postJSON(url, body) {
-  return fetch(url, {
-    method: "POST",
-    credentials: "same-origin",
-    headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRFToken": csrfToken() },
-    body: JSON.stringify(body ?? {}),
-  });
-}
-
-const store = {
-  get(key) {
-    try {
-      return JSON.parse(localStorage.getItem(key));
-    } catch {
-      return null;
-    }
-  },
-  set(key, value) {
-    try {
-      localStorage.setItem(key, JSON.stringify(value));
-    } catch {
-      /* storage full or disabled: the retry loop still holds the submission in memory */
-    }
-  },
-  remove(key) {
-    try {
-      localStorage.removeItem(key);
-    } catch {
-      /* ignore */
-    }
-  },
-  keys() {
-    try {
-      return Object.keys(localStorage).filter((k) => k.startsWith(PENDING_PREFIX));
-    } catch {
-      return [];
-    }
-  },
-};
 
 const isTextField = (el) =>
   el instanceof HTMLTextAreaElement ||
@@ -330,31 +270,6 @@ function buildBody() {
   };
 }
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-/** POST until the server answers with something other than a network failure or a 5xx/429. */
-async function deliver(record, onRetry) {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      const res = await postJSON(record.url, record.body);
-      if (res.status < 500 && res.status !== 429) {
-        let data = {};
-        try {
-          data = await res.json();
-        } catch {
-          /* empty or non-JSON body */
-        }
-        return { status: res.status, data };
-      }
-    } catch {
-      /* offline or connection dropped: retry with the same submission id */
-    }
-    const wait = Math.min(30000, 1000 * 2 ** attempt);
-    onRetry?.(wait);
-    await sleep(wait);
-  }
-}
-
 async function send(record) {
   sending = true;
   refreshSubmit();
@@ -411,20 +326,6 @@ form.addEventListener("submit", (e) => {
   send(record);
 });
 
-// A submission this page (or an earlier tab) could not deliver is sent again now, with its submission id.
-async function flushOtherPending() {
-  for (const key of store.keys()) {
-    if (key === pendingKey) continue;
-    const record = store.get(key);
-    if (!record?.url) {
-      store.remove(key);
-      continue;
-    }
-    const { status } = await deliver(record);
-    if (status !== 401 && status !== 403) store.remove(key);
-  }
-}
-
 // ---------- heartbeat and preload ----------
 let heartbeatTimer = setInterval(async () => {
   try {
@@ -469,5 +370,5 @@ if (pending?.body) {
   setStatus("Sending the rating you made earlier on this clip…");
   send(pending);
 }
-flushOtherPending();
+flushPending(pendingKey);
 window.ratingPage = { values, player, submissionId, get nextPageUrl() { return nextPageUrl; }, get nothingNext() { return nothingNext; } };
