@@ -1,28 +1,58 @@
-# Two commands on a fresh clone: `make run` and `make test`.
+# Two commands on a fresh clone: `make run` and `make test`. `make help` lists the rest.
 SHELL := /bin/bash
+.DEFAULT_GOAL := help
 VENV := .venv
 PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# `make bench` recreates this database (its name must start with bench_); override to use another server.
+BENCH_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/bench_affect
 
-# Find a working Python >= 3.12: python3.13, python3.12, python3, then pyenv's installs.
-PYTHON ?= $(shell for c in python3.13 python3.12 python3 \
-	$$(command -v pyenv >/dev/null 2>&1 && ls -d "$$(pyenv root)"/versions/3.1[3-9]*/bin/python3 "$$(pyenv root)"/versions/3.12*/bin/python3 2>/dev/null); do \
-	"$$c" -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1 && { echo "$$c"; break; }; done)
+# Playwright drives Debian's /usr/bin/chromium; never download a browser.
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
-.PHONY: install install-test run migrate demo worker test test-fast bench lint clean
+# Python >= 3.12 candidates, tried in order by *running* each one (a pyenv shim can exist and still fail):
+# $(PYTHON) if given, python3.13, python3.12, python3, pyenv's own installs (newest first), system paths.
+PYTHON_CANDIDATES = $(PYTHON) python3.13 python3.12 python3 \
+	$$(ls -d "$${PYENV_ROOT:-$$HOME/.pyenv}"/versions/3.1[2-9]*/bin/python3 2>/dev/null | sort -rV) \
+	/usr/local/bin/python3.1[2-9] /usr/bin/python3.1[2-9]
+PY_OK := import sys, venv, ensurepip; sys.exit(sys.version_info < (3, 12))
 
+.PHONY: help install install-test run migrate demo worker test bench lint format clean
+
+help:
+	@echo "make run     install, migrate, load the demo study, serve the site and a Celery worker (with beat)"
+	@echo "make test    install with test extras and run the test suite (SQLite unless DATABASE_URL is set)"
+	@echo "make bench   benchmarks in tests/perf on PostgreSQL ($(BENCH_DATABASE_URL)), figures -> docs/benchmarks.md"
+	@echo "make lint    ruff check and ruff format --check"
+	@echo "make install create $(VENV) and install the dependencies"
+
+# The virtual environment. An existing one is kept if its Python works and is new enough.
 $(VENV)/.installed: pyproject.toml
-	@if [ -z "$(PYTHON)" ]; then echo "error: Python 3.12 or newer is needed (tried python3.13, python3.12, python3, pyenv)." >&2; exit 1; fi
-	@echo "using $(PYTHON) ($$($(PYTHON) --version))"
-	$(PYTHON) -m venv $(VENV)
+	@set -e; \
+	if ! $(PY) -c '$(PY_OK)' >/dev/null 2>&1; then \
+		found=""; \
+		for c in $(PYTHON_CANDIDATES); do \
+			if "$$c" -c '$(PY_OK)' >/dev/null 2>&1; then found="$$c"; break; fi; \
+		done; \
+		if [ -z "$$found" ]; then \
+			echo "error: no working Python 3.12 or newer (with venv and ensurepip) was found." >&2; \
+			echo "       Tried: python3.13, python3.12, python3, pyenv's versions, /usr/local/bin and /usr/bin." >&2; \
+			echo "       Install one (e.g. 'apt-get install python3.12-venv' or 'pyenv install 3.12') or run" >&2; \
+			echo "       'make PYTHON=/path/to/python3.12 ...'." >&2; \
+			exit 1; \
+		fi; \
+		echo "Creating $(VENV) with $$found ($$("$$found" --version 2>&1))"; \
+		rm -rf $(VENV); \
+		"$$found" -m venv $(VENV); \
+	fi
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e .
-	touch $@
+	@touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
 	$(PY) -m pip install -q -e '.[test]'
-	touch $@
+	@touch $@
 
 install: $(VENV)/.installed
 
@@ -34,29 +64,37 @@ migrate: install
 demo: migrate
 	$(PY) manage.py demo
 
-# Serve the site and a real Celery worker (filesystem broker unless CELERY_BROKER_URL/REDIS_URL is set).
+# The site and a real Celery worker with beat (kombu's filesystem broker unless CELERY_BROKER_URL/REDIS_URL).
 run: demo
 	@echo ""
-	@echo "  Site:      http://$(HOST):$(PORT)/"
-	@echo "  Log-ins:   researcher / demo-researcher   annotator1 / demo-annotator   (admin at /admin/)"
-	@echo "  Crowd:     http://$(HOST):$(PORT)/crowd/demo/?PROLIFIC_PID=P123&STUDY_ID=S1&SESSION_ID=X1"
+	@echo "  Site:   http://$(HOST):$(PORT)/          (researcher pages: /studies/, admin: /admin/)"
+	@echo "  Crowd:  http://$(HOST):$(PORT)/crowd/demo/?PROLIFIC_PID=P123&STUDY_ID=S1&SESSION_ID=X1"
+	@echo "  Log-ins are listed above. Ctrl-C stops the site and the worker."
 	@echo ""
-	@trap 'kill 0' EXIT INT TERM; \
-	$(PY) -m celery -A annotator worker -B --loglevel=info --concurrency=2 & \
+	@$(PY) -m celery -A annotator worker -B --loglevel=info --concurrency=2 & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
 worker: install
 	$(PY) -m celery -A annotator worker -B --loglevel=info
 
 test: install-test
+	@if [ ! -x /usr/bin/chromium ]; then \
+		echo "warning: /usr/bin/chromium is missing, so the browser tests will fail; install it with" >&2; \
+		echo "         'apt-get install chromium' (Playwright never downloads a browser here)." >&2; \
+	fi
 	$(PY) -m pytest -q
 
 bench: install-test
-	$(PY) -m pytest -q -m perf tests/perf -s -p no:randomly
+	DATABASE_URL='$(BENCH_DATABASE_URL)' $(PY) -m pytest -q -m perf tests/perf -s
 
 lint: install-test
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+
+format: install-test
+	$(PY) -m ruff check --fix .
+	$(PY) -m ruff format .
 
 clean:
 	rm -rf $(VENV) var
