@@ -56,6 +56,8 @@ class EWE:
 def as_clips(traces) -> tuple[list[np.ndarray], bool]:
     """A list of float raters × frames arrays with the same raters, and whether the input was one clip."""
     single = isinstance(traces, np.ndarray) and traces.ndim == 2
+    if isinstance(traces, np.ndarray) and traces.ndim < 2:
+        raise ValueError("traces must be a raters × frames array or a non-empty list of them")
     items = [traces] if single else list(traces) if isinstance(traces, Sequence | np.ndarray) else None
     if not items:
         raise ValueError("traces must be a raters × frames array or a non-empty list of them")
@@ -89,10 +91,14 @@ def _concat(clips: list[np.ndarray], gap: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _shift(x: np.ndarray, frames: np.ndarray) -> np.ndarray:
-    """Row i advanced by frames[i]: out[i, t] = x[i, t + frames[i]] (nan past the end)."""
+    """Row i advanced by frames[i] (delayed if negative): out[i, t] = x[i, t + frames[i]], nan outside."""
     out = np.full_like(x, np.nan)
+    t = x.shape[1]
     for i, k in enumerate(frames):
-        out[i, : x.shape[1] - k] = x[i, k:]
+        if k >= 0:
+            out[i, : t - k] = x[i, k:]
+        else:
+            out[i, -k:] = x[i, : t + k]
     return out
 
 
@@ -105,14 +111,14 @@ def _check_rate(sample_rate: float, max_lag_s: float) -> int:
 
 
 def _lag_correlations(a: np.ndarray, b: np.ndarray, max_frames: int) -> np.ndarray:
-    """Pearson r of a[t + k] with b[t] over frames where both exist, for k = 0 … max_frames."""
+    """Pearson r of a[t + k] with b[t] over frames where both exist, for k = −max_frames … max_frames."""
     ma, mb = ~np.isnan(a), ~np.isnan(b)
     a0, b0 = np.where(ma, a, 0.0), np.where(mb, b, 0.0)
     fa, fb = ma.astype(float), mb.astype(float)
     t = a.size
 
-    def xcorr(f, g):  # Σ_t f[t + k] g[t] for k = 0 … max_frames
-        return signal.correlate(f, g, mode="full")[t - 1 : t + max_frames]
+    def xcorr(f, g):  # Σ_t f[t + k] g[t] for k = −max_frames … max_frames
+        return signal.correlate(f, g, mode="full")[t - 1 - max_frames : t + max_frames]
 
     n = np.rint(xcorr(fa, fb))
     sa, sb, sab = xcorr(a0, fb), xcorr(fa, b0), xcorr(a0, b0)
@@ -138,12 +144,13 @@ def estimate_lags(traces, sample_rate: float, *, max_lag_s: float = 6.0, max_ite
 
     Source: the reaction-lag correction of Mariooryad & Busso (2015) IEEE Trans. Affect. Comput. 6:97, with
     the leave-one-out mean as reference. The lag maximises Pearson's r of x_i(t + τ) with the mean of the
-    others at t; lags are re-estimated in turn against the others' corrected traces until none changes
-    (at most ``max_iter`` rounds), then shifted so that the earliest annotator has 0.
+    others' corrected traces at t, searched over ±max_lag_s relative to them; lags are re-estimated in turn
+    until none changes (at most ``max_iter`` rounds), then shifted so that the earliest annotator has 0 and
+    capped at max_lag_s (an annotator more than max_lag_s behind the earliest gets max_lag_s).
     """
     clips, _ = as_clips(traces)
     max_frames = _check_rate(sample_rate, max_lag_s)
-    x, _ = _concat(clips, gap=max_frames + 1)
+    x, _ = _concat(clips, gap=2 * max_frames + 1)
     x = x - np.nanmean(x)  # centring keeps the FFT sums well conditioned
     raters = x.shape[0]
     frames = np.zeros(raters, dtype=int)
@@ -158,13 +165,12 @@ def estimate_lags(traces, sample_rate: float, *, max_lag_s: float = 6.0, max_ite
             r = _lag_correlations(x[i], reference, max_frames)
             if np.isnan(r).all():
                 continue
-            best = int(np.nanargmax(r))
+            best = int(np.nanargmax(r)) - max_frames
             if best != frames[i]:
                 frames[i], changed = best, True
-        frames -= frames.min()
         if not changed:
             break
-    return frames / float(sample_rate)
+    return np.minimum(frames - frames.min(), max_frames) / float(sample_rate)
 
 
 def shift_traces(traces, lags_s, sample_rate: float):
