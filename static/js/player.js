@@ -46,9 +46,9 @@ function fmt(seconds) {
 }
 
 /**
- * Wire a <video> to its controls. Callbacks: onFirstPlay(), onProgress(fraction), onEnded(fraction).
+ * Wire a <video> to its controls. Callbacks: onFirstPlay(), onProgress(fraction), onEnded(fraction), onError(MediaError).
  */
-export function setupPlayer({ video, playButton, replayButton, bigPlay, timeEl, fillEl, labelEl, duration, ...cb }) {
+export function setupPlayer({ video, playButton, replayButton, muteButton, bigPlay, timeEl, fillEl, labelEl, duration, ...cb }) {
   const tracker = new WatchTracker(duration);
   let last = null; // media time of the previous update while playing
   let firstPlay = true;
@@ -120,12 +120,20 @@ export function setupPlayer({ video, playButton, replayButton, bigPlay, timeEl, 
     video.currentTime = 0;
     video.play()?.catch(() => {});
   };
+  const toggleMute = () => {
+    video.muted = !video.muted;
+    muteButton?.setAttribute("aria-pressed", String(video.muted));
+    muteButton?.setAttribute("aria-label", video.muted ? "Unmute sound" : "Mute sound");
+    document.body.classList.toggle("is-muted", video.muted);
+  };
+  muteButton?.addEventListener("click", toggleMute);
+  video.addEventListener("error", () => cb.onError?.(video.error));
   playButton?.addEventListener("click", toggle);
   bigPlay?.addEventListener("click", toggle);
   replayButton?.addEventListener("click", replay);
   video.addEventListener("click", toggle);
   render();
-  return { tracker, toggle, replay, video };
+  return { tracker, toggle, toggleMute, replay, video };
 }
 
 /** Start downloading another clip without showing it (the next one in the queue). */

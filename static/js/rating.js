@@ -42,7 +42,13 @@ const player = setupPlayer({
   timeEl: document.getElementById("time"),
   fillEl: document.getElementById("watched-fill"),
   labelEl: document.getElementById("watched-label"),
+  muteButton: document.getElementById("mute-btn"),
   onFirstPlay: preloadNext,
+  onError: () =>
+    setStatus(
+      "This clip could not be played. Reload the page to try again; if it keeps failing, tick “I cannot judge this clip” and pick “Clip does not play”.",
+      "error",
+    ),
   onEnded: () => {
     viewHint?.classList.add("is-met");
     viewHint?.querySelector("path")?.setAttribute("d", "M9 16.2 4.8 12l-1.4 1.4L9 19 21 7l-1.4-1.4z");
@@ -182,6 +188,9 @@ document.addEventListener("keydown", (e) => {
   } else if (/^[1-9]$/.test(key)) {
     e.preventDefault();
     setValue(activeRow, Number(key));
+  } else if (key === "m") {
+    e.preventDefault();
+    player.toggleMute();
   } else if (key === "v" || key === "a") {
     e.preventDefault();
     activate(key === "v" ? "valence" : "arousal");

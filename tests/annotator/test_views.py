@@ -155,6 +155,16 @@ def test_rating_page_shows_the_configured_instrument(db, client, instrument, mar
     assert marker in body and 'name="valence_confidence"' not in body
 
 
+def test_mute_button_only_for_clips_with_sound(client, study, member):
+    ClipFactory(study=study, has_audio=True)
+    a = services.assignment_claim_next(membership=member)
+    assert 'id="mute-btn"' in client.get(rate_url(a)).content.decode()
+    services.annotation_submit(assignment=a, data=rating())
+    ClipFactory(study=study, has_audio=False)
+    b = services.assignment_claim_next(membership=member)
+    assert 'id="mute-btn"' not in client.get(rate_url(b)).content.decode()
+
+
 def test_rating_page_uses_the_scheme_version_the_annotator_was_shown(client, study, clips, member):
     a = services.assignment_claim_next(membership=member)
     SchemeVersion.objects.filter(pk=a.scheme_version_id).update(spec={**DEFAULT_SPEC, "points": 7})

@@ -171,3 +171,21 @@ def test_submission_survives_errors_and_network_failures(live_server, browser_pa
     assert (
         page.evaluate("Object.keys(localStorage).filter(k => k.startsWith('affect-labels:pending:'))") == []
     )
+
+
+def test_watched_fraction_is_the_union_of_played_intervals(live_server, browser_page):
+    """player.js counts overlapping replays once and skipped parts not at all."""
+    page = browser_page
+    page.goto(f"{live_server.url}/login/")
+    result = page.evaluate(
+        """async () => {
+          const { WatchTracker } = await import('/static/js/player.js');
+          const t = new WatchTracker(10);
+          t.add(0, 4); t.add(2, 5);   // overlap counts once: [0, 5]
+          t.add(8, 10);               // a part after a skip
+          const partial = t.fraction();
+          t.add(4.5, 8.5);            // fills the gap
+          return [partial, t.fraction(), t.intervals.length];
+        }"""
+    )
+    assert result == [0.7, 1, 1]
