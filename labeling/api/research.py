@@ -33,7 +33,7 @@ from labeling.api.serializers import (
 )
 from labeling.api.writes import study_update
 from labeling.errors import Conflict, NotAllowed, ValidationFailed
-from labeling.models import Annotation, Clip, Membership, Participant, SchemeVersion, Study
+from labeling.models import Annotation, Clip, Membership, SchemeVersion, Study
 
 TAG = ["research"]
 
@@ -189,16 +189,9 @@ class ClipListView(ResearchView):
         data.is_valid(raise_exception=True)
         participant = None
         if code := data.validated_data.get("participant", "").strip():
-            participant = Participant.objects.filter(study=study, code=code).first()
-            if participant is None:
-                raise ValidationFailed(
-                    "The clip was not saved: unknown participant.",
-                    {"participant": f"no participant with code {code!r} in this study (add them first)"},
-                )
-        from labeling.services import clip_create  # the media helper's service
-
+            participant = services.participant_get_or_create(study=study, code=code)
         upload = data.validated_data["file"]
-        clip = clip_create(
+        clip = services.clip_create(
             study=study,
             file=upload,
             original_name=upload.name,

@@ -2,31 +2,23 @@
 
 from __future__ import annotations
 
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from labeling.models import Annotation, Assignment, Clip, Membership, Role, SchemeVersion, Study
 
 
-def _url(name: str, fallback: str, *args) -> str:
-    """Root-relative URL of a named route (the contract's path while that route is not mounted yet)."""
-    try:
-        return reverse(name, args=args)
-    except NoReverseMatch:
-        return fallback
-
-
 def clip_media_url(clip_id: int) -> str:
-    return _url("clip-media", f"/media/clips/{clip_id}/", clip_id)
+    return reverse("clip-media", args=[clip_id])
 
 
 def clip_poster_url(clip: Clip) -> str | None:
-    return _url("clip-poster", f"/media/clips/{clip.pk}/poster/", clip.pk) if clip.poster else None
+    return reverse("clip-poster", args=[clip.pk]) if clip.poster else None
 
 
 def assignment_page_url(study_id: int, assignment_id: int) -> str:
-    return f"/s/{study_id}/a/{assignment_id}/"
+    return reverse("study-rate", args=[study_id, assignment_id])
 
 
 # --- annotation client -------------------------------------------------------------------------------
@@ -258,7 +250,10 @@ class ClipSerializer(serializers.ModelSerializer):
 class ClipUploadSerializer(serializers.Serializer):
     file = serializers.FileField(help_text="A video file; decoded and checked against the upload limits.")
     participant = serializers.CharField(
-        required=False, allow_blank=True, max_length=64, help_text="Pseudonymous code of the filmed person."
+        required=False,
+        allow_blank=True,
+        max_length=64,
+        help_text="Pseudonymous code of the filmed person (a new code adds the participant).",
     )
 
 

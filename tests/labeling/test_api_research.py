@@ -1,0 +1,430 @@
+"""Researchers' REST API through HTTP: studies, clips (upload), members, annotations, me, token; and the
+rule that another user's id gets 404 on every object endpoint."""
+
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from labeling import services
+from labeling.demo import render_demo_clip
+from labeling.models import Annotation, Clip, Membership, Participant, SchemeVersion, Study
+from tests.factories import ClipFactory, MembershipFactory, StudyFactory, UserFactory
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """PBKDF2 costs ~0.5 s per user on this machine; these tests are not about hashing."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def client_for(user) -> APIClient:
+    client = APIClient()
+    token, _ = Token.objects.get_or_create(user=user)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client
+
+
+def rating(**over):
+    data = {
+        "submission_id": str(uuid.uuid4()),
+        "valence": 7,
+        "arousal": 3,
+        "valence_confidence": 4,
+        "arousal_confidence": 2,
+        "context_tags": ["setting:home"],
+        "time_on_task_ms": 9000,
+        "watched_fraction": 1.0,
+    }
+    data.update(over)
+    return data
+
+
+def rate(membership, **over) -> Annotation:
+    assignment = services.assignment_claim_next(membership=membership)
+    return services.annotation_submit(assignment=assignment, data=rating(**over))[0]
+
+
+def state():
+    """Everything a refused request must leave unchanged."""
+    return (
+        sorted(Study.objects.values_list("id", "title", "overlap_k", "is_active")),
+        sorted(SchemeVersion.objects.values_list("id", "version", "spec")),
+        sorted(Clip.objects.values_list("id", "target_k", "n_assigned")),
+        sorted(Membership.objects.values_list("id", "role")),
+        Participant.objects.count(),
+        Annotation.objects.count(),
+    )
+
+
+@pytest.fixture
+def rc(researcher):
+    return client_for(researcher)
+
+
+# --- studies ----------------------------------------------------------------------------------------------
+
+
+def test_studies_list_shows_only_the_requesters_studies(study, researcher, rc, clips):
+    StudyFactory()  # someone else's
+    annotated_elsewhere = StudyFactory()
+    MembershipFactory(study=annotated_elsewhere, user=researcher)  # an annotator there: not listed
+    body = rc.get("/api/studies/").json()
+    assert [s["id"] for s in body["results"]] == [study.pk]
+    item = body["results"][0]
+    assert item["scheme"]["version"] == 1 and item["scheme"]["spec"]["instrument"] == "sam"
+    assert item["clip_count"] == 5 and item["annotation_count"] == 0
+    assert item["overlap_k"] == 3 and item["slug"] == study.slug
+
+
+def test_lists_are_cursor_paginated_with_a_capped_page_size(db):
+    user = UserFactory()
+    studies = [StudyFactory() for _ in range(5)]
+    for s in studies:
+        MembershipFactory(study=s, user=user, role="researcher")
+    api = client_for(user)
+    first = api.get("/api/studies/?page_size=2").json()
+    assert len(first["results"]) == 2 and "cursor=" in first["next"] and first["previous"] is None
+    seen = [s["id"] for s in first["results"]]
+    page = first
+    while page["next"]:
+        page = api.get(page["next"]).json()
+        seen += [s["id"] for s in page["results"]]
+    assert seen == sorted((s.pk for s in studies), reverse=True)
+    # the page size is capped at 500
+    big = studies[0]
+    Clip.objects.bulk_create(ClipFactory.build_batch(501, study=big))
+    capped = api.get(f"/api/studies/{big.pk}/clips/?page_size=100000").json()
+    assert len(capped["results"]) == 500 and capped["next"]
+    assert len(api.get(capped["next"]).json()["results"]) == 1
+    assert len(api.get(f"/api/studies/{big.pk}/clips/").json()["results"]) == 100  # default
+
+
+def test_staff_create_a_study_and_become_its_researcher(db):
+    staff = UserFactory(is_staff=True)
+    resp = client_for(staff).post(
+        "/api/studies/",
+        {"title": "Dinner talk", "overlap_k": 5, "scheme": {"instrument": "slider", "ask_confidence": False}},
+        format="json",
+    )
+    assert resp.status_code == 201, resp.content
+    body = resp.json()
+    study = Study.objects.get(pk=body["id"])
+    assert body["slug"] == "dinner-talk" and body["overlap_k"] == 5 and body["created_by"] == staff.username
+    assert body["scheme"]["version"] == 1 and body["scheme"]["spec"]["instrument"] == "slider"
+    assert Membership.objects.get(study=study, user=staff).role == "researcher"
+    assert client_for(staff).get(f"/api/studies/{study.pk}/").status_code == 200
+
+
+def test_non_staff_cannot_create_studies(user):
+    resp = client_for(user).post("/api/studies/", {"title": "Mine"}, format="json")
+    assert resp.status_code == 403
+    assert not Study.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({"title": ""}, "title"),
+        ({"title": "X", "overlap_k": 0}, "overlap_k"),
+        ({"title": "X", "completion_url": "not a url"}, "completion_url"),
+        ({"title": "X", "scheme": {"instrument": "sam", "points": 8}}, "scheme.points"),
+        ({"title": "X", "scheme": {"colour": "red"}}, "scheme"),
+        ({"title": "X", "slug": "taken"}, "slug"),
+    ],
+)
+def test_bad_study_input_is_400_and_creates_nothing(db, payload, field):
+    StudyFactory(slug="taken")
+    before = state()
+    resp = client_for(UserFactory(is_staff=True)).post("/api/studies/", payload, format="json")
+    assert resp.status_code == 400, resp.content
+    assert field in resp.json()["errors"]
+    assert state() == before
+
+
+def test_patch_changes_settings_and_edits_an_unused_scheme_in_place(study, rc):
+    resp = rc.patch(
+        f"/api/studies/{study.pk}/",
+        {"title": "Renamed", "scheme": {"instrument": "grid", "points": 7}},
+        format="json",
+    )
+    assert resp.status_code == 200, resp.content
+    body = resp.json()
+    assert body["title"] == "Renamed" and body["scheme"]["version"] == 1
+    assert body["scheme"]["spec"]["instrument"] == "grid" and body["scheme"]["spec"]["points"] == 7
+    assert study.schemes.count() == 1
+
+
+def test_patch_of_a_used_scheme_makes_a_new_version(study, rc, clips, make_annotator):
+    rated = rate(make_annotator(study))
+    resp = rc.patch(f"/api/studies/{study.pk}/", {"scheme": {"instrument": "slider"}}, format="json")
+    assert resp.status_code == 200
+    assert resp.json()["scheme"]["version"] == 2 and resp.json()["scheme"]["spec"]["instrument"] == "slider"
+    old = SchemeVersion.objects.get(study=study, version=1)
+    assert old.spec["instrument"] == "sam"  # frozen
+    rated.refresh_from_db()
+    assert rated.scheme_version == old
+    # the next claim uses the new version
+    fresh = make_annotator(study)
+    claimed = client_for(fresh.user).post(f"/api/studies/{study.pk}/assignments/next/", format="json").json()
+    assert claimed["scheme_version"] == 2 and claimed["scheme"]["instrument"] == "slider"
+
+
+def test_patch_overlap_k_retargets_clips(study, rc, clips, make_annotator):
+    full = clips[0]
+    Clip.objects.filter(pk=full.pk).update(n_assigned=3)
+    resp = rc.patch(f"/api/studies/{study.pk}/", {"overlap_k": 2}, format="json")
+    assert resp.status_code == 200 and resp.json()["overlap_k"] == 2
+    targets = dict(Clip.objects.filter(study=study).values_list("id", "target_k"))
+    assert targets.pop(full.pk) == 3  # never below the annotators a clip already has
+    assert set(targets.values()) == {2}
+    rc.patch(f"/api/studies/{study.pk}/", {"overlap_k": 4}, format="json")
+    assert set(Clip.objects.filter(study=study).values_list("target_k", flat=True)) == {4}
+
+
+def test_a_bad_patch_changes_nothing(study, rc):
+    before = state()
+    resp = rc.patch(
+        f"/api/studies/{study.pk}/", {"title": "New", "scheme": {"instrument": "harp"}}, format="json"
+    )
+    assert resp.status_code == 400
+    assert "scheme.instrument" in resp.json()["errors"]
+    assert state() == before
+    resp = rc.patch(f"/api/studies/{study.pk}/", {"lease_minutes": -1}, format="json")
+    assert resp.status_code == 400 and "lease_minutes" in resp.json()["errors"]
+    assert state() == before
+
+
+# --- clips -------------------------------------------------------------------------------------------------
+
+
+def test_clip_list_and_detail(study, rc, clips):
+    body = rc.get(f"/api/studies/{study.pk}/clips/").json()
+    assert [c["id"] for c in body["results"]] == sorted((c.pk for c in clips), reverse=True)
+    one = rc.get(f"/api/studies/{study.pk}/clips/{clips[0].pk}/").json()
+    assert (
+        one["id"] == clips[0].pk
+        and one["study"] == study.pk
+        and one["media_url"] == f"/media/clips/{clips[0].pk}/"
+    )
+    assert one["target_k"] == 3 and one["n_submitted"] == 0 and one["participant"] is None
+
+
+@pytest.fixture
+def media_root(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
+
+
+@pytest.fixture(scope="module")
+def video_bytes(tmp_path_factory) -> bytes:
+    return render_demo_clip(tmp_path_factory.mktemp("api") / "v.mp4", seconds=1.0, fps=10).read_bytes()
+
+
+def test_clip_upload(study, rc, researcher, media_root, video_bytes):
+    upload = SimpleUploadedFile("street.mp4", video_bytes, content_type="video/mp4")
+    resp = rc.post(
+        f"/api/studies/{study.pk}/clips/", {"file": upload, "participant": "P-01"}, format="multipart"
+    )
+    assert resp.status_code == 201, resp.content
+    body = resp.json()
+    clip = Clip.objects.get(pk=body["id"])
+    assert body["original_name"] == "street.mp4" and body["participant"] == "P-01"
+    assert (
+        body["uploaded_by"] == researcher.username and body["poster_url"] == f"/media/clips/{clip.pk}/poster/"
+    )
+    assert body["width"] == 320 and body["height"] == 240 and body["target_k"] == study.overlap_k
+    assert clip.participant.code == "P-01"
+
+
+def test_clip_upload_of_a_non_video_is_400_with_the_reason(study, rc, media_root, video_bytes):
+    before = state()
+    fake = SimpleUploadedFile("clip.mp4", b"just some text, not a video\n" * 50, content_type="video/mp4")
+    resp = rc.post(f"/api/studies/{study.pk}/clips/", {"file": fake}, format="multipart")
+    assert resp.status_code == 400
+    assert "video" in resp.json()["detail"].lower()
+    assert state() == before
+    leftovers = [p for p in media_root.rglob("*") if p.is_file()] if media_root.exists() else []
+    assert leftovers == []
+    missing = rc.post(f"/api/studies/{study.pk}/clips/", {}, format="multipart")
+    assert missing.status_code == 400 and "file" in missing.json()["errors"]
+
+
+# --- members -----------------------------------------------------------------------------------------------
+
+
+def test_members_list_with_counts_and_add_by_username(study, rc, clips, researcher):
+    annotator = MembershipFactory(study=study)
+    rate(annotator)
+    body = rc.get(f"/api/studies/{study.pk}/members/").json()
+    counts = {m["username"]: (m["role"], m["annotation_count"]) for m in body["results"]}
+    assert counts == {researcher.username: ("researcher", 0), annotator.user.username: ("annotator", 1)}
+
+    newcomer = UserFactory()
+    url = f"/api/studies/{study.pk}/members/"
+    resp = rc.post(url, {"username": newcomer.username}, format="json")
+    assert (
+        resp.status_code == 201 and resp.json()["role"] == "annotator" and resp.json()["user"] == newcomer.pk
+    )
+    assert (
+        rc.post(url, {"username": newcomer.username, "role": "annotator"}, format="json").status_code == 200
+    )
+    before = state()
+    clash = rc.post(url, {"username": newcomer.username, "role": "researcher"}, format="json")
+    assert clash.status_code == 409 and "already a member" in clash.json()["detail"]
+    unknown = rc.post(url, {"username": "nobody-here"}, format="json")
+    assert unknown.status_code == 400 and "username" in unknown.json()["errors"]
+    bad_role = rc.post(url, {"username": newcomer.username, "role": "owner"}, format="json")
+    assert bad_role.status_code == 400 and "role" in bad_role.json()["errors"]
+    assert state() == before
+
+
+# --- annotations -------------------------------------------------------------------------------------------
+
+
+def test_annotations_show_every_field_to_researchers(study, rc, clips):
+    a1, a2 = MembershipFactory(study=study), MembershipFactory(study=study)
+    first = rate(a1)
+    rate(a2, valence=2)
+    body = rc.get(f"/api/studies/{study.pk}/annotations/").json()
+    assert len(body["results"]) == 2
+    item = next(r for r in body["results"] if r["id"] == first.pk)
+    assert item["annotator"] == a1.user_id and item["annotator_username"] == a1.user.username
+    assert item["scheme_version"] == 1 and item["study"] == study.pk and item["clip"] == first.clip_id
+    assert item["valence_raw"] == 7.0 and item["valence"] == 0.5 and item["arousal_raw"] == 3.0
+    assert item["submission_id"] == str(first.submission_id) and item["assignment"] == first.assignment_id
+    assert {"context_tags", "context_note", "cannot_judge", "cannot_judge_reason", "time_on_task_ms"} <= set(
+        item
+    )
+    assert {
+        "watched_fraction",
+        "valence_confidence",
+        "arousal_confidence",
+        "created_at",
+        "user_agent",
+    } <= set(item)
+
+
+def test_annotation_filters(study, rc, clips):
+    a1, a2 = MembershipFactory(study=study), MembershipFactory(study=study)
+    old, new = rate(a1), rate(a2)
+    Annotation.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=2))
+    url = f"/api/studies/{study.pk}/annotations/"
+
+    def ids(query):
+        resp = rc.get(url, query)
+        assert resp.status_code == 200, resp.content
+        return [r["id"] for r in resp.json()["results"]]
+
+    assert ids({"annotator": a1.user_id}) == [old.pk]
+    assert ids({"clip": new.clip_id}) == [new.pk]
+    assert ids({"since": (timezone.now() - timedelta(days=1)).isoformat()}) == [new.pk]
+    assert ids({"clip": new.clip_id, "annotator": a1.user_id}) == (
+        [old.pk] if old.clip_id == new.clip_id else []
+    )
+    bad = rc.get(url, {"since": "last tuesday", "clip": "x"})
+    assert bad.status_code == 400 and {"since", "clip"} <= set(bad.json()["errors"])
+
+
+def test_annotators_cannot_list_annotations_even_in_their_own_study(study, clips):
+    annotator = MembershipFactory(study=study)
+    rate(annotator)
+    rate(MembershipFactory(study=study))
+    api = client_for(annotator.user)
+    for url in ("annotations/", "", "clips/", "members/"):
+        assert api.get(f"/api/studies/{study.pk}/{url}").status_code == 404
+    assert api.get("/api/studies/").json()["results"] == []
+
+
+# --- every object endpoint: another user's id is 404, and nothing changes ----------------------------------
+
+OBJECT_ENDPOINTS = [
+    ("post", "/api/studies/{study}/assignments/next/", {}),
+    ("post", "/api/assignments/{assignment}/heartbeat/", {}),
+    ("post", "/api/assignments/{assignment}/annotation/", rating()),
+    ("get", "/api/studies/{study}/", None),
+    ("patch", "/api/studies/{study}/", {"title": "Hijacked", "overlap_k": 1}),
+    ("get", "/api/studies/{study}/clips/", None),
+    ("post", "/api/studies/{study}/clips/", {}),
+    ("get", "/api/studies/{study}/clips/{clip}/", None),
+    ("get", "/api/studies/{own_study}/clips/{clip}/", None),  # a foreign clip under one's own study
+    ("get", "/api/studies/{study}/members/", None),
+    ("post", "/api/studies/{study}/members/", {"username": "{intruder}", "role": "researcher"}),
+    ("get", "/api/studies/{study}/annotations/", None),
+]
+
+
+INTRUDERS = ["stranger", "annotator of the study", "researcher elsewhere"]
+CASES = [
+    (kind, *endpoint)
+    for kind in INTRUDERS
+    for endpoint in OBJECT_ENDPOINTS
+    # an annotator of the study may claim in it: that is the annotation-client tests' subject
+    if not (kind == "annotator of the study" and "assignments/next" in endpoint[1])
+]
+
+
+@pytest.mark.parametrize(("intruder_kind", "method", "template", "payload"), CASES)
+def test_another_users_id_is_404(study, clips, intruder_kind, method, template, payload):
+    owner = MembershipFactory(study=study)
+    assignment = services.assignment_claim_next(membership=owner)
+    own_study = StudyFactory()
+    intruder = UserFactory()
+    MembershipFactory(study=own_study, user=intruder, role="researcher")
+    if intruder_kind == "annotator of the study":
+        MembershipFactory(study=study, user=intruder)
+    elif intruder_kind == "stranger":
+        Membership.objects.filter(user=intruder).delete()
+    ids = {"study": study.pk, "assignment": assignment.pk, "clip": clips[0].pk, "own_study": own_study.pk}
+    url = template.format(**ids)
+    if isinstance(payload, dict) and payload.get("username") == "{intruder}":
+        payload = {**payload, "username": intruder.username}
+    before = state()
+    response = getattr(client_for(intruder), method)(url, payload, format="json")
+    assert response.status_code == 404, (url, response.status_code, response.content)
+    assert state() == before
+
+
+# --- accounts ----------------------------------------------------------------------------------------------
+
+
+def test_me_lists_memberships(study, clips):
+    m = MembershipFactory(study=study)
+    body = client_for(m.user).get("/api/me/").json()
+    assert body["id"] == m.user_id and body["username"] == m.user.username and body["is_staff"] is False
+    assert body["memberships"] == [
+        {
+            "study": study.pk,
+            "title": study.title,
+            "slug": study.slug,
+            "study_is_active": True,
+            "role": "annotator",
+            "consented_at": body["memberships"][0]["consented_at"],
+            "completed_at": None,
+        }
+    ]
+
+
+def test_token_from_username_and_password_then_token_auth(db):
+    user = UserFactory(password="a-long-test-password")
+    anon = APIClient()
+    assert anon.get("/api/me/").status_code == 401
+    wrong = anon.post("/api/auth/token/", {"username": user.username, "password": "nope"}, format="json")
+    assert wrong.status_code == 400 and "credentials" in wrong.json()["detail"] + str(wrong.json()["errors"])
+    resp = anon.post(
+        "/api/auth/token/", {"username": user.username, "password": "a-long-test-password"}, format="json"
+    )
+    assert resp.status_code == 200
+    token = resp.json()["token"]
+    assert token == Token.objects.get(user=user).key
+    again = anon.post("/api/auth/token/", {"username": user.username, "password": "a-long-test-password"})
+    assert again.json()["token"] == token
+    authed = APIClient()
+    authed.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    assert authed.get("/api/me/").json()["username"] == user.username
+    authed.credentials(HTTP_AUTHORIZATION="Token not-a-real-token")
+    assert authed.get("/api/me/").status_code == 401

@@ -1,0 +1,92 @@
+"""The OpenAPI schema generates cleanly and describes the API; the docs page loads nothing from the internet."""
+
+import re
+
+import pytest
+import yaml
+from django.contrib.staticfiles import finders
+from django.core.management import call_command
+from rest_framework.test import APIClient
+
+EXPECTED_OPERATIONS = {
+    ("post", "/api/studies/{study_id}/assignments/next/"): "assignment_claim_next",
+    ("post", "/api/assignments/{assignment_id}/heartbeat/"): "assignment_heartbeat",
+    ("post", "/api/assignments/{assignment_id}/annotation/"): "annotation_submit",
+    ("get", "/api/studies/"): "studies_list",
+    ("post", "/api/studies/"): "studies_create",
+    ("get", "/api/studies/{study_id}/"): "studies_retrieve",
+    ("patch", "/api/studies/{study_id}/"): "studies_partial_update",
+    ("get", "/api/studies/{study_id}/clips/"): "clips_list",
+    ("post", "/api/studies/{study_id}/clips/"): "clips_upload",
+    ("get", "/api/studies/{study_id}/clips/{clip_id}/"): "clips_retrieve",
+    ("get", "/api/studies/{study_id}/members/"): "members_list",
+    ("post", "/api/studies/{study_id}/members/"): "members_add",
+    ("get", "/api/studies/{study_id}/annotations/"): "annotations_list",
+    ("get", "/api/me/"): "me",
+    ("post", "/api/auth/token/"): "auth_token_obtain",
+}
+
+
+@pytest.fixture(scope="module")
+def schema(tmp_path_factory):
+    """`manage.py spectacular --validate --fail-on-warn`: any warning or invalid schema fails here."""
+    out = tmp_path_factory.mktemp("schema") / "schema.yaml"
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(out))
+    return yaml.safe_load(out.read_text())
+
+
+def test_schema_has_every_operation(schema):
+    found = {
+        (method, path): op["operationId"]
+        for path, ops in schema["paths"].items()
+        for method, op in ops.items()
+        if path.startswith("/api/") and path != "/api/ping/"
+    }
+    assert found == EXPECTED_OPERATIONS
+
+
+def test_schema_describes_bodies_errors_and_pagination(schema):
+    paths = schema["paths"]
+    claim = paths["/api/studies/{study_id}/assignments/next/"]["post"]
+    assert set(claim["responses"]) == {"201", "204", "400", "403", "404", "409"}
+    assert claim["responses"]["201"]["content"]["application/json"]["schema"]["$ref"].endswith("/Assignment")
+    submit = paths["/api/assignments/{assignment_id}/annotation/"]["post"]
+    assert {"200", "201", "400", "404", "409"} <= set(submit["responses"])
+    body = schema["components"]["schemas"]["AnnotationInputRequest"]
+    assert {"submission_id", "time_on_task_ms", "watched_fraction"} <= set(body["required"])
+    annotations = paths["/api/studies/{study_id}/annotations/"]["get"]
+    params = {p["name"] for p in annotations["parameters"]}
+    assert {"cursor", "page_size", "clip", "annotator", "since", "study_id"} <= params
+    page = schema["components"]["schemas"]["PaginatedResearchAnnotationList"]
+    assert {"next", "previous", "results"} <= set(page["properties"])
+    upload = paths["/api/studies/{study_id}/clips/"]["post"]["requestBody"]["content"]
+    assert list(upload) == ["multipart/form-data"]
+    error = schema["components"]["schemas"]["Error"]
+    assert set(error["properties"]) == {"detail", "errors"}
+    assert {"tokenAuth", "cookieAuth"} <= set(schema["components"]["securitySchemes"])
+
+
+@pytest.mark.django_db
+def test_schema_endpoint_serves_it():
+    resp = APIClient().get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    assert resp.status_code == 200
+    assert "/api/studies/{study_id}/assignments/next/" in resp.json()["paths"]
+
+
+@pytest.mark.django_db
+def test_docs_page_loads_swagger_ui_from_our_own_static_files(client):
+    resp = client.get("/api/docs/")
+    assert resp.status_code == 200
+    html = resp.content.decode()
+    sources = re.findall(r"""(?:src|href)\s*=\s*["']([^"']+)["']""", html)
+    assert sources, "the docs page should load Swagger UI"
+    assert not [s for s in sources if re.match(r"(https?:)?//", s)], sources
+    assert not re.search(r"https?://(?!localhost|testserver)", re.sub(r"<!--.*?-->", "", html, flags=re.S)), (
+        "the page mentions an outside URL"
+    )
+    assert '"validatorUrl": null' in html  # no badge fetched from the online validator
+    scripts = [s for s in sources if s.endswith(".js")]
+    assert any("swagger-ui-bundle" in s for s in scripts)
+    for src in scripts:
+        assert src.startswith("/static/"), src
+        assert finders.find(src.removeprefix("/static/")), f"{src} is not a static file we serve"
