@@ -1,6 +1,7 @@
 """Researchers' REST API through HTTP: studies, clips (upload), members, annotations, me, token; and the
 rule that another user's id gets 404 on every object endpoint."""
 
+import secrets
 import uuid
 from datetime import timedelta
 
@@ -11,6 +12,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from labeling import services
+from labeling.api.account import TokenThrottle
 from labeling.demo import render_demo_clip
 from labeling.models import Annotation, Clip, Membership, Participant, SchemeVersion, Study
 from tests.factories import ClipFactory, MembershipFactory, StudyFactory, UserFactory
@@ -409,9 +411,14 @@ def test_me_lists_memberships(study, clips):
     ]
 
 
+def fresh_address() -> str:
+    """A client address of its own, so throttle counts left in a shared cache by other runs do not matter."""
+    return "10.{}.{}.{}".format(*secrets.token_bytes(3))
+
+
 def test_token_from_username_and_password_then_token_auth(db):
     user = UserFactory(password="a-long-test-password")
-    anon = APIClient()
+    anon = APIClient(REMOTE_ADDR=fresh_address())
     assert anon.get("/api/me/").status_code == 401
     wrong = anon.post("/api/auth/token/", {"username": user.username, "password": "nope"}, format="json")
     assert wrong.status_code == 400 and "credentials" in wrong.json()["detail"] + str(wrong.json()["errors"])
@@ -428,3 +435,13 @@ def test_token_from_username_and_password_then_token_auth(db):
     assert authed.get("/api/me/").json()["username"] == user.username
     authed.credentials(HTTP_AUTHORIZATION="Token not-a-real-token")
     assert authed.get("/api/me/").status_code == 401
+
+
+def test_token_requests_are_throttled(db, monkeypatch):
+    monkeypatch.setattr(TokenThrottle, "rate", "2/min")
+    anon = APIClient(REMOTE_ADDR=fresh_address())
+    guesses = [
+        anon.post("/api/auth/token/", {"username": "x", "password": str(i)}).status_code for i in range(3)
+    ]
+    assert guesses == [400, 400, 429]
+    assert not Token.objects.exists()
