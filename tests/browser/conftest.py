@@ -24,7 +24,7 @@ CHROMIUM_ARGS = [
 VIEWPORT = {"width": 1280, "height": 800}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # not session: Playwright's loop must stop before other modules start theirs
 def chromium_browser():
     if not CHROMIUM.exists():
         pytest.fail(
