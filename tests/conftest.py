@@ -13,7 +13,9 @@ def pytest_collection_modifyitems(config, items):
         return
     if os.environ.get("REQUIRE_POSTGRES") == "1":
         raise pytest.UsageError("REQUIRE_POSTGRES=1 but DATABASE_URL does not point at PostgreSQL")
-    skip = pytest.mark.skip(reason="needs PostgreSQL row locks: set DATABASE_URL=postgresql://... (CI runs it)")
+    skip = pytest.mark.skip(
+        reason="needs PostgreSQL row locks: set DATABASE_URL=postgresql://... (CI runs it)"
+    )
     for item in items:
         if "postgres" in item.keywords:
             item.add_marker(skip)
@@ -45,3 +47,9 @@ def researcher(study):
 @pytest.fixture
 def user(db):
     return UserFactory()
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """Full-strength PBKDF2 costs ~0.5 s per user made; tests need passwords that work, not that resist cracking."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
