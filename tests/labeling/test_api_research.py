@@ -20,12 +20,6 @@ from labeling.models import Annotation, Clip, Membership, Participant, SchemeVer
 from tests.factories import ClipFactory, MembershipFactory, StudyFactory, UserFactory
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    """PBKDF2 costs ~0.5 s per user on this machine; these tests are not about hashing."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def client_for(user) -> APIClient:
     client = APIClient()
     token, _ = Token.objects.get_or_create(user=user)
