@@ -7,8 +7,6 @@ Creating a study is for staff users; the creator becomes its researcher.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 from django.contrib.auth import get_user_model
 from django.db.models import F, Func, IntegerField, OuterRef, Prefetch, QuerySet, Subquery
 from django.db.models.functions import Coalesce
@@ -72,20 +70,6 @@ def _study_out(study_id: int) -> dict:
     return StudySerializer(study).data
 
 
-@contextmanager
-def _scheme_errors_prefixed():
-    """Scheme errors name spec keys ("points"); the API reports them under "scheme.<key>"."""
-    try:
-        yield
-    except ValidationFailed as exc:
-        if exc.message.startswith("The rating scheme"):
-            exc.errors = {f"scheme.{k}" if k != "scheme" else k: v for k, v in exc.errors.items()}
-        raise
-
-
-STUDY_ID = OpenApiParameter("study_id", int, OpenApiParameter.PATH)
-
-
 class StudyListView(ResearchView):
     parser_classes = [JSONParser]
 
@@ -113,14 +97,13 @@ class StudyListView(ResearchView):
         data = StudyCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         fields = dict(data.validated_data)
-        with _scheme_errors_prefixed():
-            study = services.study_create(
-                title=fields.pop("title"),
-                slug=fields.pop("slug", ""),
-                scheme=fields.pop("scheme", None),
-                created_by=request.user,
-                **fields,
-            )
+        study = services.study_create(
+            title=fields.pop("title"),
+            slug=fields.pop("slug", ""),
+            scheme=fields.pop("scheme", None),
+            created_by=request.user,
+            **fields,
+        )
         return Response(_study_out(study.pk), status=status.HTTP_201_CREATED)
 
 
@@ -152,8 +135,7 @@ class StudyDetailView(ResearchView):
         data.is_valid(raise_exception=True)
         fields = dict(data.validated_data)
         scheme = fields.pop("scheme", None)
-        with _scheme_errors_prefixed():
-            study_update(study=study, fields=fields, scheme=scheme)
+        study_update(study=study, fields=fields, scheme=scheme)
         return Response(_study_out(study.pk))
 
 

@@ -7,6 +7,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from labeling.models import Annotation, Assignment, Clip, Membership, Role, SchemeVersion, Study
+from labeling.scheme import SchemeError, validate_spec
 
 
 def clip_media_url(clip_id: int) -> str:
@@ -173,6 +174,20 @@ class StudySerializer(serializers.ModelSerializer):
         return SchemeSerializer(current).data
 
 
+def _checked_scheme(value):
+    """Errors name the spec key, reported as "scheme.<key>" (the service checks again when it writes)."""
+    try:
+        return validate_spec(value)
+    except SchemeError as exc:
+        errors = dict(exc.errors)
+        whole = errors.pop("scheme", None)  # about the spec as a whole (not an object, unknown keys)
+        if not errors:
+            raise serializers.ValidationError(whole) from exc
+        raise serializers.ValidationError(
+            {**errors, **({"non_field_errors": whole} if whole else {})}
+        ) from exc
+
+
 class StudyCreateSerializer(serializers.ModelSerializer):
     slug = serializers.SlugField(
         max_length=80, required=False, allow_blank=True, help_text="Default: from title."
@@ -189,6 +204,9 @@ class StudyCreateSerializer(serializers.ModelSerializer):
         # slug uniqueness is checked by the service, with its own message
         extra_kwargs = {"slug": {"validators": []}}
 
+    def validate_scheme(self, value):
+        return _checked_scheme(value)
+
 
 class StudyUpdateSerializer(serializers.ModelSerializer):
     """Partial update. The slug is fixed once made (crowd links carry it)."""
@@ -204,6 +222,9 @@ class StudyUpdateSerializer(serializers.ModelSerializer):
         model = Study
         fields = ["title", *_STUDY_SETTINGS, "is_active", "scheme"]
         extra_kwargs = {name: {"required": False} for name in ["title", *_STUDY_SETTINGS, "is_active"]}
+
+    def validate_scheme(self, value):
+        return _checked_scheme(value)
 
 
 class ClipSerializer(serializers.ModelSerializer):

@@ -132,6 +132,7 @@ def test_non_staff_cannot_create_studies(user):
         ({"title": "X", "completion_url": "not a url"}, "completion_url"),
         ({"title": "X", "scheme": {"instrument": "sam", "points": 8}}, "scheme.points"),
         ({"title": "X", "scheme": {"colour": "red"}}, "scheme"),
+        ({"title": "X", "scheme": [1, 2]}, "scheme"),
         ({"title": "X", "slug": "taken"}, "slug"),
     ],
 )
