@@ -22,49 +22,83 @@ building a values × values matrix:
 α is nan when the pairable values do not vary (D_e = 0): Krippendorff leaves it undefined then.
 """
 
-from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
 from ._checks import as_ratings, check_level
 
 RATIO_EXACT_MAX_VALUES = 2048  # distinct values up to which the ratio D_e is summed exactly (blocked)
+BLOCK_ELEMENTS = 1 << 15  # ratings per block of units in the per-unit passes
 
 
-@dataclass(frozen=True)
 class Pairable:
-    """The pairable part of a raters × units array: columns (units) with at least two ratings."""
+    """The pairable part of a raters × units array: the units with at least two ratings.
 
-    values: np.ndarray  # K × U float, nan = missing; K ≤ raters (compacted when the data are sparse)
-    mask: np.ndarray  # K × U bool, True where a rating exists
-    m: np.ndarray  # U float, ratings per unit (≥ 2)
-    kept: np.ndarray  # U int, the column index in the original data of each kept unit
-    n_units: int  # columns in the original data
+    The hot paths (interval, ordinal) read the source array block by block and never copy it; `values` and
+    `mask` give the pairable units as whole K × U arrays for the other paths, with K compacted to the most
+    ratings of any unit when the data are sparse (e.g. 40 crowd workers, 3 per clip).
+    """
+
+    def __init__(self, source: np.ndarray):
+        present = ~np.isnan(source)
+        m = present.sum(axis=0)
+        keep = m >= 2
+        if not keep.any():
+            raise ValueError(
+                "no unit has ratings from two or more raters: there are no pairable values to compare"
+            )
+        self.source, self.present = source, present
+        self.n_units = source.shape[1]
+        self.n_present = int(m.sum())
+        self.all_kept = bool(keep.all())
+        self.kept = np.arange(self.n_units) if self.all_kept else np.flatnonzero(keep)
+        self.lonely = np.flatnonzero(m == 1)  # units with one rating: their ratings cannot be paired
+        self.m = (m if self.all_kept else m[self.kept]).astype(float)
+        self.n = float(self.m.sum())
+        k = int(self.m.max())
+        self.sparse = source.shape[0] > 2 * k and source.shape[0] > 8
+
+    @cached_property
+    def _arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        values, mask = self.source, self.present
+        if not self.all_kept:
+            values, mask = values[:, self.kept], mask[:, self.kept]
+        if self.sparse:  # move each unit's ratings to the top rows
+            order = np.argsort(~mask, axis=0, kind="stable")[: int(self.m.max())]
+            values = np.take_along_axis(values, order, axis=0)
+            mask = np.take_along_axis(mask, order, axis=0)
+        return values, mask
 
     @property
-    def n(self) -> float:
-        return float(self.m.sum())
+    def values(self) -> np.ndarray:
+        """K × U float, nan = missing."""
+        return self._arrays[0]
+
+    @property
+    def mask(self) -> np.ndarray:
+        """K × U bool, True where a rating exists."""
+        return self._arrays[1]
+
+    def blocks(self):
+        """(slice of kept units, values, mask) for blocks of units small enough to stay in cache."""
+        whole = self.sparse or "_arrays" in self.__dict__
+        rows = self.values.shape[0] if whole else self.source.shape[0]
+        step = max(1, BLOCK_ELEMENTS // rows)
+        for lo in range(0, self.m.size, step):
+            cols = slice(lo, lo + step)
+            if whole:
+                yield cols, self.values[:, cols], self.mask[:, cols]
+            elif self.all_kept:
+                yield cols, self.source[:, cols], self.present[:, cols]
+            else:
+                idx = self.kept[cols]
+                yield cols, self.source[:, idx], self.present[:, idx]
 
 
 def pairable(arr: np.ndarray) -> Pairable:
-    """Drop units with fewer than two ratings; compact sparse data so that K = the most ratings of any unit."""
-    mask = ~np.isnan(arr)
-    m = mask.sum(axis=0)
-    keep = m >= 2
-    if not keep.any():
-        raise ValueError(
-            "no unit has ratings from two or more raters: there are no pairable values to compare"
-        )
-    kept = np.flatnonzero(keep)
-    values = arr
-    if kept.size < arr.shape[1]:
-        values, mask, m = arr[:, kept], mask[:, kept], m[kept]
-    k = int(m.max())
-    if values.shape[0] > 2 * k and values.shape[0] > 8:  # sparse (crowd) data: move ratings to the top rows
-        order = np.argsort(~mask, axis=0, kind="stable")[:k]
-        values = np.take_along_axis(values, order, axis=0)
-        mask = np.take_along_axis(mask, order, axis=0)
-    return Pairable(values, mask, m.astype(float), kept, arr.shape[1])
+    """The units of `arr` with at least two ratings (ValueError if there are none)."""
+    return Pairable(arr)
 
 
 def krippendorff_alpha(data, level: str = "interval") -> float:
@@ -90,9 +124,8 @@ def disagreement_sums(p: Pairable, level: str) -> tuple[np.ndarray, float]:
     """Per kept unit Σ_{i≠j∈u} δ²(v_i, v_j) / (n_u − 1), and Σ_{i≠j} δ²(v_i, v_j) over all pairable values;
     both halved (each unordered pair once), which α does not see."""
     if level in ("interval", "ordinal"):
-        x = ordinal_ranks(p) if level == "ordinal" else np.where(p.mask, p.values, 0.0)
-        ss_u, between = sum_squares(x, p.mask, p.m)
-        return p.m * ss_u / (p.m - 1.0), p.n * (float(ss_u.sum()) + between)
+        ss_u, mean_u = ordinal_moments(p) if level == "ordinal" else unit_moments(p)
+        return p.m * ss_u / (p.m - 1.0), p.n * (float(ss_u.sum()) + between_squares(p.m, mean_u))
     distinct, counts = value_counts(p)
     if level == "nominal":
         within = (p.m * p.m - unit_square_counts(p)) / (2.0 * (p.m - 1.0))
@@ -102,26 +135,48 @@ def disagreement_sums(p: Pairable, level: str) -> tuple[np.ndarray, float]:
 
 def value_counts(p: Pairable) -> tuple[np.ndarray, np.ndarray]:
     """Distinct pairable values (sorted) and how often each occurs."""
-    v = np.sort(p.values, axis=None)[: int(p.n)]  # nan sorts last
+    v = np.sort(p.source, axis=None)[: p.n_present]  # every rating (nan sorts last)
     starts = np.flatnonzero(np.concatenate(([True], v[1:] != v[:-1])))
-    counts = np.diff(np.append(starts, v.size)).astype(float)
-    return v[starts], counts
+    distinct, counts = v[starts], np.diff(np.append(starts, v.size))
+    if p.lonely.size:  # take out the ratings of units rated once
+        lonely = p.source[:, p.lonely][p.present[:, p.lonely]]
+        counts = counts - np.bincount(np.searchsorted(distinct, lonely), minlength=distinct.size)
+        distinct, counts = distinct[counts > 0], counts[counts > 0]
+    return distinct, counts.astype(float)
 
 
-def ordinal_ranks(p: Pairable) -> np.ndarray:
-    """Each rating replaced by its mid-rank among all pairable values, centred (mean 0); 0 where missing."""
+def ordinal_moments(p: Pairable) -> tuple[np.ndarray, np.ndarray]:
+    """unit_moments of the ratings' mid-ranks among all pairable values, centred (mean 0)."""
     distinct, counts = value_counts(p)
     ranks = np.cumsum(counts) - counts / 2.0 - p.n / 2.0
-    return lookup(p.values, distinct, ranks)
+    on_grid = grid_lookup(distinct, ranks)
+    if on_grid is not None:
+        return unit_moments(p, on_grid)
+    # values off any grid (continuous ratings): rank every rating with one argsort, not a search per rating
+    where = np.flatnonzero(p.present.ravel())
+    values = p.source.ravel()[where]
+    order = np.argsort(values)  # (argsort is much slower with nan among the values)
+    slot = np.minimum(np.searchsorted(distinct, values[order]), distinct.size - 1)  # sorted keys: fast
+    ranked = np.full(p.source.size, np.nan)
+    ranked[where[order]] = ranks[slot]  # ratings of units rated once may get a neighbour's rank: unused
+    return unit_moments(Pairable(ranked.reshape(p.source.shape)))
 
 
-def lookup(values: np.ndarray, distinct: np.ndarray, table: np.ndarray) -> np.ndarray:
-    """table[j] where a value equals distinct[j] (sorted); 0 where the value is nan.
+def make_lookup(distinct: np.ndarray, table: np.ndarray):
+    """A function mapping each value to table[j] where it equals distinct[j] (sorted), and nan to 0."""
+    on_grid = grid_lookup(distinct, table)
+    if on_grid is not None:
+        return on_grid
+    padded = np.append(table, 0.0)
+    return lambda values: padded[np.searchsorted(distinct, values)]  # nan sorts last: slot len(distinct)
 
-    Rating scales put values on an evenly spaced grid; then a value's slot is found by arithmetic, which is
-    several times faster than a binary search. The arithmetic is checked on the distinct values themselves:
-    it is a pure function of the value, so it maps every rating exactly as it maps its distinct value.
-    Other values fall back to np.searchsorted."""
+
+def grid_lookup(distinct: np.ndarray, table: np.ndarray):
+    """make_lookup for values on an evenly spaced grid (rating scales), or None.
+
+    A value's slot is found by arithmetic, several times faster than a binary search. The arithmetic is
+    checked on the distinct values themselves: it is a pure function of the value, so it maps every rating
+    exactly as it maps its distinct value."""
     if distinct.size >= 2:
         d0 = distinct[0]
         step = float(np.diff(distinct).min())
@@ -129,24 +184,47 @@ def lookup(values: np.ndarray, distinct: np.ndarray, table: np.ndarray) -> np.nd
         if grid[-1] < 1 << 20 and (np.diff(grid) > 0).all():
             slots = np.zeros(int(grid[-1]) + 2)  # the last slot is for missing ratings
             slots[grid.astype(np.intp)] = table
-            pos = values - d0
-            pos /= step
-            np.rint(pos, out=pos)
-            np.nan_to_num(pos, copy=False, nan=slots.size - 1)
-            return slots[pos.astype(np.intp)]
-    codes = np.searchsorted(distinct, values)  # nan sorts after every value: slot len(distinct)
-    return np.append(table, 0.0)[codes]
+            exact = bool((distinct - d0 == grid).all())  # then no division or rounding is needed
+
+            def on_grid(values: np.ndarray) -> np.ndarray:
+                pos = values - d0
+                if not exact:
+                    pos /= step
+                    np.rint(pos, out=pos)
+                np.fmin(pos, slots.size - 1, out=pos)  # fmin turns nan (missing) into the last slot
+                return slots[pos.astype(np.intp)]
+
+            return on_grid
+    return None
 
 
-def sum_squares(x: np.ndarray, mask: np.ndarray, m: np.ndarray) -> tuple[np.ndarray, float]:
-    """Per unit Σ (x − mean_u)² over the present ratings (two-pass), and the between-unit Σ_u n_u (mean_u −
-    grand mean)²; x must be 0 where missing. Their sum is the total sum of squares."""
-    mean_u = x.sum(axis=0) / m
-    dev = x - mean_u
-    dev *= mask
-    ss_u = np.einsum("ku,ku->u", dev, dev)
+def unit_moments(p: Pairable, transform=None) -> tuple[np.ndarray, np.ndarray]:
+    """Per unit Σ (x − mean_u)² over the present ratings, and mean_u, where x = transform(rating) (mapping
+    nan to 0; ranks, centred) or the rating itself.
+
+    One pass per block: SS_u = Σ y² − (Σ y)²/n_u with y = x − c and c a value near the grand mean (0 for
+    centred ranks), so the cancellation costs at most a few ulps of the total sum of squares. Blocks of units
+    stay in cache: fresh multi-megabyte temporaries would cost more than the arithmetic on them."""
+    ss_u, mean_u = np.empty(p.m.size), np.empty(p.m.size)
+    centre = 0.0
+    for i, (cols, values, mask) in enumerate(p.blocks()):
+        if transform is not None:
+            y = transform(values)
+        else:
+            if i == 0:
+                centre = float(values[mask].mean())
+            y = np.where(mask, values - centre, 0.0)
+        s1 = y.sum(axis=0)
+        m = p.m[cols]
+        ss_u[cols] = np.maximum(np.einsum("ku,ku->u", y, y) - s1 * s1 / m, 0.0)
+        mean_u[cols] = s1 / m + centre
+    return ss_u, mean_u
+
+
+def between_squares(m: np.ndarray, mean_u: np.ndarray) -> float:
+    """Σ_u n_u (mean_u − grand mean)²: with Σ_u SS_u it makes the total sum of squares."""
     grand = float((m * mean_u).sum() / m.sum())
-    return ss_u, float((m * (mean_u - grand) ** 2).sum())
+    return float((m * (mean_u - grand) ** 2).sum())
 
 
 def unit_square_counts(p: Pairable) -> np.ndarray:

@@ -1,8 +1,8 @@
 """Bootstrap confidence intervals that resample whole units (clips), never frames or single ratings.
 
 Resample b draws N unit indices with replacement (N = units in the data, including units that end up with
-fewer than two ratings), from ``numpy.random.default_rng(seed)``, one row of N draws per resample in order;
-so a seed fixes every resample, and `alpha_bootstrap` and `bootstrap_ci` see the same resamples for the
+fewer than two ratings), from ``numpy.random.default_rng(seed)``, one row of N draws per resample in order
+(see `draw_units`); so a seed fixes every resample, and `alpha_bootstrap` and `bootstrap_ci` see the same resamples for the
 same seed. The interval is the percentile interval of the resampled statistic (Efron & Tibshirani 1993,
 ch. 13); resamples where the statistic is undefined (nan, or ValueError such as no pairable values) are
 left out and counted in ``n_valid``.
@@ -20,15 +20,16 @@ from .alpha import (
     Pairable,
     alpha_from_sums,
     disagreement_sums,
-    lookup,
+    make_lookup,
     pairable,
     ratio_delta2,
     ratio_pair_sum,
-    sum_squares,
+    unit_moments,
     value_counts,
 )
 
 MEMORY_FLOATS = 4_000_000  # ≈ 32 MB per working array: resamples are processed in chunks that fit
+DRAW_ROWS = 64  # resamples drawn per call to the generator (part of what a seed means: keep it fixed)
 
 
 @dataclass(frozen=True)
@@ -49,18 +50,26 @@ class BootstrapCI:
         return asdict(self)
 
 
-def draw_units(n_units: int, n_resamples: int, seed: int, chunk: int) -> Iterator[np.ndarray]:
-    """Yield (≤ chunk) × n_units arrays of unit indices; row b is resample b whatever the chunk size."""
+def draw_units(n_units: int, n_resamples: int, seed: int, chunk: int = DRAW_ROWS) -> Iterator[np.ndarray]:
+    """Yield arrays of unit indices, `chunk` resamples (rows) at a time (a multiple of DRAW_ROWS).
+
+    The stream is fixed by (seed, n_units, n_resamples) alone: the indices always come from consecutive
+    ``rng.integers(0, n_units, (DRAW_ROWS, n_units))`` calls (the last one shorter), however they are grouped.
+    """
     rng = np.random.default_rng(seed)
-    for lo in range(0, n_resamples, chunk):
-        yield np.stack([rng.integers(0, n_units, n_units) for _ in range(min(chunk, n_resamples - lo))])
+    pending: list[np.ndarray] = []
+    for lo in range(0, n_resamples, DRAW_ROWS):
+        pending.append(rng.integers(0, n_units, (min(DRAW_ROWS, n_resamples - lo), n_units)))
+        if len(pending) * DRAW_ROWS >= chunk or lo + DRAW_ROWS >= n_resamples:
+            yield pending[0] if len(pending) == 1 else np.concatenate(pending)
+            pending = []
 
 
 def unit_counts(draws: np.ndarray, n_units: int) -> np.ndarray:
     """How often each unit occurs in each resample: (b × n_units) floats."""
     b = draws.shape[0]
-    flat = (draws + n_units * np.arange(b)[:, None]).ravel()
-    return np.bincount(flat, minlength=b * n_units).reshape(b, n_units).astype(float)
+    draws += (n_units * np.arange(b))[:, None]
+    return np.bincount(draws.ravel(), minlength=b * n_units).reshape(b, n_units).astype(float)
 
 
 def summarize(
@@ -123,7 +132,7 @@ def bootstrap_ci(
         raise ValueError("data has no units to resample")
     estimate = statistic(data)
     values = []
-    for draws in draw_units(n_units, n_resamples, seed, chunk=64):
+    for draws in draw_units(n_units, n_resamples, seed):
         for idx in draws:
             try:
                 values.append(float(statistic(take(idx))))
@@ -150,10 +159,12 @@ def alpha_bootstrap(
     estimate = alpha_from_sums(p.n, float(within.sum()), expected)
     resampler = _RESAMPLERS[level](p, within)
     n_units = arr.shape[1]
-    chunk = max(1, min(n_resamples, MEMORY_FLOATS // max(n_units, resampler.width)))
+    chunk = max(1, MEMORY_FLOATS // max(n_units, resampler.width) // DRAW_ROWS) * DRAW_ROWS
     values = []
     for draws in draw_units(n_units, n_resamples, seed, chunk):
-        weights = unit_counts(draws, n_units)[:, p.kept]
+        weights = unit_counts(draws, n_units)
+        if not p.all_kept:
+            weights = weights[:, p.kept]
         values.append(resampler(weights))
     return summarize(estimate, np.concatenate(values), confidence=confidence, n_units=n_units, seed=seed)
 
@@ -169,10 +180,8 @@ class _Interval:
     width = 5
 
     def __init__(self, p: Pairable, within: np.ndarray):
-        x = np.where(p.mask, p.values, 0.0)
-        ss_u, _ = sum_squares(x, p.mask, p.m)
-        mean = x.sum(axis=0) / p.m
-        mean -= (p.m * mean).sum() / p.n
+        ss_u, mean = unit_moments(p)
+        mean = mean - (p.m * mean).sum() / p.n
         self.features = np.column_stack([p.m, within, ss_u, p.m * mean, p.m * mean * mean])
 
     def __call__(self, weights: np.ndarray) -> np.ndarray:
@@ -188,7 +197,7 @@ class _ByValue:
     def __init__(self, p: Pairable, within: np.ndarray):
         self.m, self.within = p.m, within
         self.distinct, _ = value_counts(p)
-        codes = lookup(p.values, self.distinct, np.arange(self.distinct.size, dtype=float))[p.mask]
+        codes = make_lookup(self.distinct, np.arange(self.distinct.size, dtype=float))(p.values)[p.mask]
         units = np.broadcast_to(np.arange(p.values.shape[1]), p.values.shape)[p.mask]
         shape = (p.values.shape[1], self.distinct.size)
         self.counts = sparse.csr_matrix((np.ones(codes.size), (units, codes.astype(np.intp))), shape=shape)
