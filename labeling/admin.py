@@ -361,8 +361,16 @@ class AnnotationAdmin(ReadOnlyAdmin):
     """Submitted labels are never changed by hand: no add, no change, no delete."""
 
     list_display = [
-        "created_at", "clip", "who", "study", "valence", "arousal", "valence_raw", "arousal_raw",
-        "valence_confidence", "arousal_confidence", "cannot_judge", "version",
+        "created_at", "clip", "who", "valence", "arousal", "raw", "confidence", "cannot_judge", "version", "study",
+    ]  # fmt: skip
+    fieldsets = [
+        (None, {"fields": ["study", "clip", "annotator", "assignment", "scheme_version", "submission_id", "created_at"]}),
+        ("Rating (canonical [-1, 1] and raw scale values)", {"fields": [
+            ("valence", "valence_raw", "valence_confidence"), ("arousal", "arousal_raw", "arousal_confidence"),
+            ("cannot_judge", "cannot_judge_reason"),
+        ]}),
+        ("Context", {"fields": ["context_tags", "context_note"]}),
+        ("How it was made", {"fields": ["time_on_task_ms", "watched_fraction", "user_agent"]}),
     ]  # fmt: skip
     list_filter = [StudyFilter, "cannot_judge", SchemeVersionFilter]
     list_select_related = ["clip", "annotator", "study", "scheme_version"]
@@ -371,6 +379,16 @@ class AnnotationAdmin(ReadOnlyAdmin):
     @admin.display(description="annotator", ordering="annotator__username")
     def who(self, obj):
         return person(obj.annotator)
+
+    @admin.display(description="raw V / A")
+    def raw(self, obj):
+        return "—" if obj.cannot_judge else f"{obj.valence_raw:g} / {obj.arousal_raw:g}"
+
+    @admin.display(description="confidence")
+    def confidence(self, obj):
+        if obj.valence_confidence is None:
+            return "—"
+        return f"{obj.valence_confidence} / {obj.arousal_confidence}"
 
     @admin.display(description="scheme", ordering="scheme_version__version")
     def version(self, obj):

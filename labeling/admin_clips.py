@@ -31,8 +31,15 @@ def media_url(clip: Clip) -> str:
 @admin.register(Clip)
 class ClipAdmin(ScopedAdmin):
     list_display = [
-        "thumb", "original_name", "study", "duration", "size", "ratings", "participant", "is_active", "created_at",
-    ]  # fmt: skip
+        "thumb",
+        "original_name",
+        "duration",
+        "size",
+        "ratings",
+        "participant",
+        "is_active",
+        "study",
+    ]
     list_display_links = ["thumb", "original_name"]
     list_filter = [StudyFilter, "is_active", "has_audio"]
     list_select_related = ["study", "participant"]
@@ -41,10 +48,10 @@ class ClipAdmin(ScopedAdmin):
     fieldsets = [
         (None, {"fields": ["preview", "original_name", "study", "participant", "is_active"]}),
         ("Probed on upload", {"fields": [
-            "container", "video_codec", "duration_s", "fps", "width", "height", "has_audio", "size", "sha256",
+            ("container", "video_codec"), ("duration_s", "fps"), ("width", "height"), ("has_audio", "size"), "sha256",
         ]}),
-        ("Queue", {"fields": ["target_k", "n_assigned", "n_submitted"]}),
-        ("Provenance", {"fields": ["uploaded_by", "created_at"]}),
+        ("Queue", {"fields": [("target_k", "n_assigned", "n_submitted")]}),
+        ("Provenance", {"fields": [("uploaded_by", "created_at")]}),
     ]  # fmt: skip
     readonly_fields = [
         "preview", "original_name", "study", "container", "video_codec", "duration_s", "fps", "width", "height",

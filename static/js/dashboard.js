@@ -29,7 +29,9 @@
     if (!form) return;
     const bar = form.querySelector("progress");
     if (bar) bar.value = 0;
-    if (event.detail.successful) form.querySelector("input[type=file]").value = "";
+    if (!event.detail.successful) return;
+    form.querySelector("input[type=file]").value = "";
+    form.querySelector(".dash-drop-title").textContent = "Choose video files";
   });
 
   // Show how many files are chosen.
