@@ -36,8 +36,8 @@ class Pairable:
     """The pairable part of a raters × units array: the units with at least two ratings.
 
     The hot paths (interval, ordinal) read the source array block by block and never copy it; `values` and
-    `mask` give the pairable units as whole K × U arrays for the other paths, with K compacted to the most
-    ratings of any unit when the data are sparse (e.g. 40 crowd workers, 3 per clip).
+    `mask` give the pairable units as K × U arrays for the other paths, with K compacted to the most ratings
+    of any unit when the data are sparse (e.g. 40 crowd workers, 3 per clip).
     """
 
     def __init__(self, source: np.ndarray):
@@ -54,7 +54,8 @@ class Pairable:
         self.all_kept = bool(keep.all())
         self.kept = np.arange(self.n_units) if self.all_kept else np.flatnonzero(keep)
         self.lonely = np.flatnonzero(m == 1)  # units with one rating: their ratings cannot be paired
-        self.m = (m if self.all_kept else m[self.kept]).astype(float)
+        self.m_all = m.astype(float)
+        self.m = self.m_all if self.all_kept else self.m_all[self.kept]
         self.n = float(self.m.sum())
         k = int(self.m.max())
         self.sparse = source.shape[0] > 2 * k and source.shape[0] > 8
@@ -79,21 +80,6 @@ class Pairable:
     def mask(self) -> np.ndarray:
         """K × U bool, True where a rating exists."""
         return self._arrays[1]
-
-    def blocks(self):
-        """(slice of kept units, values, mask) for blocks of units small enough to stay in cache."""
-        whole = self.sparse or "_arrays" in self.__dict__
-        rows = self.values.shape[0] if whole else self.source.shape[0]
-        step = max(1, BLOCK_ELEMENTS // rows)
-        for lo in range(0, self.m.size, step):
-            cols = slice(lo, lo + step)
-            if whole:
-                yield cols, self.values[:, cols], self.mask[:, cols]
-            elif self.all_kept:
-                yield cols, self.source[:, cols], self.present[:, cols]
-            else:
-                idx = self.kept[cols]
-                yield cols, self.source[:, idx], self.present[:, idx]
 
 
 def pairable(arr: np.ndarray) -> Pairable:
@@ -149,7 +135,7 @@ def ordinal_moments(p: Pairable) -> tuple[np.ndarray, np.ndarray]:
     """unit_moments of the ratings' mid-ranks among all pairable values, centred (mean 0)."""
     distinct, counts = value_counts(p)
     ranks = np.cumsum(counts) - counts / 2.0 - p.n / 2.0
-    on_grid = grid_lookup(distinct, ranks)
+    on_grid = grid_lookup(distinct, ranks, clamp=p.lonely.size > 0)
     if on_grid is not None:
         return unit_moments(p, on_grid)
     # values off any grid (continuous ratings): rank every rating with one argsort, not a search per rating
@@ -171,12 +157,13 @@ def make_lookup(distinct: np.ndarray, table: np.ndarray):
     return lambda values: padded[np.searchsorted(distinct, values)]  # nan sorts last: slot len(distinct)
 
 
-def grid_lookup(distinct: np.ndarray, table: np.ndarray):
+def grid_lookup(distinct: np.ndarray, table: np.ndarray, clamp: bool = False):
     """make_lookup for values on an evenly spaced grid (rating scales), or None.
 
     A value's slot is found by arithmetic, several times faster than a binary search. The arithmetic is
     checked on the distinct values themselves: it is a pure function of the value, so it maps every rating
-    exactly as it maps its distinct value."""
+    exactly as it maps its distinct value. With ``clamp``, values that are not among `distinct` (ratings of
+    units rated once, whose results are dropped) are kept inside the table."""
     if distinct.size >= 2:
         d0 = distinct[0]
         step = float(np.diff(distinct).min())
@@ -192,6 +179,8 @@ def grid_lookup(distinct: np.ndarray, table: np.ndarray):
                     pos /= step
                     np.rint(pos, out=pos)
                 np.fmin(pos, slots.size - 1, out=pos)  # fmin turns nan (missing) into the last slot
+                if clamp:
+                    np.fmax(pos, 0, out=pos)
                 return slots[pos.astype(np.intp)]
 
             return on_grid
@@ -199,25 +188,30 @@ def grid_lookup(distinct: np.ndarray, table: np.ndarray):
 
 
 def unit_moments(p: Pairable, transform=None) -> tuple[np.ndarray, np.ndarray]:
-    """Per unit Σ (x − mean_u)² over the present ratings, and mean_u, where x = transform(rating) (mapping
-    nan to 0; ranks, centred) or the rating itself.
+    """Per pairable unit Σ (x − mean_u)² over its ratings, and mean_u, where x = transform(rating) (mapping
+    nan to 0; e.g. centred ranks) or the rating itself."""
+    if p.sparse:
+        return _moments(p.values, p.mask, p.m, transform)
+    # dense data: read the source as it is, every unit (no copy), and keep the pairable units afterwards
+    ss_u, mean_u = _moments(p.source, p.present, np.maximum(p.m_all, 1.0), transform)
+    return (ss_u, mean_u) if p.all_kept else (ss_u[p.kept], mean_u[p.kept])
 
-    One pass per block: SS_u = Σ y² − (Σ y)²/n_u with y = x − c and c a value near the grand mean (0 for
-    centred ranks), so the cancellation costs at most a few ulps of the total sum of squares. Blocks of units
-    stay in cache: fresh multi-megabyte temporaries would cost more than the arithmetic on them."""
-    ss_u, mean_u = np.empty(p.m.size), np.empty(p.m.size)
-    centre = 0.0
-    for i, (cols, values, mask) in enumerate(p.blocks()):
-        if transform is not None:
-            y = transform(values)
-        else:
-            if i == 0:
-                centre = float(values[mask].mean())
-            y = np.where(mask, values - centre, 0.0)
+
+def _moments(values, mask, m, transform) -> tuple[np.ndarray, np.ndarray]:
+    """One pass per block of units: SS_u = Σ y² − (Σ y)²/n_u with y = x − c and c a value near the grand
+    mean (0 for centred ranks), so the cancellation costs at most a few ulps of the total sum of squares.
+    Blocks stay in cache: fresh multi-megabyte temporaries would cost more than the arithmetic on them."""
+    ss_u, mean_u = np.empty(m.size), np.empty(m.size)
+    step = max(1, BLOCK_ELEMENTS // values.shape[0])
+    first = values[:, :step][mask[:, :step]] if transform is None else np.zeros(0)
+    centre = float(first.mean()) if first.size else 0.0
+    for lo in range(0, m.size, step):
+        cols = slice(lo, lo + step)
+        block = values[:, cols]
+        y = transform(block) if transform is not None else np.where(mask[:, cols], block - centre, 0.0)
         s1 = y.sum(axis=0)
-        m = p.m[cols]
-        ss_u[cols] = np.maximum(np.einsum("ku,ku->u", y, y) - s1 * s1 / m, 0.0)
-        mean_u[cols] = s1 / m + centre
+        ss_u[cols] = np.maximum(np.einsum("ku,ku->u", y, y) - s1 * s1 / m[cols], 0.0)
+        mean_u[cols] = s1 / m[cols] + centre
     return ss_u, mean_u
 
 

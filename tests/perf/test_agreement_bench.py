@@ -70,7 +70,15 @@ def best_of(fn, repeats):
 
 
 def ms(seconds):
-    return f"{seconds * 1000:.1f} ms" if seconds < 10 else f"{seconds:.1f} s"
+    return f"{seconds * 1000:.1f} ms" if seconds < 1 else f"{seconds:.2f} s"
+
+
+def clip_spread(data):
+    """Per clip: number of ratings and their standard deviation (nan for fewer than two)."""
+    n = np.sum(~np.isnan(data), axis=0)
+    sd = np.full(n.size, np.nan)
+    sd[n >= 2] = np.nanstd(data[:, n >= 2], axis=0, ddof=1)
+    return n, sd
 
 
 def study_report(valence, arousal, tags):
@@ -83,7 +91,7 @@ def study_report(valence, arousal, tags):
             "alpha_ordinal": alpha_bootstrap(data, "ordinal", n_resamples=BOOTSTRAP, seed=1),
             "icc": icc(data),
             "annotators": annotator_reliability(data),
-            "spread": (np.sum(~np.isnan(data), axis=0), np.nanstd(data, axis=0, ddof=1)),
+            "spread": clip_spread(data),
         }
     out["tags"] = per_tag_alpha(tags, vocabulary=TAGS)
     return out
@@ -117,21 +125,29 @@ def test_agreement_benchmark():
             f"Δ = {abs(ours - theirs):.1e} (α = {ours:.6f}) |"
         )
         assert abs(ours - theirs) < 1e-9, level
-        assert ratio >= 1, f"{level}: only {ratio:.1f}× faster than krippendorff.alpha"  # TEMP
+        assert ratio >= 10, f"{level}: only {ratio:.1f}× faster than krippendorff.alpha"
 
     continuous = ratings(rng, RATERS, UNITS)
     n_values = int(np.unique(continuous[~np.isnan(continuous)]).size)
-    needed_gb = UNITS * n_values**2 * 8 / 1e9
+    needed_pb = UNITS * n_values**2 * 8 / 1e15
+    continuous_times = {}
     for level in ("interval", "ordinal", "ratio"):
         data = continuous if level != "ratio" else np.clip(continuous + 6, 0, None)  # a 0-based scale
         took, value = best_of(lambda level=level, data=data: krippendorff_alpha(data, level), repeats=3)
-        relative = baseline_times.get(level, baseline_times["interval"])
+        continuous_times[level] = took
         lines.append(
-            f"| continuous ({n_values:,} distinct values) | {level} | {ms(took)} | cannot: needs a "
-            f"{UNITS:,} × {n_values:,} × {n_values:,} array ({needed_gb:,.0f} GB) | "
-            f"{relative / took:.1f}× its 9-point time | α = {value:.6f} |"
+            f"| continuous ({n_values:,} distinct values) | {level} | {ms(took)} | cannot (see below) | — | "
+            f"α = {value:.6f} |"
         )
         assert np.isfinite(value) and value > 0.3
+    lines += [
+        "",
+        f"`krippendorff.alpha` cannot take the continuous data: it builds a units × values × values array, here "
+        f"{UNITS:,} × {n_values:,} × {n_values:,} float64 ({needed_pb:,.0f} PB). For scale, the continuous "
+        f"interval and ordinal α above take {baseline_times['interval'] / continuous_times['interval']:.0f}× and "
+        f"{baseline_times['ordinal'] / continuous_times['ordinal']:.1f}× less time than `krippendorff.alpha` "
+        "needs for the 9-point data.",
+    ]
 
     # A full study: 10,000 clips × 5 annotators, valence on a 9-point grid in [-1, 1], arousal continuous.
     valence = (ratings(rng, RATERS, CLIPS, levels=9) - 5) / 4

@@ -50,11 +50,22 @@ def test_values_off_any_grid_and_unused_scale_points(rng, level):
 
 @pytest.mark.parametrize("level", LEVELS)
 def test_sparse_crowd_data(rng, level):
-    """40 raters, each unit rated by 3 of them: the rows are compacted before pairing."""
+    """40 raters, each unit rated by 3 of them (some by 1): the rows are compacted before pairing."""
     data = np.full((40, 150), np.nan)
     for u in range(150):
-        data[rng.choice(40, 3, replace=False), u] = rng.integers(1, 6, 3)
+        k = 1 if u % 10 == 0 else 3
+        data[rng.choice(40, k, replace=False), u] = rng.integers(1, 6, k)
     assert krippendorff_alpha(data, level) == pytest.approx(reference(data, level), abs=1e-9)
+
+
+@pytest.mark.parametrize("level", LEVELS)
+def test_ratings_of_units_rated_once_never_count_even_off_the_scale(rng, level):
+    data = random_ratings(rng, 4, 100)
+    lonely = np.full((4, 3), np.nan)
+    lonely[0] = [1000.0, -1000.0, 3.5]  # far outside and between the scale points used elsewhere
+    assert krippendorff_alpha(np.hstack([data, lonely]), level) == pytest.approx(
+        reference(data, level), abs=1e-9
+    )
 
 
 def test_ordinal_alpha_depends_only_on_the_order_of_values(rng):
