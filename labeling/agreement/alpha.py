@@ -273,6 +273,9 @@ def _ratio_pair_sum_quadrature(x: np.ndarray, w: np.ndarray, step: float = 0.2) 
     which converges geometrically for this analytic, doubly-exponentially decaying integrand."""
     order = np.argsort(x, kind="stable")
     x, w = x[order], w[order]
+    x, w = x[w > 0], w[w > 0]  # (a bootstrap resample leaves some values out)
+    if x.size < 2:
+        return 0.0
     scale = float(x[-1])
     if scale == 0:
         return 0.0

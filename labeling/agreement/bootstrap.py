@@ -1,11 +1,11 @@
 """Bootstrap confidence intervals that resample whole units (clips), never frames or single ratings.
 
 Resample b draws N unit indices with replacement (N = units in the data, including units that end up with
-fewer than two ratings), from ``numpy.random.default_rng(seed)``, one row of N draws per resample in order
-(see `draw_units`); so a seed fixes every resample, and `alpha_bootstrap` and `bootstrap_ci` see the same resamples for the
-same seed. The interval is the percentile interval of the resampled statistic (Efron & Tibshirani 1993,
-ch. 13); resamples where the statistic is undefined (nan, or ValueError such as no pairable values) are
-left out and counted in ``n_valid``.
+fewer than two ratings) from ``numpy.random.default_rng(seed)`` in a fixed order (see `draw_units`), so a
+seed fixes every resample, and `alpha_bootstrap` and `bootstrap_ci` see the same resamples for the same
+seed. The interval is the percentile interval of the resampled statistic (Efron & Tibshirani 1993, ch. 13);
+resamples where the statistic is undefined (nan, or a ValueError such as no pairable values) are left out
+and counted in ``n_valid``.
 """
 
 from collections.abc import Callable, Iterator

@@ -146,7 +146,8 @@ def estimate_lags(traces, sample_rate: float, *, max_lag_s: float = 6.0, max_ite
     the leave-one-out mean as reference. The lag maximises Pearson's r of x_i(t + τ) with the mean of the
     others' corrected traces at t, searched over ±max_lag_s relative to them; lags are re-estimated in turn
     until none changes (at most ``max_iter`` rounds), then shifted so that the earliest annotator has 0 and
-    capped at max_lag_s (an annotator more than max_lag_s behind the earliest gets max_lag_s).
+    capped at max_lag_s (an annotator more than max_lag_s behind the earliest gets max_lag_s). An annotator
+    with nothing to compare (no overlapping frames) gets 0.
     """
     clips, _ = as_clips(traces)
     max_frames = _check_rate(sample_rate, max_lag_s)
@@ -154,6 +155,7 @@ def estimate_lags(traces, sample_rate: float, *, max_lag_s: float = 6.0, max_ite
     x = x - np.nanmean(x)  # centring keeps the FFT sums well conditioned
     raters = x.shape[0]
     frames = np.zeros(raters, dtype=int)
+    traced = np.zeros(raters, dtype=bool)  # annotators with frames to compare
     for _ in range(max_iter):
         changed = False
         for i in range(raters):
@@ -165,12 +167,16 @@ def estimate_lags(traces, sample_rate: float, *, max_lag_s: float = 6.0, max_ite
             r = _lag_correlations(x[i], reference, max_frames)
             if np.isnan(r).all():
                 continue
+            traced[i] = True
             best = int(np.nanargmax(r)) - max_frames
             if best != frames[i]:
                 frames[i], changed = best, True
         if not changed:
             break
-    return np.minimum(frames - frames.min(), max_frames) / float(sample_rate)
+    if not traced.any():
+        raise ValueError("no two annotators traced overlapping frames: no lag can be estimated")
+    relative = np.where(traced, frames - frames[traced].min(), 0)
+    return np.minimum(relative, max_frames) / float(sample_rate)
 
 
 def shift_traces(traces, lags_s, sample_rate: float):

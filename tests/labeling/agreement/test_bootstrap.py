@@ -91,3 +91,10 @@ def test_bad_arguments():
         alpha_bootstrap(data, confidence=1.5)
     with pytest.raises(ValueError, match="numpy array or a list"):
         bootstrap_ci(np.mean, "abc")
+
+
+def test_ratio_bootstrap_with_many_distinct_values(rng):
+    data = np.exp(correlated_ratings(rng, 3, 1000, noise=0.5))  # ~2,400 distinct values: the quadrature path
+    fast = alpha_bootstrap(data, "ratio", n_resamples=15, seed=2)
+    slow = bootstrap_ci(lambda d: krippendorff_alpha(d, "ratio"), data, n_resamples=15, seed=2)
+    assert fast.n_valid == 15 and (fast.low, fast.high) == pytest.approx((slow.low, slow.high), abs=1e-10)

@@ -49,6 +49,11 @@ def test_one_clip_with_missing_samples_and_a_missing_trace(rng):
     extra[[0, 2]] = lagged_clips(rng, [0.0, 0.5], clips=1, seconds=40)[0]  # annotator 1 skipped this clip
     assert estimate_lags(clip, RATE) == pytest.approx([0.0, 2.0, 0.5])
     assert estimate_lags([clip, extra], RATE) == pytest.approx([0.0, 2.0, 0.5])
+    late = lagged_clips(rng, [1.0, 3.0], clips=2)
+    absent = [np.vstack([c, np.full((1, c.shape[1]), np.nan)]) for c in late]  # a third who traced nothing
+    assert estimate_lags(absent, RATE) == pytest.approx([0.0, 2.0, 0.0])
+    with pytest.raises(ValueError, match="no two annotators traced overlapping frames"):
+        estimate_lags(np.array([[1.0, 2.0, np.nan, np.nan], [np.nan, np.nan, 3.0, 4.0]]), RATE)
 
 
 def test_shift_traces_advances_each_row_by_its_lag():
