@@ -5,7 +5,7 @@ import pytest
 from labeling.agreement import krippendorff_alpha
 from labeling.agreement.alpha import ratio_pair_sum
 
-from .conftest import correlated_ratings, random_ratings
+from .helpers import correlated_ratings, random_ratings
 
 LEVELS = ["nominal", "ordinal", "interval", "ratio"]
 

@@ -3,7 +3,7 @@ import pytest
 
 from labeling.agreement import alpha_bootstrap, bootstrap_ci, krippendorff_alpha, lag_corrected_ccc
 
-from .conftest import correlated_ratings
+from .helpers import correlated_ratings
 
 
 @pytest.mark.parametrize("level", ["nominal", "ordinal", "interval", "ratio"])

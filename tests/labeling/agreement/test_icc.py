@@ -6,7 +6,7 @@ import pytest
 from labeling.agreement import cronbach_alpha, icc
 from labeling.agreement.icc import FORMS
 
-from .conftest import correlated_ratings
+from .helpers import correlated_ratings
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*inplace keyword.*")  # pingouin vs pandas 3, not ours
 

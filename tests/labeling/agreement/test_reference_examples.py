@@ -13,7 +13,7 @@ from labeling.agreement import (
     krippendorff_alpha,
 )
 
-from .conftest import as_array, load_examples
+from .helpers import as_array, load_examples
 
 EXAMPLES = load_examples()
 

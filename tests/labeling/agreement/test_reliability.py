@@ -3,7 +3,7 @@ import pytest
 
 from labeling.agreement import annotator_reliability, krippendorff_alpha
 
-from .conftest import correlated_ratings
+from .helpers import correlated_ratings
 
 
 @pytest.mark.parametrize("level", ["interval", "ordinal", "nominal", "ratio"])
