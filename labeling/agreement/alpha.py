@@ -42,7 +42,7 @@ class Pairable:
 
     def __init__(self, source: np.ndarray):
         present = ~np.isnan(source)
-        m = present.sum(axis=0)
+        m = present.view(np.int8).sum(axis=0, dtype=np.int32)  # (several times faster than a bool sum)
         keep = m >= 2
         if not keep.any():
             raise ValueError(
