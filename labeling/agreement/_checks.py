@@ -1,5 +1,7 @@
 """Input checks shared by the agreement functions: clear ValueErrors, never silent coercion."""
 
+import math
+
 import numpy as np
 
 LEVELS = ("nominal", "ordinal", "interval", "ratio")
@@ -57,3 +59,19 @@ def complete_units(arr: np.ndarray, *, what: str) -> tuple[np.ndarray, int]:
             f"got {n_complete} of {arr.shape[1]}"
         )
     return arr[:, keep], arr.shape[1] - n_complete
+
+
+def json_safe(value):
+    """Plain JSON types for storing a result: numpy scalars and arrays become floats and lists, and an
+    undefined value (nan, ±inf) becomes None (PostgreSQL's jsonb and strict JSON have no NaN)."""
+    if isinstance(value, dict):
+        return {(k if isinstance(k, str) else str(k)): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return json_safe(value.tolist())
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy import sparse
 
-from ._checks import as_ratings, check_level
+from ._checks import as_ratings, check_level, json_safe
 from .alpha import (
     RATIO_EXACT_MAX_VALUES,
     Pairable,
@@ -47,7 +47,7 @@ class BootstrapCI:
     seed: int
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        return json_safe(asdict(self))
 
 
 def draw_units(n_units: int, n_resamples: int, seed: int, chunk: int = DRAW_ROWS) -> Iterator[np.ndarray]:

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy import stats
 
-from ._checks import as_ratings, complete_units
+from ._checks import as_ratings, complete_units, json_safe
 
 # Shrout & Fleiss name: (McGraw & Wong name, model, type, unit)
 FORMS = {
@@ -53,7 +53,7 @@ class ICCResult:
         return self.forms[name]
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        return json_safe(asdict(self))
 
 
 def icc(data, *, confidence: float = 0.95) -> ICCResult:

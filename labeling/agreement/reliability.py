@@ -4,7 +4,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from ._checks import as_ratings, check_level
+from ._checks import as_ratings, check_level, json_safe
 from .alpha import alpha_from_sums, disagreement_sums, pairable
 
 
@@ -17,15 +17,16 @@ class AnnotatorReliability:
     alpha_without: float  # Krippendorff's α of all the data except this annotator's ratings
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        return json_safe(asdict(self))
 
 
 def annotator_reliability(data, level: str = "interval") -> list[AnnotatorReliability]:
     """For each annotator (row): Pearson r with the leave-one-out mean of the others, and α without them.
 
     Sources: the corrected item–total correlation of classical test theory (annotators as items; Nunnally
-    1978), and Krippendorff (2011) α computed with the annotator left out. An α without a rater that rises above the overall α flags that rater. nan where undefined (fewer than 3
-    compared units or no variance for r; nothing left to pair for α).
+    1978), and Krippendorff (2011) α computed with the annotator left out. An α without a rater that rises
+    above the overall α flags that rater. nan where undefined (fewer than 3 compared units or no variance
+    for r; nothing left to pair for α).
     """
     check_level(level)
     arr = as_ratings(data)

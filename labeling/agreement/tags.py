@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from ._checks import json_safe
 from .alpha import alpha_from_sums
 
 DISTANCES = ("jaccard", "masi")
@@ -25,7 +26,7 @@ class TagAlpha:
     n_ratings: int  # pairable ratings (units rated by two or more raters)
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        return json_safe(asdict(self))
 
 
 def tag_sets(tags) -> tuple[np.ndarray, list[list[frozenset | None]]]:

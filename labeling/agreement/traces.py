@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import signal
 
+from ._checks import json_safe
 from .ccc import CONVENTIONS
 
 
@@ -33,15 +34,17 @@ class TraceAgreement:
     convention: str
 
     def as_dict(self) -> dict:
-        return {
-            "lags_s": self.lags_s.tolist(),
-            "per_clip": self.per_clip.tolist(),
-            "mean": self.mean,
-            "pairwise": self.pairwise.tolist(),
-            "n_clips": self.n_clips,
-            "sample_rate": self.sample_rate,
-            "convention": self.convention,
-        }
+        return json_safe(
+            {
+                "lags_s": self.lags_s,
+                "per_clip": self.per_clip,
+                "mean": self.mean,
+                "pairwise": self.pairwise,
+                "n_clips": self.n_clips,
+                "sample_rate": self.sample_rate,
+                "convention": self.convention,
+            }
+        )
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,10 @@ class EWE:
     trace: np.ndarray | list[np.ndarray]  # like the input: one array per clip (frames,)
     weights: np.ndarray  # (raters,) max(r, 0) / Σ max(r, 0)
     correlations: np.ndarray  # (raters,) Pearson r of each annotator with the mean of all annotators
+
+    def as_dict(self) -> dict:
+        trace = self.trace if isinstance(self.trace, list) else [self.trace]
+        return json_safe({"trace": trace, "weights": self.weights, "correlations": self.correlations})
 
 
 def as_clips(traces) -> tuple[list[np.ndarray], bool]:
