@@ -179,9 +179,7 @@ def grid_lookup(distinct: np.ndarray, table: np.ndarray, clamp: bool = False):
                     pos /= step
                     np.rint(pos, out=pos)
                 np.fmin(pos, slots.size - 1, out=pos)  # fmin turns nan (missing) into the last slot
-                if clamp:
-                    np.fmax(pos, 0, out=pos)
-                return slots[pos.astype(np.intp)]
+                return slots.take(pos.astype(np.intp), mode="clip" if clamp else "raise")
 
             return on_grid
     return None
