@@ -192,7 +192,10 @@ class _Interval:
 
 
 class _ByValue:
-    """Resamples change how often each distinct value occurs: n*_bc = Σ_u w_bu · C_uc."""
+    """Resamples change how often each distinct value occurs: n*_bc = Σ_u w_bu · C_uc, with C the units ×
+    values count matrix (dense for rating scales, sparse for many distinct values)."""
+
+    DENSE_MAX_VALUES = 256
 
     def __init__(self, p: Pairable, within: np.ndarray):
         self.m, self.within = p.m, within
@@ -200,11 +203,22 @@ class _ByValue:
         codes = make_lookup(self.distinct, np.arange(self.distinct.size, dtype=float))(p.values)[p.mask]
         units = np.broadcast_to(np.arange(p.values.shape[1]), p.values.shape)[p.mask]
         shape = (p.values.shape[1], self.distinct.size)
-        self.counts = sparse.csr_matrix((np.ones(codes.size), (units, codes.astype(np.intp))), shape=shape)
+        counts = sparse.csr_matrix((np.ones(codes.size), (units, codes.astype(np.intp))), shape=shape)
+        self.dense = counts.toarray() if self.distinct.size <= self.DENSE_MAX_VALUES else None
+        self.counts_t = counts.T.tocsr()  # V × U
         self.width = self.distinct.size
 
     def value_totals(self, weights: np.ndarray) -> np.ndarray:
-        return np.asarray((self.counts.T @ weights.T).T)  # b × V
+        """b × V."""
+        if self.dense is not None:
+            return weights @ self.dense
+        return np.asarray((self.counts_t @ weights.T).T)
+
+    def per_unit(self, per_value: np.ndarray) -> np.ndarray:
+        """b × U: Σ over each unit's ratings of a b × V per-value quantity."""
+        if self.dense is not None:
+            return per_value @ self.dense.T
+        return np.ascontiguousarray((self.counts_t.T @ per_value.T).T)
 
 
 class _Nominal(_ByValue):
@@ -217,14 +231,22 @@ class _Nominal(_ByValue):
 class _Ordinal(_ByValue):
     """Mid-ranks are recomputed per resample from the resampled value totals (a cumulative sum)."""
 
+    def __init__(self, p: Pairable, within: np.ndarray):
+        super().__init__(p, within)
+        self.a, self.c = p.m / (p.m - 1.0), 1.0 / (p.m - 1.0)
+
     def __call__(self, weights: np.ndarray) -> np.ndarray:
         nv = self.value_totals(weights)
         n = nv.sum(axis=1)
         ranks = np.cumsum(nv, axis=1) - nv / 2.0 - n[:, None] / 2.0  # b × V, centred
-        q1 = np.asarray(self.counts @ ranks.T)  # U × b: per unit Σ rank
-        q2 = np.asarray(self.counts @ (ranks * ranks).T)
-        m = self.m[:, None]
-        within = (weights * ((m * q2 - q1 * q1) / (m - 1.0)).T).sum(axis=1)
+        q1 = self.per_unit(ranks)  # per unit Σ rank
+        q2 = self.per_unit(ranks * ranks)  # per unit Σ rank²
+        # per unit m·SS/(m − 1) = (m·Σr² − (Σr)²)/(m − 1), weighted by how often the unit was drawn
+        q1 *= q1
+        q1 *= self.c
+        q2 *= self.a
+        q2 -= q1
+        within = np.einsum("bu,bu->b", weights, q2)
         with np.errstate(divide="ignore", invalid="ignore"):
             total = (nv * ranks * ranks).sum(axis=1) - (nv * ranks).sum(axis=1) ** 2 / n
         return _alphas(n, within, n * total)
