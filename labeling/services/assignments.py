@@ -30,10 +30,12 @@ def _lease_end(membership: Membership, now: datetime) -> datetime:
 def leases_expire(*, study_id: int | None = None, now: datetime | None = None) -> int:
     """Return expired leases to the pool; returns how many. Safe to run concurrently and repeatedly."""
     now = now or timezone.now()
+    qs = Assignment.objects.filter(status=Assignment.Status.ACTIVE, lease_expires_at__lte=now)
+    if study_id is not None:
+        qs = qs.filter(study_id=study_id)
+    if not qs.exists():  # the usual case, on every claim: one indexed probe and no transaction
+        return 0
     with transaction.atomic():
-        qs = Assignment.objects.filter(status=Assignment.Status.ACTIVE, lease_expires_at__lte=now)
-        if study_id is not None:
-            qs = qs.filter(study_id=study_id)
         if connection.features.has_select_for_update_skip_locked:
             qs = qs.select_for_update(skip_locked=True, no_key=True)
         rows = list(qs.values_list("id", "clip_id")[:1000])
@@ -99,31 +101,24 @@ def assignment_claim_next(
         try:
             with transaction.atomic():
                 if skip_locked:
-                    clip_id = (
-                        candidates.select_for_update(skip_locked=True, no_key=True, of=("self",))
-                        .values_list("pk", flat=True)
-                        .first()
-                    )
-                    if clip_id is None:
+                    clip = candidates.select_for_update(skip_locked=True, no_key=True, of=("self",)).first()
+                    if clip is None:
                         # Every candidate left may only be locked for a moment by another claimer: wait for
                         # the lock rather than tell this annotator that nothing is left.
-                        clip_id = (
-                            candidates.select_for_update(no_key=True, of=("self",))
-                            .values_list("pk", flat=True)
-                            .first()
-                        )
+                        clip = candidates.select_for_update(no_key=True, of=("self",)).first()
                 else:
-                    clip_id = candidates.values_list("pk", flat=True).first()
-                if clip_id is None:
+                    clip = candidates.first()
+                if clip is None:
                     return None
-                taken = Clip.objects.filter(pk=clip_id, n_assigned__lt=F("target_k")).update(
+                taken = Clip.objects.filter(pk=clip.pk, n_assigned__lt=F("target_k")).update(
                     n_assigned=F("n_assigned") + 1
                 )
                 if not taken:
                     continue
-                return Assignment.objects.create(
+                clip.n_assigned += 1
+                return Assignment.objects.create(  # with its clip attached: callers show it without a query
                     study_id=study.pk,
-                    clip_id=clip_id,
+                    clip=clip,
                     annotator_id=user_id,
                     scheme_version=scheme,
                     leased_at=now,
@@ -149,7 +144,9 @@ def assignment_heartbeat(*, assignment: Assignment, now: datetime | None = None)
             assignment.lease_expires_at = lease_end
             return assignment
         assignment.refresh_from_db()
-    if not Clip.objects.filter(pk=assignment.clip_id, n_assigned__lt=F("target_k")).update(n_assigned=F("n_assigned") + 1):
+    if not Clip.objects.filter(pk=assignment.clip_id, n_assigned__lt=F("target_k")).update(
+        n_assigned=F("n_assigned") + 1
+    ):
         raise Conflict("The lease on this clip expired and the clip went to another annotator.")
     try:
         with transaction.atomic():
