@@ -217,10 +217,6 @@ class StudyAdmin(ScopedAdmin):
     def get_inlines(self, request, obj):
         return [SchemeVersionInline] if obj is not None else []
 
-    def get_readonly_fields(self, request, obj=None):
-        # K is copied into each clip's target on upload; changing it afterwards would not reach those clips.
-        return ["overlap_k"] if obj is not None and obj.n_clips else []
-
     def view_on_site(self, obj):
         return reverse("study-detail", args=[obj.pk])
 
@@ -249,10 +245,12 @@ class StudyAdmin(ScopedAdmin):
             obj.pk, obj.created_by, obj.created_at = created.pk, created.created_by, created.created_at
             obj._state.adding, obj._state.db = False, created._state.db
             return
-        obj.save()
         current = form.current_scheme
-        if current is None or spec != current.spec:
-            version = services.study_scheme_update(study=obj, spec=spec)
+        changed_scheme = current is None or spec != current.spec
+        fields = {f: form.cleaned_data[f] for f in ("title", "slug", *STUDY_FIELDS) if f in form.changed_data}
+        services.study_update(study=obj, fields=fields, scheme=spec if changed_scheme else None)
+        if changed_scheme:
+            version = selectors.scheme_current(study=obj)
             if current is not None and version.version != current.version:
                 self.message_user(
                     request,

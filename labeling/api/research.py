@@ -29,7 +29,6 @@ from labeling.api.serializers import (
     StudySerializer,
     StudyUpdateSerializer,
 )
-from labeling.api.writes import study_update
 from labeling.errors import Conflict, NotAllowed, ValidationFailed
 from labeling.models import Annotation, Clip, Membership, SchemeVersion, Study
 
@@ -135,7 +134,7 @@ class StudyDetailView(ResearchView):
         data.is_valid(raise_exception=True)
         fields = dict(data.validated_data)
         scheme = fields.pop("scheme", None)
-        study_update(study=study, fields=fields, scheme=scheme)
+        services.study_update(study=study, fields=fields, scheme=scheme)
         return Response(_study_out(study.pk))
 
 

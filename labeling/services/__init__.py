@@ -9,6 +9,7 @@ from .studies import (
     participant_withdraw,
     study_create,
     study_scheme_update,
+    study_update,
 )
 
 __all__ = [
@@ -23,4 +24,5 @@ __all__ = [
     "participant_withdraw",
     "study_create",
     "study_scheme_update",
+    "study_update",
 ]

@@ -3,6 +3,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
+from django.db.models import F, Value
+from django.db.models.functions import Greatest
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -54,6 +56,27 @@ def study_scheme_update(*, study: Study, spec: dict[str, Any]) -> SchemeVersion:
         current.save(update_fields=["spec"])
         return current
     return SchemeVersion.objects.create(study=study, version=current.version + 1, spec=spec)
+
+
+@transaction.atomic
+def study_update(*, study: Study, fields: dict[str, Any], scheme: dict[str, Any] | None = None) -> Study:
+    """Change a study's settings and, optionally, its scheme (a used scheme makes a new version).
+
+    Changing K (overlap_k) retargets every clip to max(K, its live assignments): raising K reopens full
+    clips; lowering it never takes a clip below the annotators it already has. All or nothing.
+    """
+    locked = Study.objects.select_for_update().get(pk=study.pk)
+    old_k = locked.overlap_k
+    for name, value in fields.items():
+        setattr(locked, name, value)
+    locked.full_clean(validate_constraints=True)
+    if fields:
+        locked.save(update_fields=list(fields))
+    if scheme is not None:
+        study_scheme_update(study=locked, spec=scheme)
+    if locked.overlap_k != old_k:
+        Clip.objects.filter(study=locked).update(target_k=Greatest(Value(locked.overlap_k), F("n_assigned")))
+    return locked
 
 
 def membership_add(*, study: Study, user, role: str = Role.ANNOTATOR, via: str = Membership.Via.ACCOUNT, **fields: Any) -> Membership:

@@ -2,6 +2,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
 
 from labeling import services
@@ -156,3 +157,23 @@ def test_scheme_in_use_is_frozen(study, clips, make_annotator):
     assert v2.version == 2
     ann, _ = services.annotation_submit(assignment=a, data=rating(valence=0.5, arousal=-0.25))
     assert ann.scheme_version_id == v1.pk and ann.valence == 0.5  # made with the slider it was shown
+
+
+def test_changing_k_retargets_clips_but_never_below_live_work(study, make_annotator):
+    full, empty = ClipFactory(study=study, target_k=1), ClipFactory(study=study, target_k=1)
+    study.overlap_k = 1
+    study.save()
+    services.assignment_claim_next(membership=make_annotator(study))
+    services.assignment_claim_next(membership=make_annotator(study))
+    services.study_update(study=study, fields={"overlap_k": 3})
+    assert set(Clip.objects.values_list("target_k", flat=True)) == {3}
+    services.study_update(study=study, fields={"overlap_k": 1})
+    full.refresh_from_db(), empty.refresh_from_db()
+    assert (full.target_k, empty.target_k) == (1, 1)  # each holds one live lease: K=1 is still >= n_assigned
+
+
+def test_study_update_refuses_bad_values_and_changes_nothing(study):
+    with pytest.raises(DjangoValidationError, match="overlap_k"):
+        services.study_update(study=study, fields={"overlap_k": 0})
+    study.refresh_from_db()
+    assert study.overlap_k == 3
