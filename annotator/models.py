@@ -12,5 +12,7 @@ class User(AbstractUser):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["crowd_pid"], condition=~models.Q(crowd_pid=""), name="user_crowd_pid_unique"),
+            models.UniqueConstraint(
+                fields=["crowd_pid"], condition=~models.Q(crowd_pid=""), name="user_crowd_pid_unique"
+            ),
         ]

@@ -41,10 +41,14 @@ class Study(models.Model):
     require_full_view = models.BooleanField(
         default=True, help_text="The clip must play to the end before a rating is accepted."
     )
-    completion_code = models.CharField(max_length=64, blank=True, help_text="Shown to crowd workers at the end.")
+    completion_code = models.CharField(
+        max_length=64, blank=True, help_text="Shown to crowd workers at the end."
+    )
     completion_url = models.URLField(blank=True, help_text="Crowd workers are redirected here at the end.")
     is_active = models.BooleanField(default=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -116,7 +120,9 @@ class Invite(models.Model):
 
     class Meta:
         constraints = [
-            models.CheckConstraint(condition=Q(max_uses__isnull=True) | Q(uses__lte=F("max_uses")), name="invite_uses_capped")
+            models.CheckConstraint(
+                condition=Q(max_uses__isnull=True) | Q(uses__lte=F("max_uses")), name="invite_uses_capped"
+            )
         ]
 
     def __str__(self) -> str:
@@ -153,26 +159,38 @@ class Clip(models.Model):
     width = models.PositiveIntegerField()
     height = models.PositiveIntegerField()
     has_audio = models.BooleanField(default=False)
-    participant = models.ForeignKey(Participant, null=True, blank=True, on_delete=models.SET_NULL, related_name="clips")
+    participant = models.ForeignKey(
+        Participant, null=True, blank=True, on_delete=models.SET_NULL, related_name="clips"
+    )
     is_active = models.BooleanField(default=True)
     # Queue state, maintained by the assignment services under the constraints below.
     target_k = models.PositiveSmallIntegerField(help_text="Distinct annotators wanted for this clip.")
     n_assigned = models.PositiveIntegerField(default=0, help_text="Active leases plus submitted annotations.")
     n_submitted = models.PositiveIntegerField(default=0)
     shuffle_key = models.PositiveIntegerField(default=_shuffle_key, editable=False)
-    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["study", "id"]
         constraints = [
             models.UniqueConstraint(fields=["study", "sha256"], name="clip_sha256_unique_in_study"),
-            models.CheckConstraint(condition=Q(n_assigned__lte=F("target_k")), name="clip_assigned_at_most_k"),
-            models.CheckConstraint(condition=Q(n_submitted__lte=F("n_assigned")), name="clip_submitted_at_most_assigned"),
+            models.CheckConstraint(
+                condition=Q(n_assigned__lte=F("target_k")), name="clip_assigned_at_most_k"
+            ),
+            models.CheckConstraint(
+                condition=Q(n_submitted__lte=F("n_assigned")), name="clip_submitted_at_most_assigned"
+            ),
             models.CheckConstraint(condition=Q(target_k__gte=1), name="clip_target_k_positive"),
         ]
         indexes = [
-            models.Index(fields=["study", "n_assigned", "shuffle_key"], condition=Q(is_active=True), name="clip_queue_idx"),
+            models.Index(
+                fields=["study", "n_assigned", "shuffle_key"],
+                condition=Q(is_active=True),
+                name="clip_queue_idx",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -189,9 +207,14 @@ class Assignment(models.Model):
 
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="assignments")
     clip = models.ForeignKey(Clip, on_delete=models.CASCADE, related_name="assignments")
-    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="assignments")
+    annotator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="assignments"
+    )
     scheme_version = models.ForeignKey(
-        SchemeVersion, on_delete=models.PROTECT, related_name="+", help_text="The scheme the annotator was shown."
+        SchemeVersion,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The scheme the annotator was shown.",
     )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
     leased_at = models.DateTimeField(default=timezone.now)
@@ -202,7 +225,9 @@ class Assignment(models.Model):
         constraints = [
             # No annotator holds or has rated the same clip twice; expired leases stay as history.
             models.UniqueConstraint(
-                fields=["clip", "annotator"], condition=Q(status__in=["active", "submitted"]), name="assignment_live_unique"
+                fields=["clip", "annotator"],
+                condition=Q(status__in=["active", "submitted"]),
+                name="assignment_live_unique",
             ),
             models.CheckConstraint(
                 condition=Q(status="submitted", submitted_at__isnull=False) | ~Q(status="submitted"),
@@ -210,7 +235,11 @@ class Assignment(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["study", "lease_expires_at"], condition=Q(status="active"), name="assignment_lease_idx"),
+            models.Index(
+                fields=["study", "lease_expires_at"],
+                condition=Q(status="active"),
+                name="assignment_lease_idx",
+            ),
             models.Index(fields=["annotator", "study", "status"], name="assignment_annotator_idx"),
         ]
 
@@ -224,9 +253,13 @@ class Annotation(models.Model):
     assignment = models.OneToOneField(Assignment, on_delete=models.PROTECT, related_name="annotation")
     study = models.ForeignKey(Study, on_delete=models.PROTECT, related_name="annotations")
     clip = models.ForeignKey(Clip, on_delete=models.PROTECT, related_name="annotations")
-    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="annotations")
+    annotator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="annotations"
+    )
     scheme_version = models.ForeignKey(SchemeVersion, on_delete=models.PROTECT, related_name="annotations")
-    submission_id = models.UUIDField(unique=True, help_text="Client-generated; a retry with the same id creates nothing.")
+    submission_id = models.UUIDField(
+        unique=True, help_text="Client-generated; a retry with the same id creates nothing."
+    )
     # Canonical scale [-1, 1] beside the raw value on the instrument's own scale.
     valence = models.FloatField(null=True, blank=True)
     arousal = models.FloatField(null=True, blank=True)
@@ -247,10 +280,12 @@ class Annotation(models.Model):
         ordering = ["-created_at"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(valence__isnull=True) | Q(valence__gte=-1, valence__lte=1), name="annotation_valence_range"
+                condition=Q(valence__isnull=True) | Q(valence__gte=-1, valence__lte=1),
+                name="annotation_valence_range",
             ),
             models.CheckConstraint(
-                condition=Q(arousal__isnull=True) | Q(arousal__gte=-1, arousal__lte=1), name="annotation_arousal_range"
+                condition=Q(arousal__isnull=True) | Q(arousal__gte=-1, arousal__lte=1),
+                name="annotation_arousal_range",
             ),
             models.CheckConstraint(
                 condition=Q(cannot_judge=True, valence__isnull=True, arousal__isnull=True)
@@ -258,14 +293,17 @@ class Annotation(models.Model):
                 name="annotation_rated_or_cannot_judge",
             ),
             models.CheckConstraint(
-                condition=Q(watched_fraction__gte=0, watched_fraction__lte=1), name="annotation_watched_fraction_range"
+                condition=Q(watched_fraction__gte=0, watched_fraction__lte=1),
+                name="annotation_watched_fraction_range",
             ),
             models.CheckConstraint(
-                condition=Q(valence_confidence__isnull=True) | Q(valence_confidence__gte=1, valence_confidence__lte=10),
+                condition=Q(valence_confidence__isnull=True)
+                | Q(valence_confidence__gte=1, valence_confidence__lte=10),
                 name="annotation_valence_confidence_range",
             ),
             models.CheckConstraint(
-                condition=Q(arousal_confidence__isnull=True) | Q(arousal_confidence__gte=1, arousal_confidence__lte=10),
+                condition=Q(arousal_confidence__isnull=True)
+                | Q(arousal_confidence__gte=1, arousal_confidence__lte=10),
                 name="annotation_arousal_confidence_range",
             ),
         ]

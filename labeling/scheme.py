@@ -24,7 +24,11 @@ INSTRUMENTS = ("sam", "slider", "grid")
 DIMENSIONS = ("valence", "arousal")
 
 DEFAULT_CONTEXT_GROUPS = [
-    {"name": "setting", "label": "Setting", "tags": ["home", "work or school", "outdoors", "vehicle", "public place", "unclear"]},
+    {
+        "name": "setting",
+        "label": "Setting",
+        "tags": ["home", "work or school", "outdoors", "vehicle", "public place", "unclear"],
+    },
     {
         "name": "social",
         "label": "Social situation",

@@ -104,7 +104,9 @@ def _replay(submission_id: uuid.UUID, assignment: Assignment) -> Annotation | No
     if existing is None:
         return None
     if existing.assignment_id != assignment.pk:
-        raise Conflict("This submission id was already used for another clip.", {"submission_id": "already used"})
+        raise Conflict(
+            "This submission id was already used for another clip.", {"submission_id": "already used"}
+        )
     return existing
 
 
@@ -149,7 +151,9 @@ def annotation_submit(
                 created_at=now,
                 **fields,
             )
-            Assignment.objects.filter(pk=current.pk).update(status=Assignment.Status.SUBMITTED, submitted_at=now)
+            Assignment.objects.filter(pk=current.pk).update(
+                status=Assignment.Status.SUBMITTED, submitted_at=now
+            )
             Clip.objects.filter(pk=current.clip_id).update(n_submitted=F("n_submitted") + 1)
     except IntegrityError:
         existing = _replay(submission_id, assignment)  # a concurrent retry won the race

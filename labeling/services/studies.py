@@ -41,7 +41,9 @@ def study_create(
     study.save()
     SchemeVersion.objects.create(study=study, version=1, spec=spec)
     if created_by is not None:
-        Membership.objects.create(study=study, user=created_by, role=Role.RESEARCHER, consented_at=timezone.now())
+        Membership.objects.create(
+            study=study, user=created_by, role=Role.RESEARCHER, consented_at=timezone.now()
+        )
     return study
 
 
@@ -79,9 +81,13 @@ def study_update(*, study: Study, fields: dict[str, Any], scheme: dict[str, Any]
     return locked
 
 
-def membership_add(*, study: Study, user, role: str = Role.ANNOTATOR, via: str = Membership.Via.ACCOUNT, **fields: Any) -> Membership:
+def membership_add(
+    *, study: Study, user, role: str = Role.ANNOTATOR, via: str = Membership.Via.ACCOUNT, **fields: Any
+) -> Membership:
     """Make `user` a member (idempotent: an existing membership is returned unchanged)."""
-    membership, _ = Membership.objects.get_or_create(study=study, user=user, defaults={"role": role, "joined_via": via, **fields})
+    membership, _ = Membership.objects.get_or_create(
+        study=study, user=user, defaults={"role": role, "joined_via": via, **fields}
+    )
     return membership
 
 

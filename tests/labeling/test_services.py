@@ -31,7 +31,7 @@ def test_claim_is_breadth_first_and_never_repeats(study, clips, make_annotator):
     members = [make_annotator(study) for _ in range(4)]
     first = [services.assignment_claim_next(membership=m) for m in members[:3]]
     assert len({a.clip_id for a in first}) == 3  # three different clips before any clip gets a second
-    for m, a in zip(members[:3], first, strict=True):
+    for a in first:
         services.annotation_submit(assignment=a, data=rating())
     seen = set()
     m = members[3]
@@ -143,7 +143,13 @@ def test_cannot_judge_is_a_label(study, clips, make_annotator):
     a = services.assignment_claim_next(membership=make_annotator(study))
     ann, _ = services.annotation_submit(
         assignment=a,
-        data=rating(cannot_judge=True, cannot_judge_reason="face not visible", valence=None, arousal=None, watched_fraction=0.4),
+        data=rating(
+            cannot_judge=True,
+            cannot_judge_reason="face not visible",
+            valence=None,
+            arousal=None,
+            watched_fraction=0.4,
+        ),
     )
     assert ann.cannot_judge and ann.valence is None and ann.valence_confidence is None
 
