@@ -1,0 +1,458 @@
+"""Annotation throughput over HTTP: 16 clients running claim -> submit loops against gunicorn on PostgreSQL.
+
+Set-up as docker-compose runs it: gunicorn with gunicorn.conf.py (gthread workers), DJANGO_ENV=production,
+token auth, a study of 100,000 clips (K=3) loaded with COPY into a database of its own (the name in
+DATABASE_URL must start with "bench"; it is dropped and recreated). The floor, measured in the same run by the
+same clients against the same server, is GET /api/ping/ (token auth + one indexed SELECT). Rounds alternate
+floor and annotation phases so that machine noise hits both alike.
+
+Per-endpoint throughput is the rate the endpoint sustains at this concurrency, clients / mean latency (Little's
+law); for the floor that equals its measured request rate. End-to-end annotations/s is reported beside it.
+Run with `make bench` (or `DATABASE_URL=postgresql://.../bench_affect pytest -m perf tests/perf -s`).
+The run fails on any error response or any duplicate; a missed target is reported (docs/benchmarks.md and the
+output) and fails the run only with BENCH_ENFORCE_TARGETS=1. Knobs: BENCH_SECONDS, BENCH_ROUNDS, BENCH_CLIPS,
+BENCH_CLIENTS, BENCH_WEB_WORKERS, BENCH_WEB_THREADS, BENCH_PORT (default 8510).
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import secrets
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PORT = int(os.environ.get("BENCH_PORT", 8510))
+N_CLIPS = int(os.environ.get("BENCH_CLIPS", 100_000))
+N_CLIENTS = int(os.environ.get("BENCH_CLIENTS", 16))
+PHASE_SECONDS = float(os.environ.get("BENCH_SECONDS", 10))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", 3))
+WEB_WORKERS = os.environ.get("BENCH_WEB_WORKERS", "4")  # docker-compose's defaults
+WEB_THREADS = os.environ.get("BENCH_WEB_THREADS", "4")
+K = 3
+TARGET_THROUGHPUT_RATIO = 0.5  # each endpoint at least half the floor's throughput
+TARGET_P95_RATIO = 2.0  # and a p95 at most twice the floor's
+
+
+# --------------------------------------------------------------------------- database set-up (subprocess)
+
+
+def _setup_database() -> dict:
+    """Migrate, then load the study, 100,000 clips (COPY), annotators and tokens. Runs in a subprocess."""
+    import random
+
+    from django.core.management import call_command
+    from django.db import connection
+    from django.utils import timezone
+    from rest_framework.authtoken.models import Token
+
+    from annotator.models import User
+    from labeling import services
+    from labeling.models import Membership
+
+    call_command("migrate", verbosity=0)
+    researcher = User.objects.create_user("bench-researcher", password=None)
+    study = services.study_create(title="Benchmark", slug="bench", created_by=researcher, overlap_k=K)
+    now = timezone.now()
+    columns = (
+        "study_id, file, poster, original_name, sha256, size_bytes, container, video_codec, duration_s, fps, "
+        "width, height, has_audio, is_active, target_k, n_assigned, n_submitted, shuffle_key, created_at"
+    )
+    rng = random.Random(7)
+    with connection.cursor() as cursor:
+        with cursor.cursor.copy(f"COPY labeling_clip ({columns}) FROM STDIN") as copy:
+            media = (
+                250_000,
+                "mp4",
+                "h264",
+                3.0,
+                25.0,
+                320,
+                240,
+                False,
+            )  # size, container, codec, s, fps, w, h, audio
+            for i in range(N_CLIPS):
+                names = (
+                    f"clips/bench/{i}.mp4",
+                    "",
+                    f"clip{i}.mp4",
+                    f"{i:064x}",
+                )  # file, poster, name, sha256
+                copy.write_row((study.pk, *names, *media, True, K, 0, 0, rng.randrange(2**31), now))
+        cursor.execute("ANALYZE")
+    tokens = []
+    for i in range(N_CLIENTS):
+        user = User.objects.create_user(f"bench-annotator-{i}", password=None)
+        Membership.objects.create(study=study, user=user, role="annotator", consented_at=now)
+        tokens.append(Token.objects.create(user=user).key)
+    return {"study_id": study.pk, "tokens": tokens, "clips": study.clips.count()}
+
+
+def _verify_database(study_id: int) -> dict:
+    """What the database says after the run (subprocess): duplicates, counters, totals."""
+    from django.db import connection
+
+    def one(sql: str) -> int:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [study_id])
+            return cursor.fetchone()[0]
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT id FROM labeling_annotation WHERE study_id = %s", [study_id])
+        ids = [row[0] for row in cursor.fetchall()]
+    result = {
+        "annotations": one("SELECT count(*) FROM labeling_annotation WHERE study_id = %s"),
+        "duplicate_pairs": one(
+            "SELECT count(*) FROM (SELECT clip_id, annotator_id FROM labeling_annotation WHERE study_id = %s "
+            "GROUP BY clip_id, annotator_id HAVING count(*) > 1) d"
+        ),
+        "duplicate_live_assignments": one(
+            "SELECT count(*) FROM (SELECT clip_id, annotator_id FROM labeling_assignment WHERE study_id = %s "
+            "AND status IN ('active', 'submitted') GROUP BY clip_id, annotator_id HAVING count(*) > 1) d"
+        ),
+        "clips_over_k": one(
+            "SELECT count(*) FROM (SELECT clip_id FROM labeling_annotation WHERE study_id = %s "
+            "GROUP BY clip_id HAVING count(*) > 3) d"
+        ),
+        "bad_counters": one(
+            "SELECT count(*) FROM labeling_clip c WHERE c.study_id = %s AND (c.n_submitted <> "
+            "(SELECT count(*) FROM labeling_annotation a WHERE a.clip_id = c.id) OR c.n_assigned <> "
+            "(SELECT count(*) FROM labeling_assignment s WHERE s.clip_id = c.id AND s.status IN ('active', 'submitted')))"
+        ),
+        "annotation_ids": ids,
+    }
+    result["statements"] = _statements_per_request(study_id)
+    return result
+
+
+def _statements_per_request(study_id: int) -> dict:
+    """SQL statements (BEGIN/COMMIT included) that one ping, one claim and one submit cost, through the API."""
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+    from rest_framework.authtoken.models import Token
+
+    token = Token.objects.filter(user__username="bench-annotator-0").values_list("key", flat=True).get()
+    client = Client(HTTP_AUTHORIZATION=f"Token {token}")
+    counts = {}
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get(f"/api/ping/?study={study_id}").status_code == 200
+    counts["floor"] = len(ctx)
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.post(
+            f"/api/studies/{study_id}/assignments/next/", {}, content_type="application/json"
+        )
+    assert response.status_code == 201, response.content
+    counts["claim"] = len(ctx)
+    data = {**RATING, "submission_id": str(uuid.uuid4())}
+    with CaptureQueriesContext(connection) as ctx:
+        url = f"/api/assignments/{response.json()['id']}/annotation/"
+        assert client.post(url, data, content_type="application/json").status_code == 201
+    counts["submit"] = len(ctx)
+    return counts
+
+
+def _run_django(command: str, env: dict, *args: str) -> dict:
+    proc = subprocess.run(
+        [sys.executable, "-m", "tests.perf.test_annotation_throughput", command, *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    if proc.returncode != 0:
+        pytest.fail(f"{command} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+# --------------------------------------------------------------------------- clients (child processes)
+
+RATING = {
+    "valence": 6,
+    "arousal": 4,
+    "valence_confidence": 4,
+    "arousal_confidence": 3,
+    "context_tags": ["setting:home", "social:alone"],
+    "context_note": "",
+    "time_on_task_ms": 6000,
+    "watched_fraction": 1.0,
+}
+
+
+def _client(base_url: str, token: str, study_id: int, mode: str, start_at: float, seconds: float) -> dict:
+    """One annotation client. mode "floor": GET /api/ping/; mode "annotate": claim -> submit loops."""
+    import httpx
+
+    headers = {"Authorization": f"Token {token}", "X-Forwarded-Proto": "https"}  # as the TLS proxy sends it
+    out = {"floor": [], "claim": [], "submit": [], "errors": [], "annotation_ids": []}
+    with httpx.Client(base_url=base_url, headers=headers, timeout=30) as http:
+        http.get("/healthz/")  # open the keep-alive connection before the clock starts
+        time.sleep(max(0.0, start_at - time.time()))
+        end = start_at + seconds
+        while time.time() < end:
+            if mode == "floor":
+                t0 = time.perf_counter()
+                r = http.get("/api/ping/", params={"study": study_id})
+                out["floor"].append(time.perf_counter() - t0)
+                if r.status_code != 200:
+                    out["errors"].append(f"ping {r.status_code} {r.text[:200]}")
+                continue
+            t0 = time.perf_counter()
+            r = http.post(f"/api/studies/{study_id}/assignments/next/", json={})
+            out["claim"].append(time.perf_counter() - t0)
+            if r.status_code != 201:
+                out["errors"].append(f"claim {r.status_code} {r.text[:200]}")
+                continue
+            assignment_id = r.json()["id"]
+            t0 = time.perf_counter()
+            r = http.post(
+                f"/api/assignments/{assignment_id}/annotation/",
+                json={**RATING, "submission_id": str(uuid.uuid4())},
+            )
+            out["submit"].append(time.perf_counter() - t0)
+            if r.status_code != 201:
+                out["errors"].append(f"submit {r.status_code} {r.text[:200]}")
+                continue
+            out["annotation_ids"].append(r.json()["id"])
+    out["elapsed"] = time.time() - start_at
+    return out
+
+
+def _phase(
+    pool, base_url: str, tokens: list[str], study_id: int, mode: str, seconds: float, lead: float = 1.0
+) -> list[dict]:
+    """All clients start together `lead` seconds from now and stop `seconds` later."""
+    start_at = time.time() + lead
+    futures = [pool.submit(_client, base_url, t, study_id, mode, start_at, seconds) for t in tokens]
+    return [f.result(timeout=seconds + 120) for f in futures]
+
+
+# --------------------------------------------------------------------------- the benchmark
+
+
+def _pct(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
+
+
+def _stats(latencies: list[float], seconds: float) -> dict:
+    mean = statistics.fmean(latencies)
+    return {
+        "n": len(latencies),
+        "rate": len(latencies) / seconds,
+        "capacity": N_CLIENTS / mean,  # Little's law: what this endpoint sustains with N_CLIENTS in flight
+        "p50_ms": _pct(latencies, 50) * 1000,
+        "p95_ms": _pct(latencies, 95) * 1000,
+        "mean_ms": mean * 1000,
+    }
+
+
+def _bench_env(db_url: str, var_dir: Path) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "REQUIRE_POSTGRES"))}
+    env.update(
+        DATABASE_URL=db_url,
+        VAR_DIR=str(var_dir),
+        DJANGO_SETTINGS_MODULE="annotator.settings",
+        PYTHONPATH=str(ROOT),
+    )
+    return env
+
+
+def _recreate_database(db_url: str) -> None:
+    import psycopg
+
+    parts = urlparse(db_url)
+    name = parts.path.lstrip("/")
+    admin_url = parts._replace(path="/postgres").geturl()
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def _wait_for_server(base_url: str, server: subprocess.Popen, log: Path) -> None:
+    import logging
+
+    import httpx
+
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        if server.poll() is not None:
+            pytest.fail(f"gunicorn exited with {server.returncode}:\n{log.read_text()[-4000:]}")
+        try:
+            if httpx.get(f"{base_url}/healthz/", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    pytest.fail(f"gunicorn did not answer /healthz/ within 60 s:\n{log.read_text()[-4000:]}")
+
+
+@pytest.mark.perf
+def test_annotation_throughput_against_the_floor(tmp_path):
+    db_url = os.environ.get("DATABASE_URL", "")
+    if not db_url.startswith(("postgres://", "postgresql://")):
+        pytest.fail(
+            "This benchmark needs PostgreSQL: set DATABASE_URL=postgresql://user@host:5432/bench_affect "
+            "(`make bench` does). The database is dropped and recreated."
+        )
+    if not urlparse(db_url).path.lstrip("/").startswith("bench"):
+        pytest.fail(
+            f"Refusing to recreate {urlparse(db_url).path.lstrip('/')!r}: use a database named bench_*."
+        )
+    with socket.socket() as s:
+        if s.connect_ex(("127.0.0.1", PORT)) == 0:
+            pytest.fail(f"Port {PORT} is in use; set BENCH_PORT to a free one.")
+
+    t_setup = time.time()
+    _recreate_database(db_url)
+    env = _bench_env(db_url, tmp_path / "var")
+    seeded = _run_django("setup", env)
+    setup_seconds = time.time() - t_setup
+    assert seeded["clips"] == N_CLIPS
+
+    server_env = dict(
+        env,
+        DJANGO_ENV="production",
+        SECRET_KEY=secrets.token_urlsafe(50),
+        ALLOWED_HOSTS="127.0.0.1",
+        GUNICORN_BIND=f"127.0.0.1:{PORT}",
+        WEB_WORKERS=WEB_WORKERS,
+        WEB_THREADS=WEB_THREADS,
+        LOG_LEVEL="WARNING",
+    )
+    log = tmp_path / "gunicorn.log"
+    base_url = f"http://127.0.0.1:{PORT}"
+    with open(log, "w") as log_file:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "annotator.wsgi"],
+            cwd=ROOT,
+            env=server_env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        _wait_for_server(base_url, server, log)
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=N_CLIENTS, mp_context=ctx) as pool:
+            tokens, study_id = seeded["tokens"], seeded["study_id"]
+            # Warm-up: spawns the client processes, opens the server's database connections, loads code.
+            warm = _phase(pool, base_url, tokens, study_id, "annotate", 2.0, lead=5.0)
+            warm += _phase(pool, base_url, tokens, study_id, "floor", 1.0)
+            rounds = []
+            for _ in range(ROUNDS):
+                rounds.append(("floor", _phase(pool, base_url, tokens, study_id, "floor", PHASE_SECONDS)))
+                rounds.append(
+                    ("annotate", _phase(pool, base_url, tokens, study_id, "annotate", PHASE_SECONDS))
+                )
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+    results = warm + [r for _, rs in rounds for r in rs]
+    errors = [e for r in results for e in r["errors"]]
+    returned_ids = [i for r in results for i in r["annotation_ids"]]
+    check = _run_django("verify", env, str(seeded["study_id"]))
+    assert errors == [], errors[:20]
+    assert check["duplicate_pairs"] == 0 and check["duplicate_live_assignments"] == 0
+    assert check["clips_over_k"] == 0 and check["bad_counters"] == 0
+    assert len(returned_ids) == len(set(returned_ids)) == check["annotations"]
+    assert set(returned_ids) == set(check["annotation_ids"])  # every 201 is in the database, nothing else is
+
+    measured = PHASE_SECONDS * ROUNDS
+    floor = _stats([x for m, rs in rounds if m == "floor" for r in rs for x in r["floor"]], measured)
+    claim = _stats([x for m, rs in rounds if m == "annotate" for r in rs for x in r["claim"]], measured)
+    submit = _stats([x for m, rs in rounds if m == "annotate" for r in rs for x in r["submit"]], measured)
+    annotations = sum(len(r["annotation_ids"]) for m, rs in rounds if m == "annotate" for r in rs)
+    per_round = [
+        (m, sum(len(r["floor"] if m == "floor" else r["annotation_ids"]) for r in rs) / PHASE_SECONDS)
+        for m, rs in rounds
+    ]
+    verdicts = {}
+    for name, s in (("claim", claim), ("submit", submit)):
+        tput, p95 = s["capacity"] / floor["capacity"], s["p95_ms"] / floor["p95_ms"]
+        verdicts[name] = (tput, p95, tput >= TARGET_THROUGHPUT_RATIO and p95 <= TARGET_P95_RATIO)
+
+    markdown = _report(
+        floor, claim, submit, annotations / measured, per_round, verdicts, check, setup_seconds
+    )
+    from tests.perf.report import write_section
+
+    write_section("annotation_throughput", markdown)
+    print("\n" + markdown)
+    missed = [name for name, (_, _, ok) in verdicts.items() if not ok]
+    if missed:
+        print(f"TARGETS MISSED for {', '.join(missed)} (see docs/benchmarks.md)")
+    if os.environ.get("BENCH_ENFORCE_TARGETS") == "1":
+        assert not missed, f"targets missed for {missed}: see docs/benchmarks.md"
+
+
+def _report(floor, claim, submit, annotations_per_s, per_round, verdicts, check, setup_seconds) -> str:
+    statements = check["statements"]
+
+    def row(name: str, s: dict, ratio: tuple | None) -> str:
+        ratios = (
+            f"{ratio[0]:.2f}× | {ratio[1]:.2f}× | {'met' if ratio[2] else '**missed**'}"
+            if ratio
+            else "1 | 1 | —"
+        )
+        return f"| {name} | {s['n']:,} | {s['capacity']:,.0f} | {s['p50_ms']:.1f} | {s['p95_ms']:.1f} | {ratios} |"
+
+    rounds = ", ".join(f"{m} {rate:,.0f}/s" for m, rate in per_round)
+    return f"""## Annotation throughput (claim → submit over HTTP)
+
+`make bench` (tests/perf/test_annotation_throughput.py): PostgreSQL, gunicorn with `gunicorn.conf.py` as
+docker-compose runs it ({WEB_WORKERS} gthread workers × {WEB_THREADS} threads, DJANGO_ENV=production), token
+auth, a study of {N_CLIPS:,} clips with K={K}, {N_CLIENTS} concurrent client processes (httpx, keep-alive) on
+loopback. {ROUNDS} rounds of {PHASE_SECONDS:.0f} s floor + {PHASE_SECONDS:.0f} s claim → submit loops, after a
+warm-up. Floor: `GET /api/ping/` — the same server, authentication and clients, one indexed SELECT.
+Throughput per endpoint = clients ÷ mean latency (Little's law; for the floor this is its request rate).
+
+| endpoint | requests | throughput (req/s) | p50 (ms) | p95 (ms) | throughput ÷ floor | p95 ÷ floor | target (≥ {TARGET_THROUGHPUT_RATIO}×, ≤ {TARGET_P95_RATIO}×) |
+|---|---:|---:|---:|---:|---:|---:|---|
+{row("floor: GET /api/ping/", floor, None)}
+{row("claim: POST …/assignments/next/", claim, verdicts["claim"])}
+{row("submit: POST …/annotation/", submit, verdicts["submit"])}
+
+- End to end: **{annotations_per_s:,.0f} annotations/s** (each a claim and a submit) with {N_CLIENTS} clients.
+- Per phase: {rounds}.
+- Correctness after the run: {check["annotations"]:,} annotations, every 201 response in the database and
+  nothing else; duplicate (clip, annotator) pairs: {check["duplicate_pairs"]}; clips over K:
+  {check["clips_over_k"]}; clip counters that disagree with the rows: {check["bad_counters"]}.
+- SQL statements per request (BEGIN/COMMIT included), counted through the API after the run: floor
+  {statements["floor"]}, claim {statements["claim"]}, submit {statements["submit"]}. Server, PostgreSQL and clients share
+  {os.cpu_count()} CPUs here, so the ratios are close to the ratios of CPU spent per request.
+- Set-up (drop/create database, migrate, COPY {N_CLIPS:,} clips): {setup_seconds:.1f} s.
+"""
+
+
+def _main() -> None:
+    import django
+
+    django.setup()
+    command = sys.argv[1]
+    if command == "setup":
+        print(json.dumps(_setup_database()))
+    elif command == "verify":
+        print(json.dumps(_verify_database(int(sys.argv[2]))))
+    else:
+        raise SystemExit(f"unknown command {command!r}")
+
+
+if __name__ == "__main__":
+    _main()
