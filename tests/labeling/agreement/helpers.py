@@ -5,9 +5,11 @@ from pathlib import Path
 
 import numpy as np
 
-# The shared folder sits beside the repository root (../shared); locate it from the repo root.
+# A copy of ../shared/reference/agreement_examples.json lives in tests/reference/ so a clone tests on its own;
+# when the shared folder sits beside the repository, the copy must still equal it.
 REPO_ROOT = Path(__file__).resolve().parents[3]
-EXAMPLES = REPO_ROOT / ".." / "shared" / "reference" / "agreement_examples.json"
+EXAMPLES = REPO_ROOT / "tests" / "reference" / "agreement_examples.json"
+SHARED_EXAMPLES = REPO_ROOT.parent / "shared" / "reference" / "agreement_examples.json"
 
 
 def load_examples() -> list[dict]:

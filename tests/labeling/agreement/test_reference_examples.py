@@ -13,6 +13,7 @@ from labeling.agreement import (
     krippendorff_alpha,
 )
 
+from . import helpers
 from .helpers import as_array, load_examples
 
 EXAMPLES = load_examples()
@@ -65,3 +66,11 @@ def test_published_example(example):
         pytest.fail(f"no test for measure {measure!r}")
     assert close3(value, example["expected"]), (value, example["expected"])
     assert value == pytest.approx(example["exact"], abs=1e-9)
+
+
+def test_the_copy_of_the_reference_file_is_current():
+    if not helpers.SHARED_EXAMPLES.exists():
+        # A clone on its own has only the copy; nothing to compare it with, so check it is the full file.
+        assert len(load_examples()) >= 9
+        return
+    assert helpers.EXAMPLES.read_bytes() == helpers.SHARED_EXAMPLES.read_bytes()
