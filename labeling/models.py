@@ -46,6 +46,17 @@ class Study(models.Model):
     )
     completion_url = models.URLField(blank=True, help_text="Crowd workers are redirected here at the end.")
     is_active = models.BooleanField(default=True)
+    # Optional K+1 policy (issue 3): after an agreement run, clips whose rating sd exceeds the threshold
+    # get one more annotator, up to the cap. Both null = off.
+    extra_annotator_sd_threshold = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="Clips whose valence or arousal sd (canonical scale -1..1) exceeds this get one more "
+        "annotator after an agreement run. Empty = off.",
+    )
+    extra_annotator_cap_k = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Never ask more than this many annotators for one clip."
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -314,3 +325,50 @@ class Annotation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.annotator} on {self.clip}"
+
+
+class AgreementReport(models.Model):
+    """One computation of a study's inter-rater agreement (issue 3). The result is the JSON described in
+    labeling/report.py; the watermark says which annotations it was computed from."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    OPEN = (Status.PENDING, Status.RUNNING)
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="agreement_reports")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    progress = models.FloatField(default=0.0)
+    progress_message = models.CharField(max_length=200, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    requested_at = models.DateTimeField(default=timezone.now)
+    not_before = models.DateTimeField(default=timezone.now, help_text="Debounce: do not start before this.")
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration_s = models.FloatField(null=True, blank=True)
+    watermark_count = models.PositiveIntegerField(null=True, blank=True)
+    watermark_last_id = models.BigIntegerField(null=True, blank=True)
+    result = models.JSONField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["study"],
+                condition=Q(status__in=["pending", "running"]),
+                name="agreement_report_one_open_per_study",
+            ),
+            models.CheckConstraint(
+                condition=Q(progress__gte=0, progress__lte=1), name="agreement_report_progress_range"
+            ),
+        ]
+        indexes = [models.Index(fields=["study", "status", "-finished_at"], name="agreement_report_idx")]
+
+    def __str__(self) -> str:
+        return f"agreement of {self.study} ({self.status})"

@@ -21,7 +21,17 @@ from django.db.models.functions import Coalesce, Greatest, Least
 from django.http import Http404
 from django.utils import timezone
 
-from labeling.models import Annotation, Assignment, Clip, Invite, Membership, Role, SchemeVersion, Study
+from labeling.models import (
+    AgreementReport,
+    Annotation,
+    Assignment,
+    Clip,
+    Invite,
+    Membership,
+    Role,
+    SchemeVersion,
+    Study,
+)
 
 
 def studies_for_user(*, user) -> QuerySet[Study]:
@@ -242,3 +252,46 @@ def study_rating_rate(*, study: Study, now=None) -> dict[str, int]:
 
 def invites_for_study(*, study: Study) -> QuerySet[Invite]:
     return Invite.objects.filter(study=study).order_by("-created_at")
+
+
+# --- Agreement reports (issue 3). ---
+
+
+def annotation_watermark(*, study: Study) -> dict[str, int]:
+    """How many annotations the study has and the highest id: what a report was computed from. Annotations
+    are immutable and never deleted while the study exists, so (count, max id) changes exactly when data does."""
+    row = Annotation.objects.filter(study=study).aggregate(count=Count("id"), last=Max("id"))
+    return {"annotation_count": row["count"], "last_annotation_id": row["last"] or 0}
+
+
+def agreement_latest(*, study: Study) -> dict:
+    """The study's latest finished report, the open (pending/running) one, whether the finished one is stale.
+
+    Keys: "report" (latest done AgreementReport or None), "running" (pending/running one or None),
+    "failed" (the latest report if it failed after the last done one, else None), "stale" (True when a done
+    report exists and the study's annotations changed since its watermark), "current_count", "current_last_id".
+    The study must already be scoped to the requester (study_for_researcher). Three queries.
+    """
+    reports = AgreementReport.objects.filter(study=study)
+    done = reports.filter(status=AgreementReport.Status.DONE).order_by("-finished_at", "-id").first()
+    others = list(
+        reports.exclude(status=AgreementReport.Status.DONE)
+        .filter(Q(status__in=AgreementReport.OPEN) | Q(finished_at__gt=done.finished_at) if done else Q())
+        .order_by("-requested_at", "-id")[:5]
+    )
+    running = next((r for r in others if r.status in AgreementReport.OPEN), None)
+    failed = next((r for r in others if r.status == AgreementReport.Status.FAILED), None)
+    mark = annotation_watermark(study=study)
+    stale = bool(
+        done is not None
+        and (done.watermark_count, done.watermark_last_id)
+        != (mark["annotation_count"], mark["last_annotation_id"])
+    )
+    return {
+        "report": done,
+        "running": running,
+        "failed": failed,
+        "stale": stale,
+        "current_count": mark["annotation_count"],
+        "current_last_id": mark["last_annotation_id"],
+    }
