@@ -1,0 +1,26 @@
+"""Inline SVG plots for the agreement section of the study page.
+
+Pure functions: plain Python data in (pieces of an AgreementReport's result), SVG markup out. No Django, no
+JavaScript, nothing fetched. Every string taken from data is escaped; every plot carries <title>/<desc>, axis
+labels and a viewBox (it scales with its container). Colours come from Okabe & Ito's colour-blind-safe
+palette and each series also differs by marker shape and dash, so nothing is told by colour alone.
+"""
+
+from .charts import accumulation_plot, reliability_plot, scatter_va
+from .shape import annotator_rows, clip_points, low_agreement_rows, tag_rows
+from .svg import Axes, empty_plot, esc, fnum, nice_ticks
+
+__all__ = [
+    "Axes",
+    "accumulation_plot",
+    "annotator_rows",
+    "clip_points",
+    "empty_plot",
+    "esc",
+    "fnum",
+    "low_agreement_rows",
+    "nice_ticks",
+    "reliability_plot",
+    "scatter_va",
+    "tag_rows",
+]
