@@ -257,10 +257,16 @@ def invites_for_study(*, study: Study) -> QuerySet[Invite]:
 # --- Agreement reports (issue 3). ---
 
 
+def agreement_annotations(*, study: Study) -> QuerySet[Annotation]:
+    """The annotations an agreement report uses: all of the study's, except those of clips whose filmed
+    participant withdrew (their clips leave reports as they leave exports)."""
+    return Annotation.objects.filter(study=study, clip__participant__withdrawn_at__isnull=True)
+
+
 def annotation_watermark(*, study: Study) -> dict[str, int]:
-    """How many annotations the study has and the highest id: what a report was computed from. Annotations
-    are immutable and never deleted while the study exists, so (count, max id) changes exactly when data does."""
-    row = Annotation.objects.filter(study=study).aggregate(count=Count("id"), last=Max("id"))
+    """How many annotations a report of the study would use now, and the highest id. Annotations are
+    immutable, so (count, max id) changes exactly when the data does (a new label, or a withdrawal)."""
+    row = agreement_annotations(study=study).aggregate(count=Count("id"), last=Max("id"))
     return {"annotation_count": row["count"], "last_annotation_id": row["last"] or 0}
 
 
