@@ -186,6 +186,12 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
     "expire-leases": {"task": "labeling.tasks.expire_leases", "schedule": timedelta(minutes=1)},
+    # Agreement reports of studies with new labels (debounced to one run per study per 30 s).
+    "agreement-reports": {
+        "task": "labeling.tasks.schedule_agreement",
+        "schedule": timedelta(seconds=30),
+        "options": {"expires": 25},
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 

@@ -1,5 +1,12 @@
 """Writes. Each function is keyword-only, transactional, and named <entity>_<action>."""
 
+from .agreement import (
+    agreement_compute,
+    agreement_request,
+    agreement_run_now,
+    agreement_schedule_due,
+    clip_targets_extend,
+)
 from .annotations import annotation_submit
 from .assignments import assignment_claim_next, assignment_heartbeat, leases_expire
 from .clips import clip_create, participant_get_or_create
@@ -13,6 +20,11 @@ from .studies import (
 )
 
 __all__ = [
+    "agreement_compute",
+    "agreement_request",
+    "agreement_run_now",
+    "agreement_schedule_due",
+    "clip_targets_extend",
     "annotation_submit",
     "assignment_claim_next",
     "assignment_heartbeat",

@@ -1,0 +1,412 @@
+"""Agreement reports, the Django side: load a study's ratings into arrays, call labeling.agreement, and build
+the JSON stored in AgreementReport.result. Every statistic comes from labeling.agreement; this module only
+arranges the data and records which layout each statistic was given.
+
+Choices a methodologist reading a report should know (they are repeated in result["notes"]):
+- Ratings are on the canonical scale [-1, 1]. A "cannot judge" rating is a missing value for valence,
+  arousal and context tags alike, and is counted in n_cannot_judge. Clips whose filmed participant withdrew
+  are left out entirely; inactive clips that have ratings are kept.
+- Units are clips. α and its bootstrap use the clips with at least 2 ratings of the dimension (the pairable
+  ones); the bootstrap resamples those clips whole, N_RESAMPLES times, seeded.
+- α depends only on the values each clip received, not on who gave them, so α, its bootstrap, the
+  accumulation curve and the tag α are given a "slot" layout (row j = the clip's j-th rating in submission
+  order). That equals the raters × clips array exactly and stays small however many annotators there are.
+- ICC needs a complete matrix; see `_icc_section` for the policy.
+- Per-clip sd is the sample sd (n − 1); null for a clip with one rating.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+
+from labeling import agreement as stats
+from labeling.models import Clip, SchemeVersion, Study
+from labeling.scheme import DIMENSIONS
+from labeling.selectors import agreement_annotations
+
+N_RESAMPLES = 1000
+CONFIDENCE = 0.95
+SEED = 0
+LOW_AGREEMENT_TOP = 25
+ACCUMULATION_POINTS = 12
+DENSE_CELLS_MAX = 10_000_000  # raters × clips cells above which the per-annotator table is left out
+CROSSED_MIN_SHARE = 0.5  # a rater set must cover this share of the pairable clips for the crossed ICC
+
+Progress = Callable[[float, str], None]
+
+NOTES = {
+    "scale": "Ratings on the canonical scale -1..1 (each instrument mapped linearly).",
+    "missing": "'Cannot judge' is a missing value for valence, arousal and tags, counted in n_cannot_judge. "
+    "Clips of withdrawn participants are left out.",
+    "alpha": "Krippendorff's alpha over the clips with 2+ ratings of the dimension; percentile bootstrap "
+    "CI resampling whole clips.",
+    "sd": "Per-clip sd is the sample sd (n - 1); low_agreement lists the clips with the highest sd > 0.",
+    "annotators": "r_loo: Pearson r of the annotator with the mean of the others on the same clips; "
+    "alpha_without: interval alpha of all ratings except theirs.",
+    "accumulation": "Interval alpha of the first n annotations in submission order.",
+    "tags": "Per-tag nominal alpha on presence/absence; set alpha with the MASI and Jaccard distances.",
+}
+
+
+@dataclass
+class StudyRatings:
+    """A study's ratings as parallel arrays, one entry per annotation in submission (id) order."""
+
+    study_id: int
+    n_clips: int  # clips in the study, withdrawn participants' left out
+    clip_ids: np.ndarray  # the U clips with at least one annotation, ascending id
+    clip_names: list[str]
+    rater_ids: np.ndarray  # the R annotators, ascending id
+    usernames: list[str]
+    ann_ids: np.ndarray  # N
+    clip: np.ndarray  # N indices into clip_ids
+    rater: np.ndarray  # N indices into rater_ids
+    values: dict[str, np.ndarray]  # dimension -> N floats, nan for "cannot judge"
+    cannot_judge: np.ndarray  # N bools
+    tags: np.ndarray  # N objects: frozenset of "group:tag", None for "cannot judge"
+    vocabulary: list[str]
+
+    @property
+    def watermark(self) -> dict[str, int]:
+        last = int(self.ann_ids.max()) if self.ann_ids.size else 0
+        return {"annotation_count": int(self.ann_ids.size), "last_annotation_id": last}
+
+
+def _vocabulary(study: Study, used: set[str]) -> list[str]:
+    """Every "group:tag" of the study's scheme versions (newest first, in scheme order), then any other used."""
+    vocab: dict[str, None] = {}
+    for spec in SchemeVersion.objects.filter(study=study).order_by("-version").values_list("spec", flat=True):
+        for group in spec.get("context_groups", []):
+            for tag in group.get("tags", []):
+                vocab[f"{group['name']}:{tag}"] = None
+    return list(vocab) + sorted(used - vocab.keys())
+
+
+def load_ratings(*, study: Study) -> StudyRatings:
+    """Read the study's ratings (one query for the annotations, one for clips, one or two for names)."""
+    rows = list(
+        agreement_annotations(study=study)
+        .order_by("id")
+        .values_list("id", "clip_id", "annotator_id", "valence", "arousal", "cannot_judge", "context_tags")
+    )
+    names = dict(
+        Clip.objects.filter(study=study, participant__withdrawn_at__isnull=True).values_list(
+            "id", "original_name"
+        )
+    )
+    cols = list(zip(*rows, strict=True)) if rows else [()] * 7
+    ann_ids = np.array(cols[0], dtype=np.int64)
+    clip_ids, clip = np.unique(np.array(cols[1], dtype=np.int64), return_inverse=True)
+    rater_ids, rater = np.unique(np.array(cols[2], dtype=np.int64), return_inverse=True)
+    cannot_judge = np.array(cols[5], dtype=bool)
+    tags = np.empty(len(rows), dtype=object)
+    tags[:] = [None if cj else frozenset(t or ()) for cj, t in zip(cols[5], cols[6], strict=True)]
+    used = set().union(*(t for t in tags if t)) if rows else set()
+    return StudyRatings(
+        study_id=study.pk,
+        n_clips=len(names),
+        clip_ids=clip_ids,
+        clip_names=[names.get(int(c), "") for c in clip_ids],
+        rater_ids=rater_ids,
+        usernames=_usernames(study, rater_ids),
+        ann_ids=ann_ids,
+        clip=clip.astype(np.intp),
+        rater=rater.astype(np.intp),
+        values={
+            "valence": np.array(cols[3], dtype=float),
+            "arousal": np.array(cols[4], dtype=float),
+        },
+        cannot_judge=cannot_judge,
+        tags=tags,
+        vocabulary=_vocabulary(study, used),
+    )
+
+
+def _usernames(study: Study, rater_ids: np.ndarray) -> list[str]:
+    users = get_user_model().objects
+    names = dict(users.filter(memberships__study=study).values_list("id", "username"))
+    missing = [int(i) for i in rater_ids if int(i) not in names]
+    if missing:
+        names.update(users.filter(pk__in=missing).values_list("id", "username"))
+    return [names.get(int(i), "") for i in rater_ids]
+
+
+# --- Layout helpers (numpy only) ------------------------------------------------------------------------
+
+
+def ranks_within(group: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """For each masked entry, its position among the masked entries of its group, in array order (-1 elsewhere)."""
+    idx = np.flatnonzero(mask)
+    g = group[idx]
+    order = np.argsort(g, kind="stable")
+    sorted_g = g[order]
+    rank = np.empty(idx.size, dtype=np.intp)
+    rank[order] = np.arange(idx.size) - np.searchsorted(sorted_g, sorted_g, side="left")
+    out = np.full(group.size, -1, dtype=np.intp)
+    out[idx] = rank
+    return out
+
+
+def spread(r: StudyRatings, dim: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per clip: number of ratings of `dim`, their mean and sample sd (nan where undefined)."""
+    v = r.values[dim]
+    valid = ~np.isnan(v)
+    u = r.clip_ids.size
+    c, x = r.clip[valid], v[valid]
+    n = np.bincount(c, minlength=u)
+    mean = np.divide(np.bincount(c, weights=x, minlength=u), n, out=np.full(u, np.nan), where=n > 0)
+    dev = np.bincount(c, weights=(x - mean[c]) ** 2, minlength=u)
+    sd = np.sqrt(np.divide(dev, n - 1, out=np.full(u, np.nan), where=n > 1))
+    return n, mean, sd
+
+
+def slot_matrix(r: StudyRatings, values: np.ndarray, use: np.ndarray, columns: np.ndarray, fill=np.nan):
+    """Rows = the j-th used rating of a clip in submission order; columns = clips where `columns` >= 0."""
+    slot = ranks_within(r.clip, use)
+    use = use & (columns[r.clip] >= 0)
+    rows = max(int(slot[use].max()) + 1 if use.any() else 0, 2)
+    out = np.full((rows, int(columns.max()) + 1), fill, dtype=values.dtype)
+    out[slot[use], columns[r.clip[use]]] = values[use]
+    return out
+
+
+def column_index(keep: np.ndarray) -> np.ndarray:
+    """Column of each clip kept (in clip order), -1 for the others."""
+    return np.where(keep, np.cumsum(keep) - 1, -1)
+
+
+def dense_matrix(r: StudyRatings, dim: str) -> np.ndarray | None:
+    """The raters × clips array of `dim` (all U clips), or None when it would be too large."""
+    shape = (r.rater_ids.size, r.clip_ids.size)
+    if shape[0] < 2 or shape[0] * shape[1] > DENSE_CELLS_MAX:
+        return None
+    v = r.values[dim]
+    valid = ~np.isnan(v)
+    out = np.full(shape, np.nan)
+    out[r.rater[valid], r.clip[valid]] = v[valid]
+    return out
+
+
+# --- Sections ---------------------------------------------------------------------------------------------
+
+
+def _empty_alpha(n_units: int = 0) -> dict:
+    return {
+        "estimate": None,
+        "low": None,
+        "high": None,
+        "confidence": CONFIDENCE,
+        "n_resamples": 0,
+        "n_valid": 0,
+        "n_units": n_units,
+    }
+
+
+def _icc_section(r: StudyRatings, dim: str, n: np.ndarray, dense: np.ndarray | None) -> dict:
+    """ICC needs a complete raters × clips matrix. Policy, in order:
+
+    1. "crossed": if one set of annotators rated at least CROSSED_MIN_SHARE of the clips that have 2+
+       ratings together (the most common rater set), use those annotators on the clips they all rated: a
+       real raters × clips design, where the two-way forms ICC(2,·) and ICC(3,·) mean what they say.
+    2. "slots" otherwise (many annotators, each rating a subset): k = the most common number of ratings per
+       clip (ties: the larger); each clip with at least k ratings contributes its first k in submission
+       order as rater slots 1..k; clips with fewer are dropped. Raters differ between clips, so only the
+       one-way forms ICC(1,1) and ICC(1,k) are interpretable (Shrout & Fleiss 1979 case 1; McGraw & Wong
+       1996); the two-way forms are listed for completeness and treat slot order as the rater factor.
+    """
+    pairable = n >= 2
+    p = int(pairable.sum())
+    v = r.values[dim]
+    out = {"forms": {}, "n_units": 0, "n_units_dropped": p, "n_raters": 0, "confidence": CONFIDENCE}
+    if p < 2:
+        return {**out, "layout": None, "recommended": [], "policy": "needs 2+ clips with 2+ ratings"}
+    data, layout, raters = None, "slots", None
+    if dense is not None:
+        present = ~np.isnan(dense[:, pairable])
+        keys = np.ascontiguousarray(np.packbits(present, axis=0).T)
+        uniq, counts = np.unique(keys, axis=0, return_counts=True)
+        members = np.unpackbits(uniq[np.argmax(counts)])[: dense.shape[0]].astype(bool)
+        if present[members].all(axis=0).sum() >= max(2, CROSSED_MIN_SHARE * p):
+            data, layout = dense[members][:, pairable], "crossed"
+            raters = [int(i) for i in r.rater_ids[members]]
+    if data is None:
+        counts = np.bincount(n[pairable])
+        k = int(counts.size - 1 - np.argmax(counts[::-1]))
+        valid = ~np.isnan(v)
+        use = valid & (ranks_within(r.clip, valid) < k)
+        data = slot_matrix(r, v, use, column_index(pairable))[:k]
+    if layout == "crossed":
+        policy = (
+            f"complete cases, crossed design: the {len(raters)} annotators who most often rated the same "
+            "clips, on the clips all of them rated"
+        )
+        recommended = ["ICC(2,1)", "ICC(2,k)"]
+    else:
+        policy = (
+            f"k ratings per clip: the first {data.shape[0]} ratings of each clip in submission order as "
+            "rater slots (k = most common count); raters differ between clips, so read the one-way forms"
+        )
+        recommended = ["ICC(1,1)", "ICC(1,k)"]
+    try:
+        result = stats.icc(data, confidence=CONFIDENCE).as_dict()
+    except ValueError as exc:
+        return {**out, "layout": layout, "recommended": recommended, "policy": f"{policy}; {exc}"}
+    return {**result, "layout": layout, "recommended": recommended, "policy": policy, "raters": raters}
+
+
+def _annotators(r: StudyRatings, dense: np.ndarray | None) -> list[dict]:
+    if dense is None:
+        return []
+    try:
+        table = stats.annotator_reliability(dense, "interval")
+    except ValueError:
+        return []
+    return [
+        {
+            "annotator": int(r.rater_ids[row.rater]),
+            "username": r.usernames[row.rater],
+            **{k: v for k, v in row.as_dict().items() if k != "rater"},
+        }
+        for row in table
+        if row.n_units > 0
+    ]
+
+
+def _accumulation(r: StudyRatings, dim: str) -> list[dict]:
+    """α (interval) of the first n annotations at ~ACCUMULATION_POINTS checkpoints: one growing slot matrix."""
+    total = r.ann_ids.size
+    if total == 0:
+        return []
+    points = np.unique(np.ceil(np.linspace(total / ACCUMULATION_POINTS, total, ACCUMULATION_POINTS)))
+    slot = ranks_within(r.clip, np.ones(total, dtype=bool))
+    data = np.full((max(int(slot.max()) + 1, 2), r.clip_ids.size), np.nan)
+    v, done, out = r.values[dim], 0, []
+    for point in points.astype(int):
+        data[slot[done:point], r.clip[done:point]] = v[done:point]
+        done = point
+        try:
+            alpha = stats.krippendorff_alpha(data, "interval")
+        except ValueError:
+            alpha = None
+        out.append({"n_annotations": int(point), "alpha_interval": alpha})
+    return out
+
+
+def dimension_section(r: StudyRatings, dim: str, *, n_resamples: int, seed: int, progress: Progress) -> dict:
+    n, mean, sd = spread(r, dim)
+    v = r.values[dim]
+    pairable = n >= 2
+    p = int(pairable.sum())
+    section: dict = {"n_ratings": int(n.sum()), "n_clips": int((n > 0).sum()), "n_pairable_clips": p}
+    progress(0.0, f"{dim}: alpha with {n_resamples} bootstrap resamples")
+    if p:
+        data = slot_matrix(r, v, ~np.isnan(v), column_index(pairable))
+        for level in ("interval", "ordinal"):
+            ci = stats.alpha_bootstrap(data, level, n_resamples=n_resamples, confidence=CONFIDENCE, seed=seed)
+            section[f"alpha_{level}"] = ci.as_dict()
+    else:
+        section["alpha_interval"] = section["alpha_ordinal"] = _empty_alpha()
+    progress(0.5, f"{dim}: ICC, annotators, accumulation")
+    dense = dense_matrix(r, dim)
+    section["icc"] = _icc_section(r, dim, n, dense)
+    section["trace_ccc"] = None  # continuous traces are recorded by a later issue
+    rated = np.flatnonzero(n > 0)
+    section["clips"] = [
+        {
+            "clip": int(r.clip_ids[i]),
+            "name": r.clip_names[i],
+            "n": int(n[i]),
+            "mean": round(float(mean[i]), 6),
+            "sd": round(float(sd[i]), 6) if n[i] > 1 else None,
+        }
+        for i in rated
+    ]
+    worst = np.flatnonzero(pairable & (sd > 0))
+    worst = worst[np.lexsort((r.clip_ids[worst], -sd[worst]))][:LOW_AGREEMENT_TOP]
+    section["low_agreement"] = [
+        {"clip": int(r.clip_ids[i]), "name": r.clip_names[i], "n": int(n[i]), "sd": round(float(sd[i]), 6)}
+        for i in worst
+    ]
+    section["annotators"] = _annotators(r, dense)
+    section["accumulation"] = _accumulation(r, dim)
+    return section
+
+
+def tags_section(r: StudyRatings) -> dict:
+    judged = ~r.cannot_judge
+    n = np.bincount(r.clip[judged], minlength=r.clip_ids.size)
+    out = {
+        "per_tag": {},
+        "set_alpha": {"masi": None, "jaccard": None},
+        "n_pairable_clips": int((n >= 2).sum()),
+    }
+    if not (n >= 2).any():
+        return out
+    data = slot_matrix(r, r.tags, judged, column_index(n >= 2), fill=None)
+    per_tag = stats.per_tag_alpha(data, vocabulary=r.vocabulary)
+    out["per_tag"] = {tag: value.as_dict() for tag, value in per_tag.items()}
+    out["set_alpha"] = {d: stats.set_alpha(data, distance=d) for d in ("masi", "jaccard")}
+    return out
+
+
+def policy_candidates(r: StudyRatings, threshold: float) -> dict[int, int]:
+    """Clips (id -> annotations at the watermark) with 2+ ratings and valence or arousal sd above threshold."""
+    over = np.zeros(r.clip_ids.size, dtype=bool)
+    for dim in DIMENSIONS:
+        n, _, sd = spread(r, dim)
+        over |= (n >= 2) & (np.nan_to_num(sd, nan=-1.0) > threshold)
+    total = np.bincount(r.clip, minlength=r.clip_ids.size)
+    return {int(r.clip_ids[i]): int(total[i]) for i in np.flatnonzero(over)}
+
+
+def build_result(
+    r: StudyRatings,
+    *,
+    n_resamples: int = N_RESAMPLES,
+    seed: int = SEED,
+    progress: Progress | None = None,
+) -> dict:
+    """The report JSON (see the module docstring and labeling.models.AgreementReport). NaN -> None."""
+
+    def step(lo: float, hi: float) -> Progress:
+        return lambda frac, msg: progress(lo + (hi - lo) * frac, msg) if progress else None
+
+    result = {
+        "computed_at": timezone.now().isoformat(),
+        "watermark": r.watermark,
+        "n_clips": r.n_clips,
+        "n_clips_rated": int(r.clip_ids.size),
+        "n_annotators": int(r.rater_ids.size),
+        "n_annotations": int(r.ann_ids.size),
+        "n_cannot_judge": int(r.cannot_judge.sum()),
+        "bootstrap": {"n_resamples": n_resamples, "confidence": CONFIDENCE, "seed": seed, "unit": "clip"},
+        "dimensions": {},
+    }
+    for i, dim in enumerate(DIMENSIONS):
+        result["dimensions"][dim] = dimension_section(
+            r, dim, n_resamples=n_resamples, seed=seed, progress=step(0.4 * i, 0.4 * (i + 1))
+        )
+    step(0.8, 1.0)(0.0, "context tags")
+    result["tags"] = tags_section(r)
+    result["policy"] = {"threshold_sd": None, "cap_k": None, "clips_extended": []}
+    result["notes"] = NOTES
+    return json_clean(result)
+
+
+def json_clean(value):
+    """Plain JSON types: numpy scalars to Python, nan/inf to None."""
+    if isinstance(value, dict):
+        return {str(k): json_clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_clean(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

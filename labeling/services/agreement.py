@@ -1,0 +1,299 @@
+"""Agreement reports: requesting a run (debounced, one at a time per study), running it, the K+1 policy.
+
+A report goes pending -> running -> done | failed. The database allows one pending-or-running report per
+study (constraint agreement_report_one_open_per_study); that, not the check before it, prevents two runs.
+A run claims its report with a conditional UPDATE (pending, or running but started longer ago than the
+task's hard time limit: a killed worker), so running the task twice, or concurrently, computes once, and a
+done report is never touched again. The watermark (annotation count and highest id) is taken from the data
+the run loads at its start; a report whose watermark differs from the study's current one is stale.
+
+Nothing here runs on the annotation submit path: new labels are noticed by `agreement_schedule_due`, which
+Celery beat runs every 30 s.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from datetime import datetime, timedelta
+
+from celery.exceptions import SoftTimeLimitExceeded
+from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
+from django.db.models import Count, Exists, F, IntegerField, Max, OuterRef, Q, QuerySet, Subquery
+from django.utils import timezone
+
+from labeling.models import AgreementReport, Annotation, Clip, Study
+from labeling.report import build_result, load_ratings, policy_candidates
+
+logger = logging.getLogger(__name__)
+
+DEBOUNCE = timedelta(seconds=30)  # at most one run per study every 30 s
+TIME_LIMIT_S = 300  # the compute task's hard time limit (the soft one is 30 s earlier)
+SOFT_TIME_LIMIT_S = TIME_LIMIT_S - 30
+STALE_RUNNING = timedelta(seconds=TIME_LIMIT_S + 30)  # a run older than this was killed: it may be redone
+REKICK_AFTER = timedelta(minutes=5)  # an open report queued this long ago and not finished is queued again
+KEEP_FINISHED = 10  # finished reports kept per study (results can be megabytes)
+TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError)
+
+Status = AgreementReport.Status
+FINISHED = (Status.DONE, Status.FAILED)
+
+
+def _open(study_id: int) -> QuerySet[AgreementReport]:
+    return AgreementReport.objects.filter(study_id=study_id, status__in=AgreementReport.OPEN)
+
+
+def _enqueue(report_id: int, countdown: float = 0.0) -> None:
+    """Queue the compute task once the surrounding transaction commits. A broker error is logged, not
+    raised (the report stays pending and `agreement_schedule_due` queues it again)."""
+    from labeling.tasks import compute_agreement  # the tasks module imports this one
+
+    def send():
+        compute_agreement.apply_async((report_id,), countdown=max(0.0, countdown) or None)
+
+    transaction.on_commit(send, robust=True)
+
+
+def agreement_request(
+    *, study: Study, requested_by=None, enqueue: bool = True, now: datetime | None = None
+) -> tuple[AgreementReport, bool]:
+    """Ask for a run now: returns (the open report, False) if one is pending or running, else
+    (a new pending report, True), queued to start when the last run is at least DEBOUNCE old."""
+    now = now or timezone.now()
+    existing = _open(study.pk).first()
+    if existing is not None:
+        return existing, False
+    last = (
+        AgreementReport.objects.filter(study=study, status__in=FINISHED)
+        .order_by("-finished_at")
+        .values_list("finished_at", flat=True)
+        .first()
+    )
+    not_before = max(now, last + DEBOUNCE) if last else now
+    try:
+        with transaction.atomic():
+            report = AgreementReport.objects.create(
+                study=study, requested_by=requested_by, requested_at=now, not_before=not_before
+            )
+    except IntegrityError:  # a concurrent request won: the constraint allows one open report
+        existing = _open(study.pk).first()
+        if existing is None:
+            raise
+        return existing, False
+    if enqueue:
+        _enqueue(report.pk, (not_before - now).total_seconds())
+    return report, True
+
+
+def agreement_schedule_due(*, now: datetime | None = None) -> list[AgreementReport]:
+    """Beat's work (every 30 s): start a run for each study whose annotations changed since its latest
+    finished report, that has no open report, and whose last run finished at least DEBOUNCE ago; and queue
+    again open reports whose message seems lost. One query to find the studies, whatever their number."""
+    now = now or timezone.now()
+    _requeue_stuck(now)
+    finished = AgreementReport.objects.filter(study=OuterRef("pk"), status__in=FINISHED).order_by(
+        "-finished_at", "-id"
+    )
+    annotations = (
+        Annotation.objects.filter(study=OuterRef("pk"), clip__participant__withdrawn_at__isnull=True)
+        .order_by()
+        .values("study")
+    )
+    studies = (
+        Study.objects.annotate(
+            has_open=Exists(
+                AgreementReport.objects.filter(study=OuterRef("pk"), status__in=AgreementReport.OPEN)
+            ),
+            last_finished=Subquery(finished.values("finished_at")[:1]),
+            last_count=Subquery(finished.values("watermark_count")[:1]),
+            last_id=Subquery(finished.values("watermark_last_id")[:1]),
+            n_now=Subquery(annotations.annotate(n=Count("id")).values("n"), output_field=IntegerField()),
+            last_now=Subquery(annotations.annotate(m=Max("id")).values("m")),
+        )
+        .filter(has_open=False, n_now__gt=0)
+        .filter(Q(last_finished__isnull=True) | Q(last_finished__lte=now - DEBOUNCE))
+        .order_by("pk")
+    )
+    started = []
+    for study in studies:
+        if (study.last_count, study.last_id) == (study.n_now, study.last_now):
+            continue
+        try:
+            with transaction.atomic():
+                report = AgreementReport.objects.create(study=study, requested_at=now, not_before=now)
+        except IntegrityError:  # a manual request got there first
+            continue
+        _enqueue(report.pk)
+        started.append(report)
+    return started
+
+
+def _requeue_stuck(now: datetime) -> int:
+    """Queue again open reports queued REKICK_AFTER ago that no worker finished: pending ones (a lost
+    message) and running ones older than STALE_RUNNING (a killed worker). Duplicates are harmless."""
+    stuck = AgreementReport.objects.filter(not_before__lt=now - REKICK_AFTER).filter(
+        Q(status=Status.PENDING) | Q(status=Status.RUNNING, started_at__lt=now - STALE_RUNNING)
+    )
+    ids = list(stuck.values_list("pk", flat=True)[:100])
+    AgreementReport.objects.filter(pk__in=ids).update(not_before=now)
+    for report_id in ids:
+        _enqueue(report_id)
+    return len(ids)
+
+
+def _claim(report_id: int, now: datetime) -> bool:
+    claimable = Q(status=Status.PENDING) | Q(status=Status.RUNNING, started_at__lt=now - STALE_RUNNING)
+    return bool(
+        AgreementReport.objects.filter(claimable, pk=report_id).update(
+            status=Status.RUNNING, started_at=now, progress=0.0, progress_message="starting", error=""
+        )
+    )
+
+
+def agreement_compute(
+    *, report_id: int, final_attempt: bool = True, n_resamples: int | None = None
+) -> AgreementReport | None:
+    """Run a pending report (or a running one a killed worker left behind). Returns the finished report,
+    or None when there was nothing to do (done, failed, unknown, or running elsewhere).
+
+    Progress is saved as the run goes. Failures are stored with their error text; a transient database
+    error puts the report back to pending and is raised again so the task retries (unless
+    `final_attempt`, when it is stored as a failure).
+    """
+    started = timezone.now()
+    if not _claim(report_id, started):
+        return None
+    mine = AgreementReport.objects.filter(pk=report_id, status=Status.RUNNING, started_at=started)
+    clock = time.monotonic()
+
+    def progress(fraction: float, message: str) -> None:
+        mine.update(progress=round(min(max(fraction, 0.0), 1.0), 3), progress_message=message[:200])
+
+    try:
+        study = Study.objects.get(agreement_reports=report_id)
+        progress(0.02, "loading ratings")
+        ratings = load_ratings(study=study)
+        mark = ratings.watermark
+        mine.update(
+            watermark_count=mark["annotation_count"],
+            watermark_last_id=mark["last_annotation_id"],
+            progress=0.1,
+            progress_message=f"loaded {mark['annotation_count']} ratings",
+        )
+        options = {} if n_resamples is None else {"n_resamples": n_resamples}
+        result = build_result(ratings, progress=lambda f, m: progress(0.1 + 0.8 * f, m), **options)
+        progress(0.92, "K+1 policy")
+        result["policy"] = _apply_policy(study, ratings)
+        done = mine.update(
+            status=Status.DONE,
+            result=result,
+            progress=1.0,
+            progress_message="done",
+            finished_at=timezone.now(),
+            duration_s=time.monotonic() - clock,
+        )
+    except TRANSIENT_DB_ERRORS as exc:
+        if not final_attempt:
+            _release(mine)
+            raise
+        _fail(mine, exc, clock)
+        return AgreementReport.objects.get(pk=report_id)
+    except (Exception, KeyboardInterrupt) as exc:  # SoftTimeLimitExceeded included
+        logger.exception("agreement report %s failed", report_id)
+        _fail(mine, exc, clock)
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        return AgreementReport.objects.get(pk=report_id)
+    if done:
+        _prune(study)
+    return AgreementReport.objects.get(pk=report_id)
+
+
+def _release(mine: QuerySet[AgreementReport]) -> None:
+    try:
+        mine.update(status=Status.PENDING, started_at=None, progress=0.0, progress_message="retrying")
+    except TRANSIENT_DB_ERRORS:  # the database is away: the report stays running until it is stale
+        logger.warning("could not put an agreement report back to pending", exc_info=True)
+
+
+def _fail(mine: QuerySet[AgreementReport], exc: BaseException, clock: float) -> None:
+    if isinstance(exc, SoftTimeLimitExceeded):
+        text = f"The run took longer than {SOFT_TIME_LIMIT_S} s and was stopped."
+    elif isinstance(exc, KeyboardInterrupt):
+        text = "The run was interrupted."
+    else:
+        text = f"{type(exc).__name__}: {exc}"
+    mine.update(
+        status=Status.FAILED,
+        error=text[:5000],
+        progress_message="failed",
+        finished_at=timezone.now(),
+        duration_s=time.monotonic() - clock,
+    )
+
+
+def _prune(study: Study) -> None:
+    finished = AgreementReport.objects.filter(study=study, status__in=FINISHED)
+    keep = list(finished.order_by("-finished_at", "-id").values_list("pk", flat=True)[:KEEP_FINISHED])
+    finished.exclude(pk__in=keep).delete()
+
+
+def _apply_policy(study: Study, ratings) -> dict:
+    """The study's optional K+1 policy, applied through `clip_targets_extend`. The cap defaults to K + 1."""
+    study.refresh_from_db(fields=["extra_annotator_sd_threshold", "extra_annotator_cap_k", "overlap_k"])
+    threshold = study.extra_annotator_sd_threshold
+    if threshold is None:
+        return {"threshold_sd": None, "cap_k": None, "clips_extended": []}
+    cap = study.extra_annotator_cap_k or study.overlap_k + 1
+    candidates = policy_candidates(ratings, threshold)
+    extended = clip_targets_extend(study=study, clip_counts=candidates, cap=cap)
+    return {
+        "threshold_sd": threshold,
+        "cap_k": cap,
+        "clips_extended": extended,
+        "n_candidates": len(candidates),
+    }
+
+
+@transaction.atomic
+def clip_targets_extend(*, study: Study, clip_counts: dict[int, int], cap: int) -> list[int]:
+    """Ask for one more annotator (target_k + 1, never above `cap`) for each clip in `clip_counts`
+    (clip id -> its number of annotations in the data judged). Only an active clip whose target is not
+    above that number is extended, so judging the same data again extends nothing twice: the extra
+    annotator must have rated before the clip can grow again. Returns the ids extended."""
+    by_count: dict[int, list[int]] = defaultdict(list)
+    for clip_id, n in clip_counts.items():
+        by_count[n].append(clip_id)
+    extended: list[int] = []
+    for n, ids in sorted(by_count.items()):
+        ids.sort()
+        for lo in range(0, len(ids), 500):
+            rule = Q(
+                study=study, pk__in=ids[lo : lo + 500], is_active=True, target_k__lte=n, target_k__lt=cap
+            )
+            qs = Clip.objects.filter(rule).order_by("pk")
+            if connection.features.has_select_for_update:
+                qs = qs.select_for_update(no_key=connection.features.has_select_for_no_key_update)
+            got = list(qs.values_list("pk", flat=True))
+            if got:
+                Clip.objects.filter(rule, pk__in=got).update(target_k=F("target_k") + 1)
+                extended.extend(got)
+    return sorted(extended)
+
+
+def agreement_run_now(*, study: Study, requested_by=None, wait_s: float | None = None) -> AgreementReport:
+    """Compute a report here and now (the management command): take the open report or make one, and run
+    it in this process. If a worker is running it, wait for it (up to `wait_s`, default the hard limit)."""
+    report, _ = agreement_request(study=study, requested_by=requested_by, enqueue=False)
+    finished = agreement_compute(report_id=report.pk)
+    if finished is not None:
+        return finished
+    deadline = time.monotonic() + (TIME_LIMIT_S if wait_s is None else wait_s)
+    while time.monotonic() < deadline:
+        report.refresh_from_db()
+        if report.status in FINISHED:
+            return report
+        time.sleep(0.5)
+    report.refresh_from_db()
+    return report
