@@ -7,5 +7,6 @@ from labeling import views
 urlpatterns = [
     path("", views.study_list, name="study-list"),
     path("<int:study_id>/", views.study_detail, name="study-detail"),
+    path("<int:study_id>/agreement/run/", views.study_agreement_run, name="study-agreement-run"),
     path("<int:study_id>/clips/upload/", views.clip_upload, name="study-clip-upload"),
 ]

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from labeling import selectors, services
+from labeling import plots, selectors, services
 from labeling.errors import ServiceError
 from labeling.forms import ClipUploadForm
 from labeling.models import Clip, Study
@@ -90,6 +91,53 @@ def _live_context(study: Study) -> dict:
     }
 
 
+def _agreement_context(study: Study, *, figures: bool = True) -> dict:
+    """The agreement section: latest done / open / failed report (agreement_latest), plots from its result."""
+    latest = selectors.agreement_latest(study=study)
+    report = latest["report"]
+    result = report.result if report is not None else None
+    agreement = {
+        **latest,
+        "result": result,
+        "new_ratings": latest["current_count"] - (report.watermark_count or 0) if report else 0,
+        # which finished reports the page shows: when this changes, the whole section is re-rendered
+        "seen": f"{report.pk if report else 0}-{latest['failed'].pk if latest['failed'] else 0}",
+    }
+    if figures and result:
+        agreement["figures"] = plots.report_figures(result)
+    return {"study": study, "agreement": agreement, "now": timezone.now()}
+
+
+def agreement_section(request: HttpRequest, study: Study, error: str = "") -> HttpResponse:
+    """htmx: the status strip while nothing new has finished (it polls), else the whole section."""
+    if request.htmx.target == "agreement-status" and not error:
+        context = _agreement_context(study, figures=False)
+        if request.GET.get("seen") == context["agreement"]["seen"]:
+            return render(request, "labeling/_agreement.html#status", context)
+    context = _agreement_context(study)
+    context["agreement"]["request_error"] = error
+    response = render(request, "labeling/_agreement.html", context)
+    response["HX-Retarget"], response["HX-Reswap"] = "#agreement", "outerHTML"
+    return response
+
+
+@login_required
+@require_POST
+def study_agreement_run(request: HttpRequest, study_id: int) -> HttpResponse:
+    """Start an agreement run now ("Compute agreement now"); htmx gets the section back, a form post a redirect."""
+    study = selectors.study_for_researcher(user=request.user, study_id=study_id)
+    error = ""
+    try:
+        services.agreement_request(study=study, requested_by=request.user)
+    except ServiceError as exc:
+        error = exc.message
+    if request.htmx:
+        return agreement_section(request, study, error=error)
+    if error:
+        messages.error(request, error)
+    return redirect(reverse("study-detail", args=[study.pk]) + "#agreement")
+
+
 @login_required
 @require_GET
 def study_list(request: HttpRequest) -> HttpResponse:
@@ -104,6 +152,8 @@ def study_list(request: HttpRequest) -> HttpResponse:
 def study_detail(request: HttpRequest, study_id: int) -> HttpResponse:
     """The study page; an htmx request (the 5-second poll) gets only the live partial."""
     study = selectors.study_for_researcher(user=request.user, study_id=study_id)
+    if request.htmx and request.htmx.target in ("agreement", "agreement-status"):
+        return agreement_section(request, study)
     context = _live_context(study)
     if request.htmx:
         return render(request, "labeling/study_detail.html#coverage", context)
@@ -115,6 +165,7 @@ def study_detail(request: HttpRequest, study_id: int) -> HttpResponse:
         ],
         crowd_link=crowd_url(request, study),
         upload_form=ClipUploadForm(),
+        agreement=_agreement_context(study)["agreement"],
         links={
             "admin": reverse("admin:labeling_study_change", args=[study.pk]),
             "clips": reverse("admin:labeling_clip_changelist") + f"?study={study.pk}",

@@ -7,20 +7,31 @@ palette and each series also differs by marker shape and dash, so nothing is tol
 """
 
 from .charts import accumulation_plot, reliability_plot, scatter_va
-from .shape import annotator_rows, clip_points, low_agreement_rows, tag_rows
+from .shape import (
+    alpha_rows,
+    annotator_rows,
+    clip_points,
+    icc_rows,
+    low_agreement_rows,
+    report_figures,
+    tag_rows,
+)
 from .svg import Axes, empty_plot, esc, fnum, nice_ticks
 
 __all__ = [
     "Axes",
     "accumulation_plot",
+    "alpha_rows",
     "annotator_rows",
     "clip_points",
     "empty_plot",
     "esc",
     "fnum",
+    "icc_rows",
     "low_agreement_rows",
     "nice_ticks",
     "reliability_plot",
+    "report_figures",
     "scatter_va",
     "tag_rows",
 ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .charts import mean_r
+from .charts import accumulation_plot, mean_r, reliability_plot, scatter_va
 from .svg import SERIES, finite
 
 
@@ -85,3 +85,62 @@ def tag_rows(tags: dict | None) -> list[dict]:
     return sorted(
         out, key=lambda r: (not finite(r["alpha"]), -(r["alpha"] if finite(r["alpha"]) else 0), r["tag"])
     )
+
+
+ICC_ORDER = ("ICC(1,1)", "ICC(2,1)", "ICC(3,1)", "ICC(1,k)", "ICC(2,k)", "ICC(3,k)")
+ALPHA_ROWS = (
+    ("alpha_interval", "Krippendorff's α, interval"),
+    ("alpha_ordinal", "Krippendorff's α, ordinal"),
+)
+
+
+def alpha_rows(dimensions: dict) -> list[dict]:
+    """α (interval, ordinal) with the bootstrap interval: one row per level, `cells` one per dimension."""
+    return [
+        {
+            "key": key,
+            "label": label,
+            "cells": [{"dimension": d, **((dimensions.get(d) or {}).get(key) or {})} for d in SERIES],
+        }
+        for key, label in ALPHA_ROWS
+    ]
+
+
+def icc_rows(dimensions: dict) -> list[dict]:
+    """The six ICC forms (Shrout & Fleiss order) with the McGraw & Wong name, one cell per dimension."""
+    forms = {d: ((dimensions.get(d) or {}).get("icc") or {}).get("forms") or {} for d in SERIES}
+    names = [f for f in ICC_ORDER if any(f in forms[d] for d in SERIES)]
+    names += sorted({f for d in SERIES for f in forms[d]} - set(names))
+    rows = []
+    for name in names:
+        any_form = next(forms[d][name] for d in SERIES if name in forms[d])
+        kind = ", ".join(str(any_form[k]) for k in ("model", "type", "unit") if any_form.get(k))
+        cells = [{"dimension": d, **(forms[d].get(name) or {})} for d in SERIES]
+        rows.append(
+            {"form": name, "mcgraw_wong": any_form.get("mcgraw_wong", ""), "kind": kind, "cells": cells}
+        )
+    return rows
+
+
+def report_figures(result: dict) -> dict:
+    """Everything the agreement section draws from a report's result: SVG strings and table rows."""
+    dims = result.get("dimensions") or {}
+    low = low_agreement_rows(dims)
+    annotators = annotator_rows(dims)
+    return {
+        "scatter_svg": scatter_va(clip_points(dims), highlight={r["clip"] for r in low}),
+        "accumulation_svg": accumulation_plot(
+            {d: (dims.get(d) or {}).get("accumulation") or [] for d in SERIES}
+        ),
+        "reliability_svg": reliability_plot(annotators),
+        "alpha_rows": alpha_rows(dims),
+        "icc_rows": icc_rows(dims),
+        "traces": [{"dimension": d, **((dims.get(d) or {}).get("trace_ccc") or {})} for d in SERIES],
+        "icc": {
+            d: {k: v for k, v in ((dims.get(d) or {}).get("icc") or {}).items() if k != "forms"}
+            for d in SERIES
+        },
+        "low_agreement": low,
+        "annotators": annotators,
+        "tags": tag_rows(result.get("tags")),
+    }
