@@ -217,6 +217,11 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     # validatorUrl: None stops Swagger UI from sending the schema's URL to an online validator for a badge.
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "persistAuthorization": True, "validatorUrl": None},
+    # Two models have a "status" field: name their enums apart.
+    "ENUM_NAME_OVERRIDES": {
+        "AssignmentStatusEnum": "labeling.models.Assignment.Status",
+        "AgreementReportStatusEnum": "labeling.models.AgreementReport.Status",
+    },
 }
 
 LOGGING = {

@@ -151,6 +151,7 @@ class SchemeVersionInline(admin.TabularInline):
 
 
 QUEUE_FIELDS = ("overlap_k", "lease_minutes", "require_full_view")
+POLICY_FIELDS = ("extra_annotator_sd_threshold", "extra_annotator_cap_k")
 STUDY_FIELDS = (
     "is_active",
     "instructions",
@@ -158,6 +159,7 @@ STUDY_FIELDS = (
     *QUEUE_FIELDS,
     "completion_code",
     "completion_url",
+    *POLICY_FIELDS,
 )
 
 
@@ -201,8 +203,22 @@ class StudyAdmin(ScopedAdmin):
         ("Text shown to annotators (Markdown)", {"fields": ["instructions", "consent_text"]}),
         ("Queue", {"fields": list(QUEUE_FIELDS)}),
         ("Crowd platforms", {"fields": ["completion_code", "completion_url"]}),
+        ("Agreement: one more annotator for clips rated far apart (K+1)", {"fields": list(POLICY_FIELDS)}),
         ("Rating scheme", {"fields": ["scheme"]}),
     ]
+    actions = ["compute_agreement"]
+
+    @admin.action(description="Compute agreement now")
+    def compute_agreement(self, request, queryset):
+        started = running = 0
+        for study in queryset:  # already scoped to the user's studies
+            _, created = services.agreement_request(study=study, requested_by=request.user)
+            started += created
+            running += not created
+        parts = [f"Agreement run queued for {started} {'study' if started == 1 else 'studies'}."]
+        if running:
+            parts.append(f"{running} already had a run pending or going; it was left to finish.")
+        self.message_user(request, " ".join(parts), messages.SUCCESS)
 
     def get_queryset(self, request):
         return (

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from labeling.api import account, annotation_client, research
+from labeling.api import account, agreement, annotation_client, research
 
 urlpatterns = [
     # annotation client
@@ -30,6 +30,7 @@ urlpatterns = [
     path(
         "studies/<int:study_id>/annotations/", research.AnnotationListView.as_view(), name="api-annotations"
     ),
+    path("studies/<int:study_id>/agreement/", agreement.AgreementView.as_view(), name="api-agreement"),
     # accounts
     path("me/", account.MeView.as_view(), name="api-me"),
     path("auth/token/", account.TokenObtainView.as_view(), name="api-token"),

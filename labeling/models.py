@@ -4,6 +4,7 @@ import secrets
 import uuid
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
@@ -72,6 +73,17 @@ class Study(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    def clean(self) -> None:
+        errors = {}
+        if self.extra_annotator_sd_threshold is not None and not self.extra_annotator_sd_threshold > 0:
+            errors["extra_annotator_sd_threshold"] = (
+                "Must be above 0 (ratings are on -1..1), or empty for off."
+            )
+        if self.extra_annotator_cap_k is not None and self.extra_annotator_cap_k < (self.overlap_k or 1):
+            errors["extra_annotator_cap_k"] = "Must be at least K (overlap_k), or empty for K + 1."
+        if errors:
+            raise ValidationError(errors)
 
 
 class SchemeVersion(models.Model):

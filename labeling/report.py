@@ -243,8 +243,8 @@ def _icc_section(r: StudyRatings, dim: str, n: np.ndarray, dense: np.ndarray | N
         data = slot_matrix(r, v, use, column_index(pairable))[:k]
     if layout == "crossed":
         policy = (
-            f"complete cases, crossed design: the {len(raters)} annotators who most often rated the same "
-            "clips, on the clips all of them rated"
+            f"complete cases, crossed design: the most common set of annotators rating a clip together "
+            f"({len(raters)} annotators), on the clips all of them rated"
         )
         recommended = ["ICC(2,1)", "ICC(2,k)"]
     else:

@@ -282,11 +282,13 @@ def clip_targets_extend(*, study: Study, clip_counts: dict[int, int], cap: int) 
     return sorted(extended)
 
 
-def agreement_run_now(*, study: Study, requested_by=None, wait_s: float | None = None) -> AgreementReport:
+def agreement_run_now(
+    *, study: Study, requested_by=None, wait_s: float | None = None, n_resamples: int | None = None
+) -> AgreementReport:
     """Compute a report here and now (the management command): take the open report or make one, and run
     it in this process. If a worker is running it, wait for it (up to `wait_s`, default the hard limit)."""
     report, _ = agreement_request(study=study, requested_by=requested_by, enqueue=False)
-    finished = agreement_compute(report_id=report.pk)
+    finished = agreement_compute(report_id=report.pk, n_resamples=n_resamples)
     if finished is not None:
         return finished
     deadline = time.monotonic() + (TIME_LIMIT_S if wait_s is None else wait_s)

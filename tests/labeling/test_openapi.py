@@ -22,6 +22,8 @@ EXPECTED_OPERATIONS = {
     ("get", "/api/studies/{study_id}/members/"): "members_list",
     ("post", "/api/studies/{study_id}/members/"): "members_add",
     ("get", "/api/studies/{study_id}/annotations/"): "annotations_list",
+    ("get", "/api/studies/{study_id}/agreement/"): "agreement_retrieve",
+    ("post", "/api/studies/{study_id}/agreement/"): "agreement_compute",
     ("get", "/api/me/"): "me",
     ("post", "/api/auth/token/"): "auth_token_obtain",
 }
