@@ -23,6 +23,16 @@ def assignment_page_url(study_id: int, assignment_id: int) -> str:
 
 
 # --- annotation client -------------------------------------------------------------------------------
+# The claim and submit responses are the API's hot path. Their serializers declare the fields (the OpenAPI
+# schema is generated from them) but write the response in one plain function, which skips DRF's per-call
+# field construction; tests/labeling/test_api_serializers.py proves it equals DRF's generic output.
+
+_datetime = serializers.DateTimeField()
+
+
+class FastRepresentation:
+    def to_representation(self, instance):
+        return self.represent(instance)
 
 
 class ClaimInputSerializer(serializers.Serializer):
@@ -35,7 +45,7 @@ class ClaimInputSerializer(serializers.Serializer):
     )
 
 
-class ClipForAnnotatorSerializer(serializers.ModelSerializer):
+class ClipForAnnotatorSerializer(FastRepresentation, serializers.ModelSerializer):
     media_url = serializers.SerializerMethodField()
     poster_url = serializers.SerializerMethodField()
 
@@ -50,8 +60,21 @@ class ClipForAnnotatorSerializer(serializers.ModelSerializer):
     def get_poster_url(self, clip: Clip) -> str | None:
         return clip_poster_url(clip)
 
+    @staticmethod
+    def represent(clip: Clip) -> dict:
+        return {
+            "id": clip.pk,
+            "media_url": clip_media_url(clip.pk),
+            "poster_url": clip_poster_url(clip),
+            "duration_s": clip.duration_s,
+            "fps": clip.fps,
+            "width": clip.width,
+            "height": clip.height,
+            "has_audio": clip.has_audio,
+        }
 
-class AssignmentSerializer(serializers.ModelSerializer):
+
+class AssignmentSerializer(FastRepresentation, serializers.ModelSerializer):
     study = serializers.IntegerField(source="study_id")
     clip = ClipForAnnotatorSerializer()
     scheme_version = serializers.IntegerField(
@@ -69,6 +92,19 @@ class AssignmentSerializer(serializers.ModelSerializer):
 
     def get_page_url(self, assignment: Assignment) -> str:
         return assignment_page_url(assignment.study_id, assignment.pk)
+
+    @staticmethod
+    def represent(assignment: Assignment) -> dict:
+        return {
+            "id": assignment.pk,
+            "study": assignment.study_id,
+            "clip": ClipForAnnotatorSerializer.represent(assignment.clip),
+            "status": assignment.status,
+            "lease_expires_at": _datetime.to_representation(assignment.lease_expires_at),
+            "scheme_version": assignment.scheme_version.version,
+            "scheme": assignment.scheme_version.spec,
+            "page_url": assignment_page_url(assignment.study_id, assignment.pk),
+        }
 
 
 class LeaseSerializer(serializers.ModelSerializer):
@@ -124,7 +160,7 @@ _ANNOTATION_FIELDS = [
 ]
 
 
-class AnnotationSerializer(serializers.ModelSerializer):
+class AnnotationSerializer(FastRepresentation, serializers.ModelSerializer):
     """The annotator's own rating. valence/arousal are canonical [-1, 1]; *_raw are on the instrument's scale."""
 
     assignment = serializers.IntegerField(source="assignment_id")
@@ -134,6 +170,20 @@ class AnnotationSerializer(serializers.ModelSerializer):
     class Meta:
         model = Annotation
         fields = _ANNOTATION_FIELDS
+
+    @staticmethod
+    def represent(annotation: Annotation) -> dict:
+        computed = {
+            "submission_id": str(annotation.submission_id),
+            "assignment": annotation.assignment_id,  # ids, not the related rows: no query per row
+            "clip": annotation.clip_id,
+            "scheme_version": annotation.scheme_version.version,
+            "created_at": _datetime.to_representation(annotation.created_at),
+        }
+        return {
+            name: computed[name] if name in computed else getattr(annotation, name)
+            for name in _ANNOTATION_FIELDS
+        }
 
 
 # --- researchers ---------------------------------------------------------------------------------------
@@ -315,6 +365,16 @@ class ResearchAnnotationSerializer(AnnotationSerializer):
     class Meta:
         model = Annotation
         fields = [*_ANNOTATION_FIELDS, "study", "annotator", "annotator_username", "user_agent"]
+
+    @staticmethod
+    def represent(annotation: Annotation) -> dict:
+        return {
+            **AnnotationSerializer.represent(annotation),
+            "study": annotation.study_id,
+            "annotator": annotation.annotator_id,
+            "annotator_username": annotation.annotator.username,
+            "user_agent": annotation.user_agent,
+        }
 
 
 class AnnotationFilterSerializer(serializers.Serializer):

@@ -12,10 +12,21 @@ from django.utils import timezone
 from labeling.errors import Conflict, ValidationFailed
 from labeling.models import Annotation, Assignment, Clip
 from labeling.scheme import allowed_tags, check_raw, parse_number, to_canonical
+from labeling.services import _pg
 
 # A clip counts as watched to the end above this fraction (players report the last frame a little early).
 FULL_VIEW_FRACTION = 0.95
 MAX_NOTE_CHARS = 2000
+
+
+def _text(data: dict[str, Any], key: str, errors: dict[str, str]) -> str:
+    value = data.get(key)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        errors[key] = "must be text"
+        return ""
+    return value.strip()
 
 
 def _clean(assignment: Assignment, data: dict[str, Any]) -> dict[str, Any]:
@@ -29,8 +40,8 @@ def _clean(assignment: Assignment, data: dict[str, Any]) -> dict[str, Any]:
         errors["cannot_judge"] = "must be true or false"
         cannot_judge = False
     out["cannot_judge"] = cannot_judge
-    reason = str(data.get("cannot_judge_reason") or "").strip()
-    if cannot_judge and not reason:
+    reason = _text(data, "cannot_judge_reason", errors)
+    if cannot_judge and not reason and "cannot_judge_reason" not in errors:
         errors["cannot_judge_reason"] = "say why the clip cannot be judged"
     out["cannot_judge_reason"] = reason[:500]
 
@@ -65,7 +76,7 @@ def _clean(assignment: Assignment, data: dict[str, Any]) -> dict[str, Any]:
         if unknown:
             errors["context_tags"] = f"not in this study's vocabulary: {', '.join(unknown)}"
         out["context_tags"] = sorted(set(tags))
-    note = str(data.get("context_note") or "").strip()
+    note = _text(data, "context_note", errors)
     if len(note) > MAX_NOTE_CHARS:
         errors["context_note"] = f"at most {MAX_NOTE_CHARS} characters"
     if note and not spec["context_note"]:
@@ -99,15 +110,20 @@ def _submission_uuid(value: Any) -> uuid.UUID:
         ) from None
 
 
-def _replay(submission_id: uuid.UUID, assignment: Assignment) -> Annotation | None:
+def _replay(submission_id: uuid.UUID, assignment: Assignment) -> tuple[Annotation, bool]:
+    """The first annotation made with this submission id, for a retry; Conflict if it was not this clip's."""
     existing = Annotation.objects.filter(submission_id=submission_id).first()
-    if existing is None:
-        return None
-    if existing.assignment_id != assignment.pk:
+    if existing is not None and existing.assignment_id == assignment.pk:
+        return existing, False
+    if existing is not None:
         raise Conflict(
             "This submission id was already used for another clip.", {"submission_id": "already used"}
         )
-    return existing
+    raise Conflict("This clip has already been rated; a rating cannot be submitted twice.")
+
+
+class _AlreadyRated(Exception):
+    pass
 
 
 def annotation_submit(
@@ -118,12 +134,29 @@ def annotation_submit(
     A label is never lost: if the lease expired and the clip went to others meanwhile, the label is still
     kept, and the clip's target grows by one to make room for it.
     """
+    if not isinstance(data, dict):
+        raise ValidationFailed(
+            "The rating was not saved: send a JSON object.", {"non_field_errors": "not an object"}
+        )
     submission_id = _submission_uuid(data.get("submission_id"))
-    existing = _replay(submission_id, assignment)
-    if existing is not None:
-        return existing, False
-    fields = _clean(assignment, data)
+    if assignment.status == Assignment.Status.SUBMITTED:
+        return _replay(submission_id, assignment)
     now = timezone.now()
+    annotation = Annotation(
+        assignment=assignment,
+        study_id=assignment.study_id,
+        clip_id=assignment.clip_id,
+        annotator_id=assignment.annotator_id,
+        scheme_version_id=assignment.scheme_version_id,
+        submission_id=submission_id,
+        user_agent=user_agent[:300],
+        created_at=now,
+        **_clean(assignment, data),
+    )
+    if connection.vendor == "postgresql" and assignment.status == Assignment.Status.ACTIVE:
+        if _pg.submit(annotation=annotation, now=now) is not None:
+            assignment.status, assignment.submitted_at = Assignment.Status.SUBMITTED, now
+            return annotation, True
     try:
         with transaction.atomic():
             locked = Assignment.objects.filter(pk=assignment.pk)
@@ -131,7 +164,7 @@ def annotation_submit(
                 locked = locked.select_for_update(no_key=True)
             current = locked.get()
             if current.status == Assignment.Status.SUBMITTED:
-                raise Conflict("This clip has already been rated; a rating cannot be submitted twice.")
+                raise _AlreadyRated
             if current.status == Assignment.Status.EXPIRED:
                 # Take the slot back; if the clip is full meanwhile, grow its target rather than lose the label.
                 if not Clip.objects.filter(pk=current.clip_id, n_assigned__lt=F("target_k")).update(
@@ -140,26 +173,12 @@ def annotation_submit(
                     Clip.objects.filter(pk=current.clip_id).update(
                         n_assigned=F("n_assigned") + 1, target_k=F("target_k") + 1
                     )
-            annotation = Annotation.objects.create(
-                assignment=current,
-                study_id=current.study_id,
-                clip_id=current.clip_id,
-                annotator_id=current.annotator_id,
-                scheme_version_id=current.scheme_version_id,
-                submission_id=submission_id,
-                user_agent=user_agent[:300],
-                created_at=now,
-                **fields,
-            )
+            annotation.save(force_insert=True)
             Assignment.objects.filter(pk=current.pk).update(
                 status=Assignment.Status.SUBMITTED, submitted_at=now
             )
             Clip.objects.filter(pk=current.clip_id).update(n_submitted=F("n_submitted") + 1)
-    except IntegrityError:
-        existing = _replay(submission_id, assignment)  # a concurrent retry won the race
-        if existing is not None:
-            return existing, False
-        raise
-    assignment.status = Assignment.Status.SUBMITTED
-    assignment.submitted_at = now
+    except (IntegrityError, _AlreadyRated):
+        return _replay(submission_id, assignment)  # a retry, a concurrent retry that won, or a second rating
+    assignment.status, assignment.submitted_at = Assignment.Status.SUBMITTED, now
     return annotation, True

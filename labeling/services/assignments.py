@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from labeling.errors import Conflict, NotAllowed
 from labeling.models import Assignment, Clip, Membership, SchemeVersion
+from labeling.services import _pg
 
 # An annotator may hold two leases per study: the clip being rated and the next one, preloaded.
 MAX_ACTIVE_LEASES = 2
@@ -75,7 +76,7 @@ def assignment_claim_next(
         Assignment.objects.filter(study_id=study.pk, annotator_id=user_id, status=Assignment.Status.ACTIVE)
         .exclude(id__in=list(exclude_ids))
         .order_by("leased_at", "id")
-        .select_related("clip")
+        .select_related("clip", "scheme_version")
     )
     live_leases = list(own[:MAX_ACTIVE_LEASES])
     for lease in live_leases:
@@ -88,6 +89,12 @@ def assignment_claim_next(
     if len(exclude_ids) >= MAX_ACTIVE_LEASES:
         return None
 
+    lease_end = _lease_end(membership, now)
+    if connection.vendor == "postgresql":
+        claimed = _pg.claim(study_id=study.pk, user_id=user_id, now=now, lease_end=lease_end)
+        if claimed is not None:
+            return claimed
+    # The general path: expired leases back to the pool first, then a claim that waits for locked rows.
     leases_expire(study_id=study.pk, now=now)
     scheme = _current_scheme(study.pk)
     seen = Assignment.objects.filter(clip_id=OuterRef("pk"), annotator_id=user_id, status__in=Assignment.LIVE)
@@ -122,7 +129,7 @@ def assignment_claim_next(
                     annotator_id=user_id,
                     scheme_version=scheme,
                     leased_at=now,
-                    lease_expires_at=_lease_end(membership, now),
+                    lease_expires_at=lease_end,
                 )
         except IntegrityError:
             continue  # the same annotator claimed this clip from another tab at the same moment

@@ -1,0 +1,124 @@
+"""Single-statement fast paths for the two hot writes on PostgreSQL (claim and submit).
+
+Each is one data-modifying CTE run in autocommit: lock-free candidate choice (FOR NO KEY UPDATE SKIP LOCKED),
+the counter's conditional UPDATE and the INSERT happen in one round trip, all or nothing. They return None
+whenever the simple case does not hold (nothing unlocked to claim, a lease no longer active, a unique
+violation); the callers then take the general ORM path, which handles every case and is what SQLite runs.
+The same database constraints guard both paths.
+"""
+
+from __future__ import annotations
+
+import json
+from contextlib import nullcontext
+from datetime import datetime
+
+from django.db import IntegrityError, connection, transaction
+
+from labeling.models import Annotation, Assignment, Clip, SchemeVersion
+
+CLIP, ASSIGNMENT, ANNOTATION, SCHEME = (
+    m._meta.db_table for m in (Clip, Assignment, Annotation, SchemeVersion)
+)
+_CLIP_FIELDS = Clip._meta.concrete_fields
+_FROM_ASSIGNMENT = ("assignment_id", "study_id", "clip_id", "annotator_id", "scheme_version_id")
+
+_CLAIM_SQL = f"""
+WITH cand AS (
+    SELECT c.id FROM {CLIP} c
+    WHERE c.study_id = %(study)s AND c.is_active AND c.n_assigned < c.target_k
+      AND NOT EXISTS (
+          SELECT 1 FROM {ASSIGNMENT} a
+          WHERE a.clip_id = c.id AND a.annotator_id = %(user)s AND a.status IN ('active', 'submitted'))
+    ORDER BY c.n_assigned, c.shuffle_key
+    LIMIT 1
+    FOR NO KEY UPDATE OF c SKIP LOCKED
+), bump AS (
+    UPDATE {CLIP} c SET n_assigned = c.n_assigned + 1
+    FROM cand WHERE c.id = cand.id AND c.n_assigned < c.target_k
+    RETURNING c.*
+), ins AS (
+    INSERT INTO {ASSIGNMENT} (study_id, clip_id, annotator_id, scheme_version_id, status, leased_at, lease_expires_at)
+    SELECT %(study)s, bump.id, %(user)s,
+           (SELECT id FROM {SCHEME} WHERE study_id = %(study)s ORDER BY version DESC LIMIT 1),
+           'active', %(now)s, %(end)s
+    FROM bump
+    RETURNING id, scheme_version_id
+)
+SELECT ins.id, sv.id, sv.version, sv.spec::text, sv.created_at, {", ".join(f"bump.{f.column}" for f in _CLIP_FIELDS)}
+FROM ins JOIN bump ON true JOIN {SCHEME} sv ON sv.id = ins.scheme_version_id
+"""
+
+
+def _statement():
+    """Inside an outer transaction (tests, callers' atomic blocks) a failed statement needs a savepoint."""
+    return transaction.atomic() if connection.in_atomic_block else nullcontext()
+
+
+def claim(*, study_id: int, user_id: int, now: datetime, lease_end: datetime) -> Assignment | None:
+    params = {"study": study_id, "user": user_id, "now": now, "end": lease_end}
+    try:
+        with _statement(), connection.cursor() as cursor:
+            cursor.execute(_CLAIM_SQL, params)
+            row = cursor.fetchone()
+    except IntegrityError:
+        return None  # the same annotator claimed this clip from another tab at this moment
+    if row is None:
+        return None
+    assignment_id, scheme_id, version, spec, scheme_created_at, *clip_values = row
+    clip = Clip.from_db(connection.alias, [f.attname for f in _CLIP_FIELDS], clip_values)
+    assignment = Assignment(
+        id=assignment_id,
+        study_id=study_id,
+        clip=clip,
+        annotator_id=user_id,
+        status=Assignment.Status.ACTIVE,
+        leased_at=now,
+        lease_expires_at=lease_end,
+    )
+    scheme = SchemeVersion(
+        id=scheme_id, study_id=study_id, version=version, spec=json.loads(spec), created_at=scheme_created_at
+    )
+    for obj in (assignment, scheme):
+        obj._state.adding, obj._state.db = False, connection.alias
+    assignment.scheme_version = scheme
+    return assignment
+
+
+def _submit_sql(columns: list[str]) -> str:
+    return f"""
+WITH a AS (
+    UPDATE {ASSIGNMENT} SET status = 'submitted', submitted_at = %(now)s
+    WHERE id = %(assignment)s AND status = 'active'
+    RETURNING id, study_id, clip_id, annotator_id, scheme_version_id
+), ins AS (
+    INSERT INTO {ANNOTATION} ({", ".join(_FROM_ASSIGNMENT + tuple(columns))})
+    SELECT a.id, a.study_id, a.clip_id, a.annotator_id, a.scheme_version_id, {", ".join(f"%({c})s" for c in columns)}
+    FROM a
+    RETURNING id
+), bump AS (
+    UPDATE {CLIP} c SET n_submitted = c.n_submitted + 1 FROM a WHERE c.id = a.clip_id
+    RETURNING c.id
+)
+SELECT ins.id FROM ins, bump
+"""
+
+
+def submit(*, annotation: Annotation, now: datetime) -> Annotation | None:
+    """Insert `annotation` (unsaved, fields set) if its assignment is still an active lease; else None."""
+    skip = {"id", *_FROM_ASSIGNMENT}
+    fields = [f for f in Annotation._meta.concrete_fields if f.attname not in skip]
+    params = {f.column: f.get_db_prep_save(getattr(annotation, f.attname), connection) for f in fields}
+    params["now"], params["assignment"] = now, annotation.assignment_id
+    try:
+        with _statement(), connection.cursor() as cursor:
+            cursor.execute(_submit_sql([f.column for f in fields]), params)
+            row = cursor.fetchone()
+    except IntegrityError:
+        return None  # a concurrent retry with the same submission id won; the general path replays it
+    if row is None:
+        return None
+    annotation.pk = row[0]
+    annotation._state.adding = False
+    annotation._state.db = connection.alias
+    return annotation
