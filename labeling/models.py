@@ -46,6 +46,12 @@ class Study(models.Model):
         max_length=64, blank=True, help_text="Shown to crowd workers at the end."
     )
     completion_url = models.URLField(blank=True, help_text="Crowd workers are redirected here at the end.")
+    crowd_key = models.CharField(
+        max_length=64,
+        blank=True,
+        default=_random_token,
+        help_text="Secret part of the crowd link (?key=...). Empty: the study takes no one through a crowd link.",
+    )
     is_active = models.BooleanField(default=True)
     # Optional K+1 policy (issue 3): after an agreement run, clips whose rating sd exceeds the threshold
     # get one more annotator, up to the cap. Both null = off.
