@@ -1,0 +1,430 @@
+"""Running agreement reports: watermark and staleness, debounce and one run at a time, idempotency (twice,
+a killed worker, a done report), failures, the K+1 policy, the tasks and beat entry, the admin action, and
+one run through a real broker and a real worker."""
+
+import signal
+import time
+from contextlib import contextmanager
+from datetime import timedelta
+
+import numpy as np
+import pytest
+from celery.contrib.testing.worker import start_worker
+from django.conf import settings
+from django.contrib.auth.models import Permission
+from django.db import IntegrityError, OperationalError, transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from annotator.celery import app
+from labeling import selectors, services
+from labeling.models import AgreementReport, Clip
+from labeling.services import agreement as svc
+from labeling.tasks import compute_agreement, schedule_agreement
+from tests.factories import ClipFactory, MembershipFactory, StudyFactory, UserFactory
+from tests.labeling.report_helpers import rate_many, study_from_matrix
+
+DATA = [[0.5, -0.5, 0.0, 1.0, -1.0], [0.25, -0.5, 0.25, 0.75, -0.75], [0.5, -0.25, 0.0, 1.0, np.nan]]
+
+
+@pytest.fixture
+def rated(db):
+    study, users, clips = study_from_matrix(DATA)
+    return study
+
+
+@pytest.fixture
+def sent(monkeypatch):
+    """Messages the services send to the broker (report ids), instead of sending them."""
+    calls = []
+    monkeypatch.setattr(compute_agreement, "apply_async", lambda args, **kw: calls.append(args[0]))
+    return calls
+
+
+def add_rating(study, value=0.1):
+    clip = ClipFactory(study=study, target_k=3)
+    users = [MembershipFactory(study=study).user for _ in range(2)]
+    rate_many(study, [(clip, u, value, value, []) for u in users])
+    return clip
+
+
+def finish(report, *, ago: float):
+    AgreementReport.objects.filter(pk=report.pk).update(finished_at=timezone.now() - timedelta(seconds=ago))
+
+
+# ---- watermark and staleness -----------------------------------------------------------------------------
+
+
+def test_watermark_is_the_data_at_the_start_and_new_labels_make_it_stale(rated):
+    report = services.agreement_run_now(study=rated)
+    n = rated.annotations.count()
+    assert (report.watermark_count, report.watermark_last_id) == (n, rated.annotations.order_by("-id")[0].pk)
+    latest = selectors.agreement_latest(study=rated)
+    assert latest["report"] == report and latest["running"] is None and latest["stale"] is False
+    assert latest["current_count"] == n
+    add_rating(rated)
+    latest = selectors.agreement_latest(study=rated)
+    assert latest["stale"] is True and latest["current_count"] == n + 2
+    assert latest["report"].result["watermark"]["annotation_count"] == n
+
+
+def test_watermark_is_taken_before_the_statistics(rated, monkeypatch):
+    """Labels arriving while the statistics run are not in the report, and the report is then stale."""
+    real = svc.build_result
+
+    def slow(ratings, **kwargs):
+        add_rating(rated)  # arrives mid-run
+        return real(ratings, **kwargs)
+
+    monkeypatch.setattr(svc, "build_result", slow)
+    report = services.agreement_run_now(study=rated)
+    assert report.watermark_count == rated.annotations.count() - 2
+    assert selectors.agreement_latest(study=rated)["stale"] is True
+
+
+# ---- debounce, one at a time -------------------------------------------------------------------------------
+
+
+def test_two_requests_make_one_pending_report_and_one_message(
+    rated, sent, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        first, created = services.agreement_request(study=rated)
+        second, created_again = services.agreement_request(study=rated)
+    assert created and not created_again and first == second
+    assert AgreementReport.objects.filter(study=rated).count() == 1 and first.status == "pending"
+    assert sent == [first.pk]
+
+
+def test_the_database_allows_one_open_report_per_study(rated):
+    AgreementReport.objects.create(study=rated)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        AgreementReport.objects.create(study=rated, status="running")
+    AgreementReport.objects.create(study=rated, status="done")  # finished ones are not limited
+
+
+def test_beat_starts_one_run_for_new_labels_and_none_twice(rated, sent, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        started = services.agreement_schedule_due()
+        again = services.agreement_schedule_due()
+    assert len(started) == 1 and again == [] and sent == [started[0].pk]
+    assert AgreementReport.objects.get(study=rated).status == "pending"
+
+
+def test_beat_waits_30_s_after_the_last_run_and_skips_unchanged_data(rated, sent):
+    report = services.agreement_run_now(study=rated)
+    assert services.agreement_schedule_due() == []  # nothing new
+    add_rating(rated)
+    finish(report, ago=10)
+    assert services.agreement_schedule_due() == []  # new data, but the last run finished 10 s ago
+    finish(report, ago=31)
+    started = services.agreement_schedule_due()
+    assert [r.study_id for r in started] == [rated.pk]
+
+
+def test_beat_does_not_retry_a_failed_run_on_the_same_data(rated, sent, monkeypatch):
+    monkeypatch.setattr(svc, "build_result", lambda *a, **k: 1 / 0)
+    failed = services.agreement_run_now(study=rated)
+    finish(failed, ago=60)
+    assert failed.status == "failed" and services.agreement_schedule_due() == []
+    add_rating(rated)
+    assert len(services.agreement_schedule_due()) == 1
+
+
+def test_a_manual_request_soon_after_a_run_is_queued_for_later(
+    rated, sent, django_capture_on_commit_callbacks
+):
+    report = services.agreement_run_now(study=rated)
+    finish(report, ago=10)
+    with django_capture_on_commit_callbacks(execute=True):
+        pending, created = services.agreement_request(study=rated)
+    assert created and 19 <= (pending.not_before - timezone.now()).total_seconds() <= 21
+
+
+def test_lost_messages_and_killed_runs_are_queued_again(rated, sent, django_capture_on_commit_callbacks):
+    old = timezone.now() - timedelta(minutes=10)
+    report = AgreementReport.objects.create(study=rated, not_before=old)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.agreement_schedule_due()
+    assert sent == [report.pk]
+    report.refresh_from_db()
+    assert report.not_before > old  # not again at the next tick
+    with django_capture_on_commit_callbacks(execute=True):
+        services.agreement_schedule_due()
+    assert sent == [report.pk]
+
+
+# ---- idempotency ---------------------------------------------------------------------------------------------
+
+
+def test_running_the_task_twice_computes_once(rated):
+    report, _ = services.agreement_request(study=rated, enqueue=False)
+    assert compute_agreement.apply(args=(report.pk,)).get() == "done"
+    done = AgreementReport.objects.get(pk=report.pk)
+    assert compute_agreement.apply(args=(report.pk,)).get() is None
+    again = AgreementReport.objects.get(pk=report.pk)
+    assert (again.finished_at, again.result, again.duration_s) == (
+        done.finished_at,
+        done.result,
+        done.duration_s,
+    )
+    assert done.progress == 1.0 and done.progress_message == "done" and done.duration_s > 0
+
+
+def test_a_killed_worker_leaves_a_running_report_that_a_rerun_completes(rated):
+    report, _ = services.agreement_request(study=rated, enqueue=False)
+    killed_at = timezone.now() - svc.STALE_RUNNING - timedelta(seconds=1)
+    AgreementReport.objects.filter(pk=report.pk).update(status="running", started_at=killed_at, progress=0.4)
+    assert compute_agreement.apply(args=(report.pk,)).get() == "done"
+    report.refresh_from_db()
+    assert report.status == "done" and report.started_at > killed_at and report.result["n_annotations"] == 14
+
+
+def test_a_run_in_progress_elsewhere_is_left_alone(rated):
+    report, _ = services.agreement_request(study=rated, enqueue=False)
+    started = timezone.now() - timedelta(seconds=20)
+    AgreementReport.objects.filter(pk=report.pk).update(status="running", started_at=started)
+    assert services.agreement_compute(report_id=report.pk) is None
+    report.refresh_from_db()
+    assert report.status == "running" and report.started_at == started and report.result is None
+
+
+def test_a_done_report_is_never_recomputed(rated):
+    report = services.agreement_run_now(study=rated)
+    AgreementReport.objects.filter(pk=report.pk).update(result={"kept": True})
+    add_rating(rated)
+    assert services.agreement_compute(report_id=report.pk) is None
+    assert AgreementReport.objects.get(pk=report.pk).result == {"kept": True}
+    assert services.agreement_compute(report_id=123456) is None  # unknown id: nothing to do
+
+
+def test_progress_is_saved_as_the_run_goes(rated, monkeypatch):
+    seen = []
+    real = svc.build_result
+
+    def watching(ratings, progress, **kwargs):
+        def spy(fraction, message):
+            progress(fraction, message)
+            seen.append(AgreementReport.objects.values_list("progress", "progress_message").get(study=rated))
+
+        return real(ratings, progress=spy, **kwargs)
+
+    monkeypatch.setattr(svc, "build_result", watching)
+    services.agreement_run_now(study=rated)
+    fractions = [f for f, _ in seen]
+    assert len(seen) >= 5 and fractions == sorted(fractions) and 0.1 <= fractions[0] < fractions[-1] < 1
+    assert any("bootstrap" in m for _, m in seen) and any("tags" in m for _, m in seen)
+
+
+# ---- failures -------------------------------------------------------------------------------------------------
+
+
+def test_a_failure_is_stored_with_its_error_text(rated, monkeypatch):
+    def boom(*args, **kwargs):
+        raise ValueError("no pairable values")
+
+    monkeypatch.setattr(svc, "build_result", boom)
+    report, _ = services.agreement_request(study=rated, enqueue=False)
+    assert compute_agreement.apply(args=(report.pk,)).get() == "failed"
+    report.refresh_from_db()
+    assert report.status == "failed" and report.error == "ValueError: no pairable values"
+    assert report.finished_at and report.duration_s is not None and report.result is None
+    assert report.watermark_count == rated.annotations.count()
+    latest = selectors.agreement_latest(study=rated)
+    assert latest["failed"] == report and latest["report"] is None and latest["running"] is None
+
+
+def test_a_transient_database_error_puts_the_report_back_for_a_retry(rated, monkeypatch):
+    def flaky(*args, **kwargs):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(svc, "build_result", flaky)
+    report, _ = services.agreement_request(study=rated, enqueue=False)
+    with pytest.raises(OperationalError):
+        services.agreement_compute(report_id=report.pk, final_attempt=False)
+    report.refresh_from_db()
+    assert report.status == "pending" and report.started_at is None
+    assert services.agreement_compute(report_id=report.pk, final_attempt=True).status == "failed"
+
+
+def test_soft_time_limit_is_reported_plainly(rated, monkeypatch):
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    def slow(*args, **kwargs):
+        raise SoftTimeLimitExceeded()
+
+    monkeypatch.setattr(svc, "build_result", slow)
+    report = services.agreement_run_now(study=rated)
+    assert report.status == "failed" and "took longer than" in report.error
+
+
+def test_old_finished_reports_are_pruned(rated):
+    for _ in range(svc.KEEP_FINISHED + 3):
+        services.agreement_run_now(study=rated)
+    assert AgreementReport.objects.filter(study=rated).count() == svc.KEEP_FINISHED
+
+
+# ---- K+1 policy ------------------------------------------------------------------------------------------------
+
+
+def test_k_plus_one_policy_extends_disputed_clips_once_and_up_to_the_cap(db):
+    study = StudyFactory(overlap_k=2, extra_annotator_sd_threshold=0.3, extra_annotator_cap_k=3)
+    users = [MembershipFactory(study=study).user for _ in range(4)]
+    calm, disputed, single = ClipFactory.create_batch(3, study=study, target_k=2)
+    rate_many(
+        study,
+        [
+            (calm, users[0], 0.5, 0.5, []),
+            (calm, users[1], 0.5, 0.25, []),
+            (disputed, users[0], -1.0, 0.0, []),
+            (disputed, users[1], 1.0, 0.0, []),
+            (single, users[0], 1.0, 1.0, []),
+        ],
+    )
+    first = services.agreement_run_now(study=study).result["policy"]
+    assert first["clips_extended"] == [disputed.pk]
+    assert (first["threshold_sd"], first["cap_k"]) == (0.3, 3)
+    targets = dict(Clip.objects.values_list("pk", "target_k"))
+    assert targets == {calm.pk: 2, disputed.pk: 3, single.pk: 2}
+
+    again = services.agreement_run_now(study=study).result["policy"]  # same data: nothing twice
+    assert again["clips_extended"] == [] and Clip.objects.get(pk=disputed.pk).target_k == 3
+
+    rate_many(study, [(disputed, users[2], 0.0, 0.0, [])])  # the extra annotator came; still disputed
+    third = services.agreement_run_now(study=study).result["policy"]
+    assert third["clips_extended"] == [] and Clip.objects.get(pk=disputed.pk).target_k == 3  # the cap
+
+
+def test_k_plus_one_cap_defaults_to_k_plus_one_and_policy_off_changes_nothing(db):
+    study = StudyFactory(overlap_k=2)
+    users = [MembershipFactory(study=study).user for _ in range(2)]
+    clip = ClipFactory(study=study, target_k=2)
+    rate_many(study, [(clip, users[0], -1.0, -1.0, []), (clip, users[1], 1.0, 1.0, [])])
+    off = services.agreement_run_now(study=study).result["policy"]
+    assert off == {"threshold_sd": None, "cap_k": None, "clips_extended": []}
+    study.extra_annotator_sd_threshold = 0.5
+    study.save()
+    on = services.agreement_run_now(study=study).result["policy"]
+    assert on["cap_k"] == 3 and on["clips_extended"] == [clip.pk]
+
+
+def test_policy_settings_are_validated(db):
+    from django.core.exceptions import ValidationError
+
+    study = StudyFactory(overlap_k=3)
+    with pytest.raises(ValidationError) as exc:
+        services.study_update(
+            study=study, fields={"extra_annotator_sd_threshold": -0.1, "extra_annotator_cap_k": 2}
+        )
+    assert set(exc.value.message_dict) == {"extra_annotator_sd_threshold", "extra_annotator_cap_k"}
+
+
+# ---- tasks, beat, admin -------------------------------------------------------------------------------------------
+
+
+def test_tasks_are_registered_scheduled_and_limited():
+    assert {"labeling.tasks.compute_agreement", "labeling.tasks.schedule_agreement"} <= set(app.tasks)
+    beat = {e["task"]: e for e in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert beat["labeling.tasks.schedule_agreement"]["schedule"] == timedelta(seconds=30)
+    assert compute_agreement.soft_time_limit < compute_agreement.time_limit == svc.TIME_LIMIT_S
+    assert compute_agreement.acks_late and compute_agreement.reject_on_worker_lost
+    assert OperationalError in compute_agreement.autoretry_for and compute_agreement.max_retries == 3
+    assert svc.STALE_RUNNING.total_seconds() > compute_agreement.time_limit
+    assert schedule_agreement.time_limit
+
+
+def test_schedule_task_runs_the_beat_service(rated, sent, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        assert schedule_agreement.apply().get() == 1
+    assert len(sent) == 1
+
+
+def test_admin_action_queues_a_run_for_the_users_studies_only(
+    rated, sent, client, django_capture_on_commit_callbacks
+):
+    other = StudyFactory()
+    staff = UserFactory(is_staff=True)
+    staff.user_permissions.set(Permission.objects.filter(content_type__app_label="labeling"))
+    MembershipFactory(study=rated, user=staff, role="researcher")
+    client.force_login(staff)
+    url = reverse("admin:labeling_study_changelist")
+    with django_capture_on_commit_callbacks(execute=True):
+        resp = client.post(
+            url, {"action": "compute_agreement", "_selected_action": [rated.pk, other.pk]}, follow=True
+        )
+    assert resp.status_code == 200
+    assert "Agreement run queued for 1 study." in resp.content.decode()
+    assert list(AgreementReport.objects.values_list("study_id", "requested_by_id")) == [(rated.pk, staff.pk)]
+    assert len(sent) == 1
+
+
+# ---- a real broker and a real worker ---------------------------------------------------------------------------
+
+
+@contextmanager
+def deadline(seconds: int):
+    """Fail instead of hanging: SIGALRM interrupts any wait in the main thread."""
+
+    def expire(signum, frame):
+        raise TimeoutError(f"the worker test took more than {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def drop_pools():
+    """Forget the app's broker connection and producer pools (made for the old transport options)."""
+    app._pool = None
+    app.amqp._producer_pool = None
+
+
+@contextmanager
+def own_broker_folder(tmp_path):
+    """With the filesystem broker, a folder of this test's own (others' workers must not take our message)."""
+    conf = app.conf
+    if not str(conf.broker_url).startswith("filesystem"):
+        yield
+        return
+    saved = conf.broker_transport_options
+    drop_pools()
+    for sub in ("in", "processed"):
+        (tmp_path / sub).mkdir(parents=True, exist_ok=True)
+    folder = str(tmp_path / "in")
+    conf.broker_transport_options = {
+        "data_folder_in": folder,
+        "data_folder_out": folder,
+        "processed_folder": str(tmp_path / "processed"),
+        "store_processed": False,
+    }
+    try:
+        yield
+    finally:
+        app.pool.force_close_all()  # this test's pool
+        drop_pools()
+        conf.broker_transport_options = saved
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_computes_a_requested_report(tmp_path):
+    study, _, _ = study_from_matrix(DATA)
+    app.conf.task_always_eager = False
+    with deadline(120), own_broker_folder(tmp_path):
+        with start_worker(
+            app, pool="solo", perform_ping_check=False, shutdown_timeout=20, loglevel="WARNING"
+        ):
+            report, created = services.agreement_request(study=study)  # autocommit: sent at once
+            assert created
+            stop = time.monotonic() + 60
+            while time.monotonic() < stop:
+                report.refresh_from_db()
+                if report.status in ("done", "failed"):
+                    break
+                time.sleep(0.1)
+    assert report.status == "done", (report.status, report.error, report.progress_message)
+    assert report.result["n_annotations"] == 14 and report.watermark_count == 14
+    assert report.result["dimensions"]["valence"]["alpha_interval"]["estimate"] is not None
