@@ -123,7 +123,7 @@ def accumulation_plot(series: dict[str, Sequence[dict]], *, uid: str = "ag-accum
         return empty_plot(uid=uid, title=title, message="Not enough overlapping ratings for α yet.")
     n_max = max(n for rows in pts.values() for n, _ in rows) or 1
     lo = min(0.0, math.floor(min(values) * 5) / 5)
-    ax = Axes(0, n_max, lo, 1, left=56, top=30, width=484, height=180)
+    ax = Axes(0, n_max, lo, 1, left=56, top=30, width=460, height=180)
     last = {d: next((a for _, a in reversed(rows) if finite(a)), None) for d, rows in pts.items()}
     desc = (
         "Krippendorff's alpha (interval) computed on the first N annotations in submission order, up to "
@@ -147,7 +147,7 @@ def accumulation_plot(series: dict[str, Sequence[dict]], *, uid: str = "ag-accum
                 f'<line x1="{coord(ax.left)}" y1="{y}" x2="{coord(ax.left + ax.width)}" y2="{y}" stroke="{MUTED}" stroke-dasharray="2 3"/>'
             )
             parts.append(
-                f'<text x="{coord(ax.left + ax.width - 4)}" y="{coord(ax.sy(g) - 4)}" text-anchor="end" fill="{MUTED}" font-size="10">{g:.3f}</text>'
+                f'<text x="{coord(ax.left + ax.width + 5)}" y="{y}" dominant-baseline="middle" fill="{MUTED}" font-size="10">{g:.3f}</text>'
             )
     for dim, rows in pts.items():
         colour, shape, dash = SERIES[dim]

@@ -42,6 +42,7 @@ def annotator_rows(dimensions: dict) -> list[dict]:
             row[f"{dim}_flag"] = (
                 finite(overall) and finite(a.get("alpha_without")) and a["alpha_without"] > overall
             )
+            row[f"{dim}_alpha"] = overall
     return sorted(rows.values(), key=lambda r: (mean_r(r), r["n"]))
 
 
@@ -87,6 +88,7 @@ def tag_rows(tags: dict | None) -> list[dict]:
     )
 
 
+HIGHLIGHT_SHARE = 0.2
 ICC_ORDER = ("ICC(1,1)", "ICC(2,1)", "ICC(3,1)", "ICC(1,k)", "ICC(2,k)", "ICC(3,k)")
 ALPHA_ROWS = (
     ("alpha_interval", "Krippendorff's α, interval"),
@@ -116,9 +118,11 @@ def icc_rows(dimensions: dict) -> list[dict]:
         any_form = next(forms[d][name] for d in SERIES if name in forms[d])
         kind = ", ".join(str(any_form[k]) for k in ("model", "type", "unit") if any_form.get(k))
         cells = [{"dimension": d, **(forms[d].get(name) or {})} for d in SERIES]
-        rows.append(
-            {"form": name, "mcgraw_wong": any_form.get("mcgraw_wong", ""), "kind": kind, "cells": cells}
+        recommended = any(
+            name in ((dimensions.get(d) or {}).get("icc") or {}).get("recommended", []) for d in SERIES
         )
+        rows.append({"form": name, "mcgraw_wong": any_form.get("mcgraw_wong", ""), "kind": kind, "cells": cells,
+                     "recommended": recommended})  # fmt: skip
     return rows
 
 
@@ -126,9 +130,20 @@ def report_figures(result: dict) -> dict:
     """Everything the agreement section draws from a report's result: SVG strings and table rows."""
     dims = result.get("dimensions") or {}
     low = low_agreement_rows(dims)
+    points = clip_points(dims)
+    for row in low:
+        row["highlight"] = False
+    threshold = (result.get("policy") or {}).get("threshold_sd")
+    if finite(threshold):  # the study's K+1 policy says what "too much spread" is
+        hot, rule = [r for r in low if r["max_sd"] > threshold], f"sd above {threshold:.2f}"
+    else:  # otherwise the widest fifth of the rated clips (the list itself is a top-25 ranking)
+        hot, rule = low[: max(1, round(HIGHLIGHT_SHARE * len(points)))], "the widest fifth of the clips"
+    for row in hot:
+        row["highlight"] = True
     annotators = annotator_rows(dims)
     return {
-        "scatter_svg": scatter_va(clip_points(dims), highlight={r["clip"] for r in low}),
+        "scatter_svg": scatter_va(points, highlight={r["clip"] for r in hot}),
+        "highlight_rule": rule,
         "accumulation_svg": accumulation_plot(
             {d: (dims.get(d) or {}).get("accumulation") or [] for d in SERIES}
         ),

@@ -148,7 +148,8 @@ def test_done_report_shows_statistics_plots_and_tables(page, study):
     assert "<script>alert(1)</script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;.mp4" in html
     # per-annotator table flags bob (α rises without him), per-tag α sorted with undefined last
     assert html.index(">bob</td>") < html.index(">ann</td>")
-    assert html.count('title="α is higher without this annotator"') == 2  # bob, on both dimensions
+    flag = 'title="α is higher without this annotator: 0.740 against 0.612 with everyone"'
+    assert html.count(flag) == 2  # bob, on both dimensions
     assert html.index("home") < html.index("alone") and "0.520" in html
     assert "MASI distance 0.310, Jaccard distance 0.290" in html
 
@@ -171,10 +172,15 @@ def test_running_report_shows_progress_and_polls_every_two_seconds(page, study):
 
 
 def test_pending_report_without_previous_result(page, study):
-    AgreementReport.objects.create(study=study, status="pending")
+    report = AgreementReport.objects.create(study=study, status="pending")
     _, html = page()
     strip = status_strip(html)
     assert 'data-state="pending"' in strip and "Queued" in strip and "every 2s" in strip
+    assert "Waiting for a worker" in strip
+    report.not_before = timezone.now() + timedelta(seconds=20)  # debounced after the last run
+    report.save()
+    strip = status_strip(page()[1])
+    assert "Starts 19\xa0seconds from now" in strip or "Starts 20\xa0seconds from now" in strip
     assert 'aria-valuenow="0"' in strip
     assert "No agreement report yet" not in html  # a run is on its way
 

@@ -195,3 +195,33 @@ def test_tag_rows_sorted_with_undefined_last():
     assert (rows[1]["group"], rows[1]["label"], rows[1]["bar"]) == ("setting", "home", 30.0)
     assert rows[2]["bar"] == 0.0 and rows[0]["group"] == ""
     assert plots.tag_rows(None) == []
+
+
+def test_report_figures_highlight_the_widest_fifth_or_the_policy_threshold():
+    result = {"dimensions": dims(), "tags": None, "policy": {"threshold_sd": None}}
+    fig = plots.report_figures(result)
+    assert [(r["clip"], r["highlight"]) for r in fig["low_agreement"]] == [(2, True), (1, False)]
+    assert 'class="ag-pt hot" data-clip="2"' in fig["scatter_svg"] and fig["highlight_rule"].startswith(
+        "the widest"
+    )
+    result["policy"]["threshold_sd"] = 0.6
+    fig = plots.report_figures(result)
+    assert [(r["clip"], r["highlight"]) for r in fig["low_agreement"]] == [(2, True), (1, True)]
+    assert fig["highlight_rule"] == "sd above 0.60"
+    assert [c["estimate"] for c in fig["alpha_rows"][0]["cells"]] == [0.4, None]
+    assert fig["icc_rows"] == [] and fig["tags"] == []
+    for key in ("scatter_svg", "accumulation_svg", "reliability_svg"):
+        parse(fig[key])
+
+
+def test_icc_rows_in_shrout_fleiss_order_with_recommended_forms():
+    forms = {k: {"mcgraw_wong": mw, "value": 0.5, "model": "two-way random", "type": "absolute agreement",
+                 "unit": "single rater"} for k, mw in [("ICC(3,k)", "ICC(C,k)"), ("ICC(1,1)", "ICC(1)"), ("ICC(2,1)", "ICC(A,1)")]}  # fmt: skip
+    rows = plots.icc_rows({"valence": {"icc": {"forms": forms, "recommended": ["ICC(2,1)"]}}, "arousal": {}})
+    assert [(r["form"], r["mcgraw_wong"], r["recommended"]) for r in rows] == [
+        ("ICC(1,1)", "ICC(1)", False), ("ICC(2,1)", "ICC(A,1)", True), ("ICC(3,k)", "ICC(C,k)", False),
+    ]  # fmt: skip
+    assert rows[0]["kind"] == "two-way random, absolute agreement, single rater"
+    assert [c["dimension"] for c in rows[0]["cells"]] == ["valence", "arousal"] and "value" not in rows[0][
+        "cells"
+    ][1]
