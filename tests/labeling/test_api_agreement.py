@@ -1,0 +1,141 @@
+"""GET/POST /api/studies/<id>/agreement/: the latest report with progress and staleness for the study's
+researchers; 202 with the pending or running report on POST; 404 for everyone else."""
+
+import pytest
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from labeling import services
+from labeling.models import AgreementReport
+from labeling.tasks import compute_agreement
+from tests.factories import MembershipFactory, StudyFactory, UserFactory
+from tests.labeling.report_helpers import rate_many, study_from_matrix
+
+DATA = [[0.5, -0.5, 0.0, 1.0], [0.25, -0.5, 0.25, 0.75], [0.5, -0.25, 0.0, 1.0]]
+
+
+@pytest.fixture
+def setup(db):
+    study, users, clips = study_from_matrix(DATA)
+    researcher = MembershipFactory(study=study, role="researcher").user
+    client = APIClient()
+    client.force_authenticate(researcher)
+    return study, client, users, clips
+
+
+@pytest.fixture
+def sent(monkeypatch):
+    calls = []
+    monkeypatch.setattr(compute_agreement, "apply_async", lambda args, **kw: calls.append(args[0]))
+    return calls
+
+
+def url(study_id) -> str:
+    return f"/api/studies/{study_id}/agreement/"
+
+
+def test_get_before_any_run(setup):
+    study, client, _, _ = setup
+    resp = client.get(url(study.pk))
+    assert resp.status_code == 200
+    assert resp.json() == {
+        "study": study.pk,
+        "report": None,
+        "running": None,
+        "failed": None,
+        "stale": False,
+        "current": {
+            "annotation_count": 12,
+            "last_annotation_id": study.annotations.order_by("-id")[0].pk,
+        },
+    }
+
+
+def test_post_starts_one_run_and_get_shows_it_with_progress(setup, sent, django_capture_on_commit_callbacks):
+    study, client, _, _ = setup
+    with django_capture_on_commit_callbacks(execute=True):
+        first = client.post(url(study.pk))
+        second = client.post(url(study.pk))
+    assert first.status_code == second.status_code == 202
+    body = first.json()
+    assert body["status"] == "pending" and body["id"] == second.json()["id"]
+    assert body["watermark"] is None and body["progress"] == 0.0 and "result" not in body
+    assert sent == [body["id"]]
+    report = AgreementReport.objects.get(pk=body["id"])
+    assert report.requested_by.memberships.get(study=study).role == "researcher"
+
+    AgreementReport.objects.filter(pk=report.pk).update(
+        status="running", started_at=timezone.now(), progress=0.4, progress_message="valence: ICC"
+    )
+    running = client.get(url(study.pk)).json()["running"]
+    assert (running["status"], running["progress"], running["progress_message"]) == (
+        "running",
+        0.4,
+        "valence: ICC",
+    )
+    assert client.post(url(study.pk)).json()["id"] == report.pk  # still the one run
+
+
+def test_get_returns_the_done_report_its_watermark_and_staleness(setup):
+    study, client, users, clips = setup
+    report = services.agreement_run_now(study=study)
+    data = client.get(url(study.pk)).json()
+    assert data["running"] is None and data["stale"] is False
+    got = data["report"]
+    assert got["id"] == report.pk and got["status"] == "done" and got["progress"] == 1.0
+    assert got["watermark"] == {"annotation_count": 12, "last_annotation_id": report.watermark_last_id}
+    assert got["duration_s"] > 0 and got["error"] == ""
+    valence = got["result"]["dimensions"]["valence"]
+    assert (
+        valence["alpha_interval"]["estimate"]
+        == report.result["dimensions"]["valence"]["alpha_interval"]["estimate"]
+    )
+    assert set(valence) >= {"alpha_interval", "alpha_ordinal", "icc", "clips", "low_agreement", "annotators"}
+
+    rate_many(study, [(clips[0], MembershipFactory(study=study).user, 0.0, 0.0, [])])
+    data = client.get(url(study.pk) + "?result=false").json()
+    assert data["stale"] is True and data["current"]["annotation_count"] == 13
+    assert "result" not in data["report"] and data["report"]["id"] == report.pk
+
+
+def test_a_failed_run_shows_its_error(setup, monkeypatch):
+    study, client, _, _ = setup
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("out of memory")
+
+    monkeypatch.setattr("labeling.services.agreement.build_result", boom)
+    services.agreement_run_now(study=study)
+    data = client.get(url(study.pk)).json()
+    assert data["report"] is None and data["failed"]["error"] == "RuntimeError: out of memory"
+
+
+@pytest.mark.parametrize("method", ["get", "post"])
+@pytest.mark.parametrize("who", ["annotator", "stranger", "other_researcher"])
+def test_anyone_but_the_studys_researchers_gets_404(setup, sent, method, who):
+    study, _, users, _ = setup
+    if who == "annotator":
+        user = users[0]  # an annotator of this very study
+    elif who == "stranger":
+        user = UserFactory()
+    else:
+        user = MembershipFactory(study=StudyFactory(), role="researcher").user
+    client = APIClient()
+    client.force_authenticate(user)
+    resp = getattr(client, method)(url(study.pk))
+    assert resp.status_code == 404 and resp.json()["detail"]
+    assert not AgreementReport.objects.exists() and sent == []
+
+
+def test_unknown_study_is_404_and_anonymous_is_refused(setup):
+    study, client, _, _ = setup
+    assert client.get(url(987654)).status_code == 404
+    assert APIClient().get(url(study.pk)).status_code == 401
+
+
+def test_superuser_may_read_any_study(setup, sent):
+    study, _, _, _ = setup
+    client = APIClient()
+    client.force_authenticate(UserFactory(is_superuser=True, is_staff=True))
+    assert client.get(url(study.pk)).status_code == 200
+    assert client.post(url(study.pk)).status_code == 202
