@@ -252,12 +252,9 @@ class Assignment(models.Model):
 
     class Meta:
         constraints = [
-            # No annotator holds or has rated the same clip twice; expired leases stay as history.
-            models.UniqueConstraint(
-                fields=["clip", "annotator"],
-                condition=Q(status__in=["active", "submitted"]),
-                name="assignment_live_unique",
-            ),
+            # One assignment per clip and annotator, ever: a lapsed lease is taken back by its own page
+            # (heartbeat or a late submit), never handed to the same annotator as a second row.
+            models.UniqueConstraint(fields=["clip", "annotator"], name="assignment_clip_annotator_unique"),
             models.CheckConstraint(
                 condition=Q(status="submitted", submitted_at__isnull=False) | ~Q(status="submitted"),
                 name="assignment_submitted_has_time",

@@ -48,14 +48,14 @@ def membership_get(*, user, study_id: int) -> Membership:
     """The requester's membership of a study (with the study), or 404."""
     try:
         return Membership.objects.select_related("study").get(user=user, study_id=study_id)
-    except (Membership.DoesNotExist, ValueError, TypeError):
+    except (Membership.DoesNotExist, ValueError, TypeError, OverflowError):
         raise Http404("No such study.") from None
 
 
 def study_for_researcher(*, user, study_id: int) -> Study:
     try:
         return studies_for_researcher(user=user).get(pk=study_id)
-    except (Study.DoesNotExist, ValueError, TypeError):
+    except (Study.DoesNotExist, ValueError, TypeError, OverflowError):
         raise Http404("No such study.") from None
 
 
@@ -65,24 +65,28 @@ def assignment_for_annotator(*, user, assignment_id: int) -> Assignment:
         return Assignment.objects.select_related("study", "clip", "scheme_version").get(
             pk=assignment_id, annotator=user
         )
-    except (Assignment.DoesNotExist, ValueError, TypeError):
+    except (Assignment.DoesNotExist, ValueError, TypeError, OverflowError):
         raise Http404("No such assignment.") from None
 
 
 def clip_for_member(*, user, clip_id: int) -> Clip:
     """A clip the requester may watch: researchers see all clips of their studies, annotators only
-    clips they hold or held a lease on."""
+    active clips they hold a lease on or rated (not withdrawn ones, not ones whose lease lapsed unrated)."""
     qs = Clip.objects.select_related("study")
     try:
         clip = qs.get(pk=clip_id)
-    except (Clip.DoesNotExist, ValueError, TypeError):
+    except (Clip.DoesNotExist, ValueError, TypeError, OverflowError):
         raise Http404("No such clip.") from None
     if user.is_superuser:
         return clip
     role = Membership.objects.filter(user=user, study_id=clip.study_id).values_list("role", flat=True).first()
     if role == Role.RESEARCHER:
         return clip
-    if role == Role.ANNOTATOR and Assignment.objects.filter(clip=clip, annotator=user).exists():
+    if (
+        role == Role.ANNOTATOR
+        and clip.is_active
+        and Assignment.objects.filter(clip=clip, annotator=user, status__in=Assignment.LIVE).exists()
+    ):
         return clip
     raise Http404("No such clip.")
 

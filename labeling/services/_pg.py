@@ -29,7 +29,7 @@ WITH cand AS (
     WHERE c.study_id = %(study)s AND c.is_active AND c.n_assigned < c.target_k
       AND NOT EXISTS (
           SELECT 1 FROM {ASSIGNMENT} a
-          WHERE a.clip_id = c.id AND a.annotator_id = %(user)s AND a.status IN ('active', 'submitted'))
+          WHERE a.clip_id = c.id AND a.annotator_id = %(user)s)
     ORDER BY c.n_assigned, c.shuffle_key
     LIMIT 1
     FOR NO KEY UPDATE OF c SKIP LOCKED
@@ -90,6 +90,7 @@ def _submit_sql(columns: list[str]) -> str:
 WITH a AS (
     UPDATE {ASSIGNMENT} SET status = 'submitted', submitted_at = %(now)s
     WHERE id = %(assignment)s AND status = 'active'
+      AND EXISTS (SELECT 1 FROM {CLIP} c WHERE c.id = {ASSIGNMENT}.clip_id AND c.is_active)
     RETURNING id, study_id, clip_id, annotator_id, scheme_version_id
 ), ins AS (
     INSERT INTO {ANNOTATION} ({", ".join(_FROM_ASSIGNMENT + tuple(columns))})

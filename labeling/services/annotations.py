@@ -17,6 +17,7 @@ from labeling.services import _pg
 # A clip counts as watched to the end above this fraction (players report the last frame a little early).
 FULL_VIEW_FRACTION = 0.95
 MAX_NOTE_CHARS = 2000
+MAX_REASON_CHARS = 500
 
 
 def _text(data: dict[str, Any], key: str, errors: dict[str, str]) -> str:
@@ -43,7 +44,9 @@ def _clean(assignment: Assignment, data: dict[str, Any]) -> dict[str, Any]:
     reason = _text(data, "cannot_judge_reason", errors)
     if cannot_judge and not reason and "cannot_judge_reason" not in errors:
         errors["cannot_judge_reason"] = "say why the clip cannot be judged"
-    out["cannot_judge_reason"] = reason[:500]
+    if len(reason) > MAX_REASON_CHARS:
+        errors["cannot_judge_reason"] = f"at most {MAX_REASON_CHARS} characters"
+    out["cannot_judge_reason"] = reason
 
     for dim in ("valence", "arousal"):
         value = data.get(dim)
@@ -159,12 +162,17 @@ def annotation_submit(
             return annotation, True
     try:
         with transaction.atomic():
-            locked = Assignment.objects.filter(pk=assignment.pk)
+            locked = Assignment.objects.filter(pk=assignment.pk).select_related("clip")
             if connection.features.has_select_for_update:
-                locked = locked.select_for_update(no_key=True)
+                locked = locked.select_for_update(no_key=True, of=("self",))
             current = locked.get()
             if current.status == Assignment.Status.SUBMITTED:
                 raise _AlreadyRated
+            if not current.clip.is_active:
+                raise Conflict(
+                    "This clip has been withdrawn from the study, so the rating cannot be kept.",
+                    {"clip": "withdrawn"},
+                )
             if current.status == Assignment.Status.EXPIRED:
                 # Take the slot back; if the clip is full meanwhile, grow its target rather than lose the label.
                 if not Clip.objects.filter(pk=current.clip_id, n_assigned__lt=F("target_k")).update(

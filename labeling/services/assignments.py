@@ -67,13 +67,13 @@ def assignment_claim_next(
     if membership.consented_at is None:
         raise NotAllowed("Consent must be accepted before the first clip.")
     study = membership.study
-    if not study.is_active:
-        raise NotAllowed("This study is closed.")
     user_id = membership.user_id
     now = now or timezone.now()
 
     own = (
-        Assignment.objects.filter(study_id=study.pk, annotator_id=user_id, status=Assignment.Status.ACTIVE)
+        Assignment.objects.filter(
+            study_id=study.pk, annotator_id=user_id, status=Assignment.Status.ACTIVE, clip__is_active=True
+        )
         .exclude(id__in=list(exclude_ids))
         .order_by("leased_at", "id")
         .select_related("clip", "scheme_version")
@@ -88,6 +88,8 @@ def assignment_claim_next(
             return lease
     if len(exclude_ids) >= MAX_ACTIVE_LEASES:
         return None
+    if not study.is_active:  # a lease already held may be finished; no new ones
+        raise NotAllowed("This study is closed.")
 
     lease_end = _lease_end(membership, now)
     if connection.vendor == "postgresql":
@@ -97,7 +99,7 @@ def assignment_claim_next(
     # The general path: expired leases back to the pool first, then a claim that waits for locked rows.
     leases_expire(study_id=study.pk, now=now)
     scheme = _current_scheme(study.pk)
-    seen = Assignment.objects.filter(clip_id=OuterRef("pk"), annotator_id=user_id, status__in=Assignment.LIVE)
+    seen = Assignment.objects.filter(clip_id=OuterRef("pk"), annotator_id=user_id)
     candidates = (
         Clip.objects.filter(study_id=study.pk, is_active=True, n_assigned__lt=F("target_k"))
         .exclude(Exists(seen))
@@ -138,29 +140,33 @@ def assignment_claim_next(
 
 @transaction.atomic
 def assignment_heartbeat(*, assignment: Assignment, now: datetime | None = None) -> Assignment:
-    """Extend the lease while the page is open. A lease that already expired is taken back if the clip has room."""
+    """Extend the lease while the page is open. A lease that already expired is taken back if the clip has room.
+
+    Each step is a conditional UPDATE whose row count decides the next, so a heartbeat racing a submit, a
+    second heartbeat or the expiry sweep can never move the clip's counter twice.
+    """
     now = now or timezone.now()
     lease_end = now + timedelta(minutes=assignment.study.lease_minutes)
+    mine = Assignment.objects.filter(pk=assignment.pk)
+    if mine.filter(status=Assignment.Status.ACTIVE, clip__is_active=True).update(lease_expires_at=lease_end):
+        assignment.status, assignment.lease_expires_at = Assignment.Status.ACTIVE, lease_end
+        return assignment
+    assignment.refresh_from_db(fields=["status"])
     if assignment.status == Assignment.Status.SUBMITTED:
         raise Conflict("This clip has already been rated.")
-    if assignment.status == Assignment.Status.ACTIVE:
-        updated = Assignment.objects.filter(pk=assignment.pk, status=Assignment.Status.ACTIVE).update(
-            lease_expires_at=lease_end
-        )
-        if updated:
-            assignment.lease_expires_at = lease_end
-            return assignment
+    if not Clip.objects.filter(pk=assignment.clip_id, is_active=True).exists():
+        raise Conflict("This clip has been withdrawn from the study.")
+    # Expired: flip it back first (only one caller can), then take a slot on the clip, or undo both.
+    if not mine.filter(status=Assignment.Status.EXPIRED).update(
+        status=Assignment.Status.ACTIVE, leased_at=now, lease_expires_at=lease_end
+    ):
         assignment.refresh_from_db()
+        if assignment.status == Assignment.Status.ACTIVE:
+            return assignment
+        raise Conflict("This clip has already been rated.")
     if not Clip.objects.filter(pk=assignment.clip_id, n_assigned__lt=F("target_k")).update(
         n_assigned=F("n_assigned") + 1
     ):
         raise Conflict("The lease on this clip expired and the clip went to another annotator.")
-    try:
-        with transaction.atomic():
-            Assignment.objects.filter(pk=assignment.pk, status=Assignment.Status.EXPIRED).update(
-                status=Assignment.Status.ACTIVE, leased_at=now, lease_expires_at=lease_end
-            )
-    except IntegrityError as exc:
-        raise Conflict("You already hold this clip in another tab.") from exc
     assignment.refresh_from_db()
     return assignment

@@ -9,8 +9,9 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from labeling.errors import ValidationFailed
-from labeling.models import Clip, Membership, Participant, Role, SchemeVersion, Study
+from labeling.models import Assignment, Clip, Membership, Participant, Role, SchemeVersion, Study
 from labeling.scheme import DEFAULT_SPEC, SchemeError, validate_spec
+from labeling.services.assignments import leases_expire
 
 
 def _checked_spec(spec: dict[str, Any] | None) -> dict[str, Any]:
@@ -101,8 +102,13 @@ def membership_consent(*, membership: Membership) -> Membership:
 @transaction.atomic
 def participant_withdraw(*, participant: Participant) -> Participant:
     """Withdraw a filmed person: their clips leave the queue (labels already made are kept, and flagged by exports)."""
+    now = timezone.now()
     if participant.withdrawn_at is None:
-        participant.withdrawn_at = timezone.now()
+        participant.withdrawn_at = now
         participant.save(update_fields=["withdrawn_at"])
-    Clip.objects.filter(participant=participant).update(is_active=False)
+    clips = Clip.objects.filter(participant=participant)
+    clips.update(is_active=False)
+    # Open leases on those clips end now, so no one is shown or rates them again.
+    Assignment.objects.filter(clip__in=clips, status=Assignment.Status.ACTIVE).update(lease_expires_at=now)
+    leases_expire(study_id=participant.study_id, now=now)
     return participant

@@ -352,7 +352,8 @@ def test_media_permissions(study, media_root, good_mp4, client):
     assert lease.clip_id == clip.pk
     assert statuses(member.user) == [200, 200]
     Assignment.objects.filter(pk=lease.pk).update(status=Assignment.Status.EXPIRED)
-    assert statuses(member.user) == [200, 200]  # held a lease before: may still load it
+    assert statuses(member.user) == [404, 404]  # a lapsed lease, never rated: no longer theirs to watch
+    Assignment.objects.filter(pk=lease.pk).update(status=Assignment.Status.ACTIVE)
     token = Token.objects.create(user=member.user)
     assert statuses(HTTP_AUTHORIZATION=f"Token {token.key}") == [200, 200]
     assert statuses(HTTP_AUTHORIZATION="Token not-a-token") == [404, 404]
