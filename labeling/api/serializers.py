@@ -10,6 +10,9 @@ from labeling.models import Annotation, Assignment, Clip, Membership, Role, Sche
 from labeling.scheme import SchemeError, validate_spec
 
 
+MAX_ID = 2**63 - 1  # ids are 64-bit; larger numbers are refused with a 400 rather than reaching the database
+
+
 def clip_media_url(clip_id: int) -> str:
     return reverse("clip-media", args=[clip_id])
 
@@ -37,7 +40,7 @@ class FastRepresentation:
 
 class ClaimInputSerializer(serializers.Serializer):
     exclude = serializers.ListField(
-        child=serializers.IntegerField(min_value=1),
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
         required=False,
         default=list,
         max_length=10,
@@ -378,9 +381,11 @@ class ResearchAnnotationSerializer(AnnotationSerializer):
 
 
 class AnnotationFilterSerializer(serializers.Serializer):
-    clip = serializers.IntegerField(required=False, min_value=1, help_text="Only this clip's ratings.")
+    clip = serializers.IntegerField(
+        required=False, min_value=1, max_value=MAX_ID, help_text="Only this clip's ratings."
+    )
     annotator = serializers.IntegerField(
-        required=False, min_value=1, help_text="Only this annotator's (user id)."
+        required=False, min_value=1, max_value=MAX_ID, help_text="Only this annotator's (user id)."
     )
     since = serializers.DateTimeField(
         required=False, help_text="Only ratings created at or after this ISO time."

@@ -364,3 +364,17 @@ def test_query_counts_do_not_grow_with_the_number_of_clips(db):
     large = _queries_for_claim_and_submit(300)
     assert small == large, f"claim/submit queries: {small} with 10 clips, {large} with 300"
     assert small[0] <= CLAIM_MAX_QUERIES and small[1] <= SUBMIT_MAX_QUERIES
+
+
+@pytest.mark.parametrize("body", [{"exclude": [2**64]}, {"exclude": "1"}, {"exclude": [None]}, [1, 2]])
+def test_odd_claim_bodies_are_400_not_500(api, study, body):
+    resp = api.post(claim_url(study.pk), body, format="json")
+    assert resp.status_code == 400, resp.content
+    assert resp.json()["detail"]
+
+
+def test_huge_ids_in_urls_are_404(api):
+    huge = 10**20
+    assert api.post(claim_url(huge), format="json").status_code == 404
+    assert api.post(f"/api/assignments/{huge}/heartbeat/", format="json").status_code == 404
+    assert api.post(f"/api/assignments/{huge}/annotation/", {}, format="json").status_code == 404
