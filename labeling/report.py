@@ -17,12 +17,15 @@ Choices a methodologist reading a report should know (they are repeated in resul
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 from django.contrib.auth import get_user_model
+from django.db.models import TextField
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from labeling import agreement as stats
@@ -93,7 +96,8 @@ def load_ratings(*, study: Study) -> StudyRatings:
     rows = list(
         agreement_annotations(study=study)
         .order_by("id")
-        .values_list("id", "clip_id", "annotator_id", "valence", "arousal", "cannot_judge", "context_tags")
+        .annotate(tags_json=Cast("context_tags", TextField()))  # decoded once per distinct tag list below
+        .values_list("id", "clip_id", "annotator_id", "valence", "arousal", "cannot_judge", "tags_json")
     )
     names = dict(
         Clip.objects.filter(study=study, participant__withdrawn_at__isnull=True).values_list(
@@ -106,7 +110,8 @@ def load_ratings(*, study: Study) -> StudyRatings:
     rater_ids, rater = np.unique(np.array(cols[2], dtype=np.int64), return_inverse=True)
     cannot_judge = np.array(cols[5], dtype=bool)
     tags = np.empty(len(rows), dtype=object)
-    tags[:] = [None if cj else frozenset(t or ()) for cj, t in zip(cols[5], cols[6], strict=True)]
+    decoded = {text: frozenset(json.loads(text) or ()) for text in set(cols[6]) if text}
+    tags[:] = [None if cj else decoded.get(t, frozenset()) for cj, t in zip(cols[5], cols[6], strict=True)]
     used = set().union(*(t for t in tags if t)) if rows else set()
     return StudyRatings(
         study_id=study.pk,
