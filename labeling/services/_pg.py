@@ -24,12 +24,21 @@ _CLIP_FIELDS = Clip._meta.concrete_fields
 _FROM_ASSIGNMENT = ("assignment_id", "study_id", "clip_id", "annotator_id", "scheme_version_id")
 
 _CLAIM_SQL = f"""
-WITH cand AS (
+WITH own_pick AS (
+    SELECT a.id FROM {ASSIGNMENT} a JOIN {CLIP} c ON c.id = a.clip_id
+    WHERE a.study_id = %(study)s AND a.annotator_id = %(user)s AND a.status = 'active'
+      AND a.lease_expires_at > %(now)s AND c.is_active AND NOT (a.id = ANY(%(exclude)s::bigint[]))
+    ORDER BY a.leased_at, a.id
+    LIMIT 1
+), own AS (
+    UPDATE {ASSIGNMENT} a SET lease_expires_at = %(end)s
+    FROM own_pick WHERE a.id = own_pick.id AND a.status = 'active'
+    RETURNING a.id, a.clip_id, a.scheme_version_id, a.leased_at
+), cand AS (
     SELECT c.id FROM {CLIP} c
-    WHERE c.study_id = %(study)s AND c.is_active AND c.n_assigned < c.target_k
-      AND NOT EXISTS (
-          SELECT 1 FROM {ASSIGNMENT} a
-          WHERE a.clip_id = c.id AND a.annotator_id = %(user)s)
+    WHERE NOT EXISTS (SELECT 1 FROM own_pick)
+      AND c.study_id = %(study)s AND c.is_active AND c.n_assigned < c.target_k
+      AND NOT EXISTS (SELECT 1 FROM {ASSIGNMENT} a WHERE a.clip_id = c.id AND a.annotator_id = %(user)s)
     ORDER BY c.n_assigned, c.shuffle_key
     LIMIT 1
     FOR NO KEY UPDATE OF c SKIP LOCKED
@@ -43,10 +52,18 @@ WITH cand AS (
            (SELECT id FROM {SCHEME} WHERE study_id = %(study)s ORDER BY version DESC LIMIT 1),
            'active', %(now)s, %(end)s
     FROM bump
-    RETURNING id, scheme_version_id
+    RETURNING id, scheme_version_id, leased_at
+), got AS (
+    SELECT ins.id AS a_id, ins.scheme_version_id AS a_scheme, ins.leased_at AS a_leased_at,
+           {", ".join(f"bump.{f.column} AS c_{f.column}" for f in _CLIP_FIELDS)}
+    FROM ins JOIN bump ON true
+    UNION ALL
+    SELECT own.id, own.scheme_version_id, own.leased_at, {", ".join(f"c.{f.column}" for f in _CLIP_FIELDS)}
+    FROM own JOIN {CLIP} c ON c.id = own.clip_id
 )
-SELECT ins.id, sv.id, sv.version, sv.spec::text, sv.created_at, {", ".join(f"bump.{f.column}" for f in _CLIP_FIELDS)}
-FROM ins JOIN bump ON true JOIN {SCHEME} sv ON sv.id = ins.scheme_version_id
+SELECT got.a_id, got.a_leased_at, sv.id, sv.version, sv.spec::text, sv.created_at,
+       {", ".join(f"got.c_{f.column}" for f in _CLIP_FIELDS)}
+FROM got JOIN {SCHEME} sv ON sv.id = got.a_scheme
 """
 
 
@@ -55,8 +72,12 @@ def _statement():
     return transaction.atomic() if connection.in_atomic_block else nullcontext()
 
 
-def claim(*, study_id: int, user_id: int, now: datetime, lease_end: datetime) -> Assignment | None:
-    params = {"study": study_id, "user": user_id, "now": now, "end": lease_end}
+def claim(
+    *, study_id: int, user_id: int, exclude_ids: list[int], now: datetime, lease_end: datetime
+) -> Assignment | None:
+    """The annotator's own unexpired lease (not in `exclude_ids`), extended; else a new lease on the
+    least-covered clip they have never had. None when neither can be had without waiting."""
+    params = {"study": study_id, "user": user_id, "exclude": list(exclude_ids), "now": now, "end": lease_end}
     try:
         with _statement(), connection.cursor() as cursor:
             cursor.execute(_CLAIM_SQL, params)
@@ -65,15 +86,16 @@ def claim(*, study_id: int, user_id: int, now: datetime, lease_end: datetime) ->
         return None  # the same annotator claimed this clip from another tab at this moment
     if row is None:
         return None
-    assignment_id, scheme_id, version, spec, scheme_created_at, *clip_values = row
+    assignment_id, leased_at, scheme_id, version, spec, scheme_created_at, *clip_values = row
     clip = Clip.from_db(connection.alias, [f.attname for f in _CLIP_FIELDS], clip_values)
     assignment = Assignment(
         id=assignment_id,
         study_id=study_id,
         clip=clip,
+        scheme_version_id=scheme_id,
         annotator_id=user_id,
         status=Assignment.Status.ACTIVE,
-        leased_at=now,
+        leased_at=leased_at,
         lease_expires_at=lease_end,
     )
     scheme = SchemeVersion(

@@ -69,6 +69,13 @@ def assignment_claim_next(
     study = membership.study
     user_id = membership.user_id
     now = now or timezone.now()
+    lease_end = _lease_end(membership, now)
+    if connection.vendor == "postgresql" and study.is_active and len(exclude_ids) < MAX_ACTIVE_LEASES:
+        claimed = _pg.claim(
+            study_id=study.pk, user_id=user_id, exclude_ids=list(exclude_ids), now=now, lease_end=lease_end
+        )
+        if claimed is not None:  # the usual case, in one statement
+            return claimed
 
     own = (
         Assignment.objects.filter(
@@ -81,7 +88,7 @@ def assignment_claim_next(
     live_leases = list(own[:MAX_ACTIVE_LEASES])
     for lease in live_leases:
         if lease.lease_expires_at > now:
-            lease.lease_expires_at = _lease_end(membership, now)
+            lease.lease_expires_at = lease_end
             Assignment.objects.filter(pk=lease.pk, status=Assignment.Status.ACTIVE).update(
                 lease_expires_at=lease.lease_expires_at
             )
@@ -91,11 +98,6 @@ def assignment_claim_next(
     if not study.is_active:  # a lease already held may be finished; no new ones
         raise NotAllowed("This study is closed.")
 
-    lease_end = _lease_end(membership, now)
-    if connection.vendor == "postgresql":
-        claimed = _pg.claim(study_id=study.pk, user_id=user_id, now=now, lease_end=lease_end)
-        if claimed is not None:
-            return claimed
     # The general path: expired leases back to the pool first, then a claim that waits for locked rows.
     leases_expire(study_id=study.pk, now=now)
     scheme = _current_scheme(study.pk)
