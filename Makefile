@@ -68,7 +68,7 @@ demo: migrate
 run: demo
 	@echo ""
 	@echo "  Site:   http://$(HOST):$(PORT)/          (researcher pages: /studies/, admin: /admin/)"
-	@echo "  Crowd:  http://$(HOST):$(PORT)/crowd/demo/?PROLIFIC_PID=P123&STUDY_ID=S1&SESSION_ID=X1"
+	@echo "  Crowd:  http://$(HOST):$(PORT)/crowd/demo/?key=demo&PROLIFIC_PID=P123&STUDY_ID=S1&SESSION_ID=X1"
 	@echo "  Log-ins are listed above. Ctrl-C stops the site and the worker."
 	@echo ""
 	@$(PY) -m celery -A annotator worker -B --loglevel=info --concurrency=2 & worker=$$!; \

@@ -5,6 +5,7 @@ Views log the returned user in; everything that changes rows happens here.
 
 from __future__ import annotations
 
+import hmac
 import re
 import secrets
 
@@ -34,6 +35,22 @@ def _new_pseudonymous_user(*, prefix: str, crowd_pid: str = ""):
             user.save()
             return user
     raise RuntimeError("could not pick a free pseudonymous user name")  # pragma: no cover
+
+
+# Compared against when there is no key to compare with, so a refusal takes the same time either way.
+_NO_CROWD_KEY = secrets.token_urlsafe(18).encode()
+
+
+def crowd_study_for_link(*, slug: str, key: str | None) -> Study | None:
+    """The study a crowd link opens, or None. An unknown slug, a study that takes no crowd entrants (empty
+    crowd_key) and a wrong or missing key all give None, so the link does not tell whether the study exists."""
+    study = Study.objects.filter(slug=slug).first()
+    expected = study.crowd_key.encode() if study is not None and study.crowd_key else _NO_CROWD_KEY
+    given = (key or "").encode("utf-8", "surrogatepass")
+    matches = hmac.compare_digest(given, expected)  # bytes: a non-ASCII key cannot raise TypeError
+    if study is None or not study.crowd_key or not matches:
+        return None
+    return study
 
 
 def crowd_params_check(*, pid: str | None, study_id: str | None, session_id: str | None) -> dict[str, str]:

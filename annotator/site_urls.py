@@ -1,7 +1,10 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from annotator import views
+from annotator import (
+    converters,  # noqa: F401 - registers the <dbid:...> converter
+    views,
+)
 from annotator.forms import LoginForm
 
 urlpatterns = [
@@ -14,9 +17,9 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("invite/<str:token>/", views.invite_entry, name="invite"),
     path("crowd/<slug:slug>/", views.crowd_entry, name="crowd-entry"),
-    path("s/<int:study_id>/", views.queue, name="study-queue"),
-    path("s/<int:study_id>/consent/", views.consent, name="study-consent"),
-    path("s/<int:study_id>/declined/", views.declined, name="study-declined"),
-    path("s/<int:study_id>/a/<int:assignment_id>/", views.rate, name="study-rate"),
-    path("s/<int:study_id>/done/", views.done, name="study-done"),
+    path("s/<dbid:study_id>/", views.queue, name="study-queue"),
+    path("s/<dbid:study_id>/consent/", views.consent, name="study-consent"),
+    path("s/<dbid:study_id>/declined/", views.declined, name="study-declined"),
+    path("s/<dbid:study_id>/a/<dbid:assignment_id>/", views.rate, name="study-rate"),
+    path("s/<dbid:study_id>/done/", views.done, name="study-done"),
 ]

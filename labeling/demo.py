@@ -131,6 +131,7 @@ def render_demo_clip(
 # ---- the demo study ---------------------------------------------------------------------------------------
 
 DEMO_SLUG = "demo"
+DEMO_CROWD_KEY = "demo"  # the README's and `make run`'s crowd link: /crowd/demo/?key=demo&PROLIFIC_PID=...
 DEMO_TITLE = "Demo: how does this person feel?"
 RESEARCHER_LOGIN = ("researcher", "demo-researcher")
 ANNOTATOR_LOGINS = [(f"annotator{i}", "demo-annotator") for i in (1, 2, 3)]
@@ -210,8 +211,13 @@ def demo_setup(*, simulate: bool = True) -> DemoResult:
             consent_text=DEMO_CONSENT,
             overlap_k=3,
             completion_code="DEMO-COMPLETE",
+            crowd_key=DEMO_CROWD_KEY,
         )
         result.created.append(f"study {DEMO_SLUG}")
+    elif study.crowd_key != DEMO_CROWD_KEY:  # a demo study made before crowd keys existed
+        Study.objects.filter(pk=study.pk).update(crowd_key=DEMO_CROWD_KEY)
+        study.crowd_key = DEMO_CROWD_KEY
+        result.created.append("crowd key")
     result.study = study
     membership_add(study=study, user=researcher, role=Role.RESEARCHER, consented_at=timezone.now())
     for username, password in ANNOTATOR_LOGINS:

@@ -4,6 +4,7 @@ and clip upload. Thin: reads come from selectors, writes from services."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -62,8 +63,11 @@ def invite_url(request: HttpRequest, token: str) -> str:
 
 
 def crowd_url(request: HttpRequest, study: Study) -> str:
+    """The crowd link with the study's secret key, or "" when the study takes no one through a crowd link."""
+    if not study.crowd_key:
+        return ""
     path = site_path("crowd-entry", f"/crowd/{study.slug}/", slug=study.slug)
-    return f"{request.build_absolute_uri(path)}?{CROWD_QUERY}"
+    return f"{request.build_absolute_uri(path)}?{urlencode({'key': study.crowd_key})}&{CROWD_QUERY}"
 
 
 def _bucket_colour(ratings: int, k: int) -> str:

@@ -11,7 +11,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from annotator import services
 from labeling.errors import ServiceError
-from labeling.models import Invite, Membership, Role, Study
+from labeling.models import Invite, Membership, Role
 
 from .progress import annotator_progress
 
@@ -80,8 +80,27 @@ def invite_entry(request: HttpRequest, token: str) -> HttpResponse:
 
 @require_GET
 def crowd_entry(request: HttpRequest, slug: str) -> HttpResponse:
-    """A crowd platform's link: one pseudonymous account per PROLIFIC_PID, logged in on every visit."""
-    study = get_object_or_404(Study, slug=slug)
+    """A crowd platform's link (?key=<study's crowd key>&PROLIFIC_PID=...): one pseudonymous account per
+    PROLIFIC_PID, logged in on every visit."""
+    study = services.crowd_study_for_link(slug=slug, key=request.GET.get("key"))
+    if study is None:  # unknown study, crowd entry off, or a wrong key: all look the same
+        return entry_error(
+            request,
+            title="Study link not found",
+            message="This link does not open a study. Check that you used the whole link from the crowd-work platform.",
+            status=404,
+        )
+    current = request.user
+    if current.is_authenticated and not getattr(current, "crowd_pid", ""):
+        # A researcher's (or an invited guest's) session is never swapped for a crowd account silently.
+        response = render(
+            request,
+            "annotator/crowd_signed_in.html",
+            {"study": study, "current": current, "next": request.get_full_path()},
+            status=409,
+        )
+        response["Cache-Control"] = "no-store"
+        return response
     try:
         user, membership = services.crowd_enter(
             study=study,
@@ -94,6 +113,6 @@ def crowd_entry(request: HttpRequest, slug: str) -> HttpResponse:
         return entry_error(
             request, title=title, message=exc.message, errors=exc.errors, status=exc.status, study=study
         )
-    if request.user.pk != user.pk:
-        login(request, user, backend=BACKEND)
+    if current.pk != user.pk:
+        login(request, user, backend=BACKEND)  # another crowd participant on a shared computer
     return redirect(_next_page(membership))

@@ -102,6 +102,7 @@ def rating_page_context(*, assignment: Assignment, membership: Membership, progr
         grid_rows = [[(x, y) for x in range(1, points + 1)] for y in range(points, 0, -1)]
     config = {
         "studyId": study.pk,
+        "userId": membership.user_id,  # pending ratings in localStorage are kept per user and study
         "assignmentId": assignment.pk,
         "clipId": clip.pk,
         "instrument": spec["instrument"],
@@ -110,7 +111,6 @@ def rating_page_context(*, assignment: Assignment, membership: Membership, progr
         "confidencePoints": spec["confidence_points"],
         "contextNote": spec["context_note"],
         "requireFullView": study.require_full_view,
-        "fullViewFraction": FULL_VIEW_FRACTION,
         "duration": clip.duration_s,
         "urls": {
             "annotation": f"/api/assignments/{assignment.pk}/annotation/",
@@ -136,4 +136,6 @@ def rating_page_context(*, assignment: Assignment, membership: Membership, progr
         "media_url": reverse("clip-media", args=[clip.pk]),
         "poster_url": reverse("clip-poster", args=[clip.pk]),
         "config": config,
+        # The server's threshold, as the client reads it (data-full-view-fraction): the two cannot drift.
+        "full_view_fraction": repr(float(FULL_VIEW_FRACTION)),
     }

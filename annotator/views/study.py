@@ -18,7 +18,7 @@ from labeling.services import assignment_claim_next, membership_consent
 from labeling.text import render_markdown
 
 from .instrument import rating_page_context
-from .progress import annotator_progress
+from .progress import Outlook, annotator_outlook, annotator_progress
 
 
 def _member(request: HttpRequest, study_id: int) -> Membership:
@@ -128,33 +128,55 @@ def completion_redirect_url(url: str, code: str) -> str:
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
-@login_required
-@require_GET
-def done(request: HttpRequest, study_id: int) -> HttpResponse:
-    """The end: nothing left for this annotator. Records completion; shows the code or redirects with it."""
-    membership = _member(request, study_id)
+WAIT_REFRESH_SECONDS = 10
+
+
+def _finish(request: HttpRequest, membership: Membership, progress: dict, *, closed: bool) -> HttpResponse:
+    """Record completion; show the code, or send a crowd worker to the completion URL with it."""
     study = membership.study
-    if membership.consented_at is None:
-        return redirect("study-consent", study_id=study.pk)
-    progress = annotator_progress(membership)
-    if progress["remaining"] > 0:
-        return render(
-            request,
-            "annotator/done.html",
-            {"study": study, "membership": membership, "progress": progress, "finished": False},
-        )
-    if not study.is_active and progress["done"] == 0:
-        return _message(
-            request,
-            membership=membership,
-            title="This study is closed",
-            message="The study closed before you rated any clip, so there is nothing to complete. Thank you for your interest.",
-        )
     services.membership_complete(membership=membership)
     if study.completion_url and membership.joined_via == Membership.Via.CROWD:
         return redirect(completion_redirect_url(study.completion_url, study.completion_code))
     return render(
         request,
         "annotator/done.html",
-        {"study": study, "membership": membership, "progress": progress, "finished": True},
+        {"study": study, "membership": membership, "progress": progress, "finished": True, "closed": closed},
     )
+
+
+@login_required
+@require_GET
+def done(request: HttpRequest, study_id: int) -> HttpResponse:
+    """The end page. Finished (code shown, completion recorded) only when no clip can come to this annotator
+    any more, or the study closed after they rated something; never a code for nothing."""
+    membership = _member(request, study_id)
+    study = membership.study
+    if membership.consented_at is None:
+        return redirect("study-consent", study_id=study.pk)
+    outlook = annotator_outlook(membership)
+    progress = annotator_progress(membership)
+    if outlook == Outlook.CLOSED:
+        if progress["done"] == 0:
+            return _message(
+                request,
+                membership=membership,
+                title="This study is closed",
+                message="The study closed before you could start rating, so there is nothing to complete. "
+                "Thank you for your interest.",
+            )
+        return _finish(request, membership, progress, closed=True)
+    if outlook == Outlook.CONTINUE:
+        return render(
+            request,
+            "annotator/done.html",
+            {"study": study, "membership": membership, "progress": progress, "finished": False},
+        )
+    if outlook == Outlook.WAIT:
+        response = render(
+            request,
+            "annotator/waiting.html",
+            {"study": study, "membership": membership, "progress": progress, "refresh": WAIT_REFRESH_SECONDS},
+        )
+        response["Cache-Control"] = "no-store"
+        return response
+    return _finish(request, membership, progress, closed=False)

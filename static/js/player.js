@@ -58,7 +58,8 @@ export function setupPlayer({ video, playButton, replayButton, muteButton, bigPl
     const total = Number.isFinite(video.duration) && video.duration > 0 ? video.duration : tracker.duration;
     if (timeEl) timeEl.textContent = `${fmt(video.currentTime)} / ${fmt(total)}`;
     if (fillEl) fillEl.style.width = `${(f * 100).toFixed(1)}%`;
-    if (labelEl) labelEl.textContent = tracker.reachedEnd ? "Watched to the end" : `Watched ${Math.round(f * 100)}%`;
+    // "To the end" only when nothing was skipped: reaching the end after a seek is not having watched it.
+    if (labelEl) labelEl.textContent = tracker.reachedEnd && f >= 0.995 ? "Watched to the end" : `Watched ${Math.floor(f * 100)}%`;
     cb.onProgress?.(f);
   };
 
@@ -96,6 +97,9 @@ export function setupPlayer({ video, playButton, replayButton, muteButton, bigPl
   });
   video.addEventListener("seeking", () => {
     last = null;
+  });
+  video.addEventListener("seeked", () => {
+    if (!video.paused) last = video.currentTime; // "play again" seeks to 0 while playing: count from there
   });
   video.addEventListener("ended", () => {
     const end = Number.isFinite(video.duration) ? video.duration : tracker.duration;

@@ -1,7 +1,18 @@
 // The rating page: instruments, keyboard control, submission that never loses a label, heartbeat, preload.
 import { AffectGrid } from "./affect_grid.js";
 import { preloadClip, setupPlayer } from "./player.js";
-import { PENDING_PREFIX, deliver, flushPending, postJSON, store, uuid4 } from "./rating_submit.js";
+import {
+  capTimeOnTask,
+  conflictIsThisSubmission,
+  deliver,
+  flushPending,
+  markRejected,
+  pendingKey as pendingKeyFor,
+  postJSON,
+  store,
+  uuid4,
+} from "./rating_submit.js";
+import { createWatchGate } from "./watch_gate.js";
 
 const config = JSON.parse(document.getElementById("rating-config").textContent);
 const form = document.getElementById("rating-form");
@@ -9,7 +20,7 @@ const statusEl = document.getElementById("form-status");
 const submitBtn = document.getElementById("submit-btn");
 const viewHint = document.getElementById("view-hint");
 const startedAt = performance.now();
-const pendingKey = `${PENDING_PREFIX}${config.assignmentId}`;
+const pendingKey = pendingKeyFor(config);
 const DIMS = ["valence", "arousal"];
 
 const isTextField = (el) =>
@@ -32,6 +43,7 @@ let nextPageUrl = null;
 let nothingNext = false;
 
 // ---------- player ----------
+let watch = null; // the watch gate below; the player reports progress before it exists
 const video = document.getElementById("clip-video");
 const player = setupPlayer({
   video,
@@ -44,21 +56,34 @@ const player = setupPlayer({
   labelEl: document.getElementById("watched-label"),
   muteButton: document.getElementById("mute-btn"),
   onFirstPlay: preloadNext,
+  onProgress: () => {
+    if (!watch) return;
+    updateViewHint();
+    refreshSubmit();
+  },
   onError: () =>
     setStatus(
       "This clip could not be played. Reload the page to try again; if it keeps failing, tick “I cannot judge this clip” and pick “Clip does not play”.",
       "error",
     ),
   onEnded: () => {
-    viewHint?.classList.add("is-met");
-    viewHint?.querySelector("path")?.setAttribute("d", "M9 16.2 4.8 12l-1.4 1.4L9 19 21 7l-1.4-1.4z");
-    if (viewHint) viewHint.lastChild.textContent = " Watched to the end — you can submit.";
-    clearError("watched_fraction");
+    updateViewHint();
     refreshSubmit();
   },
 });
-const watchedEnough = () =>
-  !config.requireFullView || player.tracker.reachedEnd || player.tracker.fraction() >= config.fullViewFraction;
+
+// The server's FULL_VIEW_FRACTION is rendered into the page: what counts as watched here is what it accepts.
+watch = createWatchGate({
+  tracker: player.tracker,
+  threshold: Number(form.dataset.fullViewFraction) || 1,
+  required: config.requireFullView,
+  hint: viewHint,
+  hintText: document.getElementById("view-hint-text"),
+});
+
+function updateViewHint() {
+  if (watch.update()) clearError("watched_fraction");
+}
 
 // ---------- instruments ----------
 const grid =
@@ -247,7 +272,7 @@ function localErrors() {
       if (values[d] == null) errors[d] = `Choose a ${d} rating.`;
       if (config.askConfidence && values[`${d}_confidence`] == null) errors[`${d}_confidence`] = "Choose how sure you are.";
     }
-    if (!watchedEnough()) errors.watched_fraction = "Watch the clip to the end before rating it.";
+    if (!watch.enough()) errors.watched_fraction = watch.problem();
   }
   return errors;
 }
@@ -274,8 +299,8 @@ function buildBody() {
     context_note: note ? note.value.trim() : "",
     cannot_judge: cannotJudge,
     cannot_judge_reason: cannotJudge ? document.getElementById("cannot-judge-reason").value.trim() : "",
-    time_on_task_ms: Math.round(performance.now() - startedAt),
-    watched_fraction: Math.round(player.tracker.fraction() * 1000) / 1000,
+    time_on_task_ms: capTimeOnTask(performance.now() - startedAt), // the server refuses more than 24 h
+    watched_fraction: watch.fraction(),
   };
 }
 
@@ -297,19 +322,31 @@ async function send(record) {
     return;
   }
   if (status === 400) {
-    store.remove(pendingKey);
+    store.remove(pendingKey); // the form is still here: corrected and sent again, it is stored again
     for (const [field, message] of Object.entries(data.errors || {})) showError(field, message);
     setStatus(data.detail || "The rating was not saved: please correct the marked fields.", "error");
-  } else if (status === 409 || status === 404) {
-    store.remove(pendingKey);
-    setStatus(`${data.detail || "This clip cannot be rated any more."} `, "error");
-    const a = Object.assign(document.createElement("a"), { href: config.urls.queue, textContent: "Go to the next clip" });
-    statusEl.append(a);
+  } else if (status === 409) {
+    // Refused (rated from another tab with a different rating, clip withdrawn, …). A replay of this very
+    // submission would have been a 200, so the rating stays stored in this browser; the user goes on.
+    if (conflictIsThisSubmission(data, record)) store.remove(pendingKey);
+    else markRejected(pendingKey, record, status, data);
+    showRefused(`${data.detail || "This clip cannot be rated any more."} Your rating is kept in this browser.`);
+  } else if (status === 404) {
+    // Not this account's clip: someone else may have logged in on this computer. Kept for its own user.
+    showRefused(
+      `${data.detail || "This clip was not found for the account now logged in."} If someone else logged in on this computer, your rating is kept in this browser and sent the next time you open a clip while logged in as yourself.`,
+    );
   } else {
     // 401/403 (session or CSRF expired): keep the rating stored; it is sent again when the page reloads.
     setStatus(`${data.detail || "You seem to be logged out."} Your rating is kept; reload the page to send it.`, "error");
   }
   refreshSubmit();
+}
+
+function showRefused(message) {
+  setStatus(`${message} `, "error");
+  const a = Object.assign(document.createElement("a"), { href: config.urls.queue, textContent: "Go to the next clip" });
+  statusEl.append(a);
 }
 
 form.addEventListener("submit", (e) => {
@@ -374,10 +411,15 @@ window.addEventListener("beforeunload", (e) => {
 
 // ---------- start ----------
 activate(rows[0], { focus: false });
+updateViewHint();
 refreshSubmit();
-if (pending?.body) {
+if (pending?.body && pending.rejected) {
+  showRefused(`A rating you made earlier on this clip was not accepted: ${pending.rejected.detail || "it was refused."}`);
+} else if (pending?.body) {
   setStatus("Sending the rating you made earlier on this clip…");
   send(pending);
 }
-flushPending(pendingKey);
-window.ratingPage = { values, player, submissionId, get nextPageUrl() { return nextPageUrl; }, get nothingNext() { return nothingNext; } };
+flushPending({ userId: config.userId, exceptKey: pendingKey });
+const get = { nextPageUrl: () => nextPageUrl, nothingNext: () => nothingNext };
+window.ratingPage = { values, player, submissionId, pendingKey, watch, buildBody };
+for (const [name, fn] of Object.entries(get)) Object.defineProperty(window.ratingPage, name, { get: fn });

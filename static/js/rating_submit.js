@@ -1,7 +1,29 @@
 // Talking to the annotation API from the page: CSRF, JSON POSTs, pending submissions kept in localStorage
 // until the server acknowledges them, and delivery that retries network failures with the same body.
+//
+// Pending records are keyed by user and study ("affect-labels:pending:u<user>:s<study>:a<assignment>"), so
+// on a shared lab computer one person's unsent rating is never sent, nor dropped, by someone else's page.
 
 export const PENDING_PREFIX = "affect-labels:pending:";
+// The server refuses time_on_task_ms above 24 h; a page left open longer still sends its rating.
+export const MAX_TIME_ON_TASK_MS = 24 * 3600 * 1000 - 1;
+
+export const pendingKey = ({ userId, studyId, assignmentId }) =>
+  `${PENDING_PREFIX}u${userId}:s${studyId}:a${assignmentId}`;
+const userPrefix = (userId) => `${PENDING_PREFIX}u${userId}:`;
+
+export const capTimeOnTask = (ms) => Math.max(0, Math.min(MAX_TIME_ON_TASK_MS, Math.round(ms)));
+
+/** A 409 may drop the stored record only if it says this very submission is the one already stored. */
+export const conflictIsThisSubmission = (data, record) =>
+  Boolean(data?.submission_id) && data.submission_id === record?.body?.submission_id;
+
+/** Keep a record the server refused (409/400) without sending it again by itself: the rating is not lost. */
+export function markRejected(key, record, status, data) {
+  const kept = { ...record, rejected: { status, detail: data?.detail || "", at: Date.now() } };
+  store.set(key, kept);
+  return kept;
+}
 
 export function uuid4() {
   if (crypto.randomUUID) return crypto.randomUUID();
@@ -53,9 +75,9 @@ export const store = {
       /* ignore */
     }
   },
-  keys() {
+  keys(prefix = PENDING_PREFIX) {
     try {
-      return Object.keys(localStorage).filter((k) => k.startsWith(PENDING_PREFIX));
+      return Object.keys(localStorage).filter((k) => k.startsWith(prefix));
     } catch {
       return [];
     }
@@ -87,16 +109,19 @@ export async function deliver(record, onRetry) {
   }
 }
 
-// A submission this page (or an earlier tab) could not deliver is sent again now, with its submission id.
-export async function flushPending(exceptKey) {
-  for (const key of store.keys()) {
+// This user's submissions that an earlier page or tab could not deliver are sent again now, with their
+// submission ids. Other users' records are not touched. Only an acknowledgement (200/201) removes a record;
+// a refusal (400/409) keeps it, marked, and it is not sent again; 401/403/404 (logged out, or someone else
+// logged in meanwhile) keep it for the next page of its own user.
+export async function flushPending({ userId, exceptKey }) {
+  if (userId == null) return;
+  for (const key of store.keys(userPrefix(userId))) {
     if (key === exceptKey) continue;
     const record = store.get(key);
-    if (!record?.url) {
-      store.remove(key);
-      continue;
-    }
-    const { status } = await deliver(record);
-    if (status !== 401 && status !== 403) store.remove(key);
+    if (!record?.url || !record?.body || record.rejected) continue;
+    const { status, data } = await deliver(record);
+    if (status === 200 || status === 201) store.remove(key);
+    else if (status === 409 && conflictIsThisSubmission(data, record)) store.remove(key);
+    else if (status === 400 || status === 409) markRejected(key, record, status, data);
   }
 }

@@ -1,5 +1,6 @@
 """Ways in: log-in, crowd links (one pseudonymous account per PROLIFIC_PID) and invite links."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -14,7 +15,13 @@ PID = "5f1a2b3c4d5e6f7a8b9c0d1e"
 
 
 def crowd_url(study, **params):
-    query = {"PROLIFIC_PID": PID, "STUDY_ID": "st123", "SESSION_ID": "se456", **params}
+    query = {
+        "key": study.crowd_key,
+        "PROLIFIC_PID": PID,
+        "STUDY_ID": "st123",
+        "SESSION_ID": "se456",
+        **params,
+    }
     query = "&".join(f"{k}={v}" for k, v in query.items() if v is not None)
     return f"{reverse('crowd-entry', args=[study.slug])}?{query}"
 
@@ -77,10 +84,119 @@ def test_consented_crowd_worker_returning_goes_to_the_queue(client, study):
     assert response["Location"] == reverse("study-queue", args=[study.pk])
 
 
-def test_crowd_link_replaces_another_logged_in_user(client, study, user):
-    client.force_login(user)
-    client.get(crowd_url(study))
+def test_crowd_link_replaces_another_crowd_participant(client, study):
+    """A shared computer: the next crowd participant's link logs the previous one (also crowd) out."""
+    before = UserFactory(is_pseudonymous=True, crowd_pid="8c8c8c8c8c8c8c8c8c8c8c8c")
+    client.force_login(before)
+    assert client.get(crowd_url(study)).status_code == 302
     assert session_user_id(client) == User.objects.get(crowd_pid=PID).pk
+
+
+@pytest.mark.parametrize("kind", ["researcher", "staff", "invited guest"])
+def test_crowd_link_never_silently_logs_out_an_account(client, study, kind):
+    """A researcher testing the link (or an invited guest, whose account has no password) is told to log
+    out first: nothing is created and the session stays theirs."""
+    if kind == "researcher":
+        current = MembershipFactory(study=study, role="researcher").user
+    elif kind == "staff":
+        current = UserFactory(is_staff=True)
+    else:
+        current = UserFactory(username="guest-abc123", is_pseudonymous=True)
+    client.force_login(current)
+    response = client.get(crowd_url(study))
+    body = response.content.decode()
+    assert response.status_code == 409 and response["Cache-Control"] == "no-store"
+    assert f"You are logged in as {current.username}" in body and "log out" in body
+    assert 'action="/logout/"' in body and 'name="next"' in body
+    assert session_user_id(client) == current.pk
+    assert not User.objects.filter(crowd_pid=PID).exists()
+    assert not Membership.objects.filter(study=study, joined_via="crowd").exists()
+    assert ("no password" in body) == (kind == "invited guest")
+
+
+def test_logging_out_from_the_crowd_link_page_continues_into_the_study(client, study, researcher):
+    client.force_login(researcher)
+    link = crowd_url(study)
+    page = client.get(link).content.decode()
+    next_url = page.split('name="next" value="')[1].split('"')[0].replace("&amp;", "&")
+    response = client.post(reverse("logout"), {"next": next_url})
+    assert response.status_code == 302 and response["Location"] == link
+    response = client.get(response["Location"])
+    assert response.status_code == 302 and session_user_id(client) == User.objects.get(crowd_pid=PID).pk
+
+
+# ---------- the crowd key ----------
+
+
+def not_found(client, url):
+    response = client.get(url)
+    assert response.status_code == 404, response.status_code
+    return response.content.decode()
+
+
+@pytest.mark.parametrize("key", [None, "", "wrong-key", "%C3%A9t%C3%A9", "x" * 300])
+def test_crowd_link_without_the_right_key_is_404_and_creates_nothing(client, study, key):
+    body = not_found(client, crowd_url(study, key=key))
+    assert "Study link not found" in body and study.title not in body
+    assert not User.objects.filter(crowd_pid=PID).exists()
+    assert not Membership.objects.filter(study=study).exists()
+    assert session_user_id(client) is None
+
+
+def test_study_with_an_empty_crowd_key_takes_no_crowd_entrants(client, db):
+    closed_to_crowd = StudyFactory(crowd_key="")
+    for key in (None, "", "anything"):
+        not_found(client, crowd_url(closed_to_crowd, key=key))
+    assert not User.objects.filter(crowd_pid=PID).exists()
+
+
+def test_the_404_does_not_tell_whether_the_study_exists(client, study):
+    no_crowd = StudyFactory(crowd_key="")
+    pages = {
+        not_found(client, crowd_url(study, key="wrong")),
+        not_found(client, crowd_url(no_crowd, key="wrong")),
+        not_found(client, f"/crowd/no-such-study/?key=wrong&PROLIFIC_PID={PID}"),
+    }
+    # identical for all three, once the per-response CSRF token mask is taken out
+    assert len({re.sub(r'"X-CSRFToken": "[^"]*"', "", page) for page in pages}) == 1
+
+
+def test_the_key_is_compared_in_constant_time(client, study, monkeypatch):
+    import hmac
+
+    calls = []
+    real = hmac.compare_digest
+
+    def spy(a, b):
+        calls.append((a, b))
+        return real(a, b)
+
+    monkeypatch.setattr(hmac, "compare_digest", spy)
+    client.get(crowd_url(study, key="wrong"))
+    client.get(crowd_url(study))
+    assert calls == [(b"wrong", study.crowd_key.encode()), (study.crowd_key.encode(),) * 2]
+
+
+def test_new_studies_get_distinct_random_crowd_keys(db):
+    keys = {StudyFactory().crowd_key for _ in range(5)}
+    assert len(keys) == 5 and all(len(k) >= 20 for k in keys)
+
+
+def test_demo_study_crowd_link_uses_the_key_demo(client, db, settings, tmp_path):
+    from labeling.demo import demo_setup
+    from labeling.models import Study
+
+    settings.MEDIA_ROOT = tmp_path / "media"
+    demo_setup(simulate=False)
+    study = Study.objects.get(slug="demo")
+    assert study.crowd_key == "demo"
+    Study.objects.filter(pk=study.pk).update(crowd_key="made-before-crowd-keys")
+    again = demo_setup(simulate=False)
+    assert Study.objects.get(pk=study.pk).crowd_key == "demo" and again.clips_added == 0
+    assert demo_setup(simulate=False).created == []  # idempotent
+    response = client.get("/crowd/demo/?key=demo&PROLIFIC_PID=P123&STUDY_ID=S1&SESSION_ID=X1")
+    assert response.status_code == 302 and response["Location"] == reverse("study-consent", args=[study.pk])
+    assert client.get("/crowd/demo/?PROLIFIC_PID=P124").status_code == 404
 
 
 def test_missing_pid_gets_a_clear_error_page_and_creates_nothing(client, study):
@@ -120,7 +236,7 @@ def test_malformed_session_id_is_refused(client, study):
 
 
 def test_unknown_crowd_slug_is_404(client, db):
-    assert client.get(f"/crowd/no-such-study/?PROLIFIC_PID={PID}").status_code == 404
+    assert client.get(f"/crowd/no-such-study/?key=x&PROLIFIC_PID={PID}").status_code == 404
 
 
 def test_closed_study_takes_no_new_crowd_workers_but_lets_members_back(client, study):

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
+from django.core.files import File
 
 # Playwright's sync API runs an event loop in the test thread; Django's ORM calls made from the test while
 # it runs (set-up and assertions) are still plain synchronous calls.
@@ -56,3 +57,27 @@ def browser_page(chromium_browser):
 def media_root(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
     return settings.MEDIA_ROOT
+
+
+@pytest.fixture
+def crowd_study(media_root, tmp_path):
+    from annotator.models import User
+    from labeling.demo import render_demo_clip
+    from labeling.services import clip_create, study_create
+
+    researcher = User.objects.create_user("researcher", password="x-not-used-123")
+    study = study_create(
+        title="Everyday moments",
+        created_by=researcher,
+        slug="everyday-moments",
+        overlap_k=3,
+        require_full_view=True,
+        completion_code="EVERY-2026",
+        consent_text="## Taking part\n\nYou will watch short clips and rate how the person feels.",
+        instructions="Rate how the **person** in the clip seems to feel.",
+    )
+    for i, (tempo, hue) in enumerate([(0.6, 0.05), (2.5, 0.55)]):
+        path = render_demo_clip(tmp_path / f"clip{i}.mp4", seconds=1.2, fps=25, tempo=tempo, hue=hue, seed=i)
+        with path.open("rb") as fh:
+            clip_create(study=study, file=File(fh, name=path.name), original_name=path.name)
+    return study

@@ -3,12 +3,10 @@
 from pathlib import Path
 
 import pytest
-from django.core.files import File
 
 from annotator.models import User
-from labeling.demo import render_demo_clip
 from labeling.models import Annotation, Membership
-from labeling.services import clip_create, study_create
+from tests.browser.helpers import crowd_link, play_to_the_end, wait_for_rating_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -16,46 +14,9 @@ SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "rating-page.png"
 PID = "60c0ffee60c0ffee60c0ffee"
 
 
-@pytest.fixture
-def crowd_study(media_root, tmp_path):
-    researcher = User.objects.create_user("researcher", password="x-not-used-123")
-    study = study_create(
-        title="Everyday moments",
-        created_by=researcher,
-        slug="everyday-moments",
-        overlap_k=3,
-        require_full_view=True,
-        completion_code="EVERY-2026",
-        consent_text="## Taking part\n\nYou will watch short clips and rate how the person feels.",
-        instructions="Rate how the **person** in the clip seems to feel.",
-    )
-    for i, (tempo, hue) in enumerate([(0.6, 0.05), (2.5, 0.55)]):
-        path = render_demo_clip(tmp_path / f"clip{i}.mp4", seconds=1.2, fps=25, tempo=tempo, hue=hue, seed=i)
-        with path.open("rb") as fh:
-            clip_create(study=study, file=File(fh, name=path.name), original_name=path.name)
-    return study
-
-
-def wait_for_rating_page(page):
-    page.wait_for_url("**/a/*/")
-    page.wait_for_function("window.ratingPage !== undefined")
-
-
-def play_to_the_end(page, *, keyboard: bool):
-    if keyboard:
-        page.locator("body").focus()
-        page.keyboard.press("Space")
-    else:
-        page.click("#big-play")
-    page.wait_for_function("document.body.classList.contains('has-ended')", timeout=20_000)
-    page.wait_for_function("window.ratingPage.nextPageUrl !== null || window.ratingPage.nothingNext")
-
-
 def test_crowd_worker_rates_two_clips_and_gets_the_code(live_server, browser_page, crowd_study):
     page = browser_page
-    page.goto(
-        f"{live_server.url}/crowd/{crowd_study.slug}/?PROLIFIC_PID={PID}&STUDY_ID=prolific-st&SESSION_ID=sess-1"
-    )
+    page.goto(crowd_link(live_server, crowd_study, PID, STUDY_ID="prolific-st", SESSION_ID="sess-1"))
 
     # Consent first: no clip is shown before it is accepted.
     page.wait_for_url("**/consent/")
@@ -146,7 +107,7 @@ def test_submission_survives_errors_and_network_failures(live_server, browser_pa
             route.continue_()
 
     page.route("**/api/assignments/*/annotation/", annotation_route)
-    page.goto(f"{live_server.url}/crowd/{crowd_study.slug}/?PROLIFIC_PID=70c0ffee70c0ffee70c0ffee")
+    page.goto(crowd_link(live_server, crowd_study, "70c0ffee70c0ffee70c0ffee"))
     page.get_by_role("button", name="I agree").click()
     wait_for_rating_page(page)
     rating_url = page.url

@@ -123,7 +123,10 @@ def test_study_page_shows_coverage_annotators_and_activity(client, setup):
     assert 'role="progressbar"' in html and 'aria-valuenow="40"' in html
     assert 'hx-trigger="every 5s' in html and f'hx-get="/studies/{study.pk}/"' in html
     assert "http://testserver/invite/tok-123/" in html
-    assert f"http://testserver/crowd/{study.slug}/?PROLIFIC_PID={{{{%PROLIFIC_PID%}}}}" in html
+    assert (
+        f"http://testserver/crowd/{study.slug}/?key={study.crowd_key}&amp;PROLIFIC_PID={{{{%PROLIFIC_PID%}}}}"
+        in html
+    )
     assert "&amp;STUDY_ID={{%STUDY_ID%}}&amp;SESSION_ID={{%SESSION_ID%}}" in html
     assert setup["members"][0].user.username in html
     assert 'href="/api/docs/"' in html and f'href="/admin/labeling/study/{study.pk}/change/"' in html

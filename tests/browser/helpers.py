@@ -1,0 +1,22 @@
+"""Steps the browser tests share."""
+
+
+def crowd_link(live_server, study, pid, **extra):
+    """The study's crowd link, with its secret key, as the platform would open it."""
+    query = "&".join(f"{k}={v}" for k, v in {"key": study.crowd_key, "PROLIFIC_PID": pid, **extra}.items())
+    return f"{live_server.url}/crowd/{study.slug}/?{query}"
+
+
+def wait_for_rating_page(page):
+    page.wait_for_url("**/a/*/")
+    page.wait_for_function("window.ratingPage !== undefined")
+
+
+def play_to_the_end(page, *, keyboard: bool):
+    if keyboard:
+        page.locator("body").focus()
+        page.keyboard.press("Space")
+    else:
+        page.click("#big-play")
+    page.wait_for_function("document.body.classList.contains('has-ended')", timeout=20_000)
+    page.wait_for_function("window.ratingPage.nextPageUrl !== null || window.ratingPage.nothingNext")
