@@ -392,13 +392,14 @@ def own_broker_folder(tmp_path):
         return
     saved = conf.broker_transport_options
     drop_pools()
-    for sub in ("in", "processed"):
+    for sub in ("in", "processed", "control"):
         (tmp_path / sub).mkdir(parents=True, exist_ok=True)
     folder = str(tmp_path / "in")
     conf.broker_transport_options = {
         "data_folder_in": folder,
         "data_folder_out": folder,
         "processed_folder": str(tmp_path / "processed"),
+        "control_folder": str(tmp_path / "control"),
         "store_processed": False,
     }
     try:
