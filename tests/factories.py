@@ -1,5 +1,7 @@
 """factory_boy factories. Clips made here carry metadata only (no file); media tests make real files."""
 
+import uuid
+
 import factory
 from django.utils import timezone
 
@@ -61,3 +63,21 @@ class ClipFactory(factory.django.DjangoModelFactory):
     width = 320
     height = 240
     target_k = factory.LazyAttribute(lambda o: o.study.overlap_k)
+
+
+def rating_data(**over) -> dict:
+    """A valid rating body for the default scheme (9-point scales, confidence, context tags), with a fresh
+    submission id; keyword arguments replace fields."""
+    data = {
+        "submission_id": str(uuid.uuid4()),
+        "valence": 7,
+        "arousal": 3,
+        "valence_confidence": 4,
+        "arousal_confidence": 2,
+        "context_tags": ["setting:home", "social:alone"],
+        "context_note": "kitchen",
+        "time_on_task_ms": 12000,
+        "watched_fraction": 1.0,
+    }
+    data.update(over)
+    return data

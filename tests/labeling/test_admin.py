@@ -1,7 +1,6 @@
 """Django admin: pages render with a fixed number of queries, rules go through services, labels are read-only."""
 
 import json
-import uuid
 
 import pytest
 from django.contrib.auth.models import Permission
@@ -15,6 +14,7 @@ from labeling.demo import render_demo_clip
 from labeling.models import Annotation, Clip, Invite, Membership, Participant, Role, SchemeVersion, Study
 from labeling.scheme import DEFAULT_SPEC
 from tests.factories import ClipFactory, MembershipFactory, StudyFactory, UserFactory
+from tests.factories import rating_data as rating
 
 pytestmark = pytest.mark.django_db
 
@@ -30,20 +30,6 @@ def fast_passwords(settings):
 def admin_client_(client):
     client.force_login(UserFactory(username="root", is_superuser=True, is_staff=True))
     return client
-
-
-def rating(**over):
-    return {
-        "submission_id": str(uuid.uuid4()),
-        "valence": 6,
-        "arousal": 4,
-        "valence_confidence": 3,
-        "arousal_confidence": 3,
-        "context_tags": ["social:alone"],
-        "time_on_task_ms": 5000,
-        "watched_fraction": 1.0,
-        **over,
-    }
 
 
 def populate(n_clips: int, n_annotators: int) -> Study:

@@ -1,7 +1,6 @@
 """The annotation client's API through HTTP: claim, heartbeat, submit (token and session auth)."""
 
 import secrets
-import uuid
 from datetime import timedelta
 
 import pytest
@@ -16,6 +15,7 @@ from rest_framework.test import APIClient
 from labeling import services
 from labeling.models import Annotation, Assignment, Clip
 from tests.factories import ClipFactory, MembershipFactory, StudyFactory
+from tests.factories import rating_data as rating
 
 
 def client_for(user) -> APIClient:
@@ -23,24 +23,6 @@ def client_for(user) -> APIClient:
     token, _ = Token.objects.get_or_create(user=user)
     client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
     return client
-
-
-def rating(**over):
-    data = {
-        "submission_id": str(uuid.uuid4()),
-        "valence": 7,
-        "arousal": 3,
-        "valence_confidence": 4,
-        "arousal_confidence": 2,
-        "context_tags": ["setting:home", "social:alone"],
-        "context_note": "kitchen",
-        "cannot_judge": False,
-        "cannot_judge_reason": "",
-        "time_on_task_ms": 12000,
-        "watched_fraction": 1.0,
-    }
-    data.update(over)
-    return data
 
 
 def claim_url(study_id):

@@ -2,7 +2,6 @@
 rule that another user's id gets 404 on every object endpoint."""
 
 import secrets
-import uuid
 from datetime import timedelta
 
 import pytest
@@ -18,6 +17,7 @@ from labeling.api.account import TokenThrottle
 from labeling.demo import render_demo_clip
 from labeling.models import Annotation, Clip, Membership, Participant, SchemeVersion, Study
 from tests.factories import ClipFactory, MembershipFactory, StudyFactory, UserFactory
+from tests.factories import rating_data as rating
 
 
 def client_for(user) -> APIClient:
@@ -25,21 +25,6 @@ def client_for(user) -> APIClient:
     token, _ = Token.objects.get_or_create(user=user)
     client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
     return client
-
-
-def rating(**over):
-    data = {
-        "submission_id": str(uuid.uuid4()),
-        "valence": 7,
-        "arousal": 3,
-        "valence_confidence": 4,
-        "arousal_confidence": 2,
-        "context_tags": ["setting:home"],
-        "time_on_task_ms": 9000,
-        "watched_fraction": 1.0,
-    }
-    data.update(over)
-    return data
 
 
 def rate(membership, **over) -> Annotation:

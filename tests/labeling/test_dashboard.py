@@ -1,7 +1,5 @@
 """The researcher study page, its htmx partial, the studies list and the clip upload page."""
 
-import uuid
-
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -11,6 +9,7 @@ from labeling import selectors, services
 from labeling.demo import render_demo_clip
 from labeling.models import Clip, Invite
 from tests.factories import ClipFactory, MembershipFactory, StudyFactory, UserFactory
+from tests.factories import rating_data as rating
 
 pytestmark = pytest.mark.django_db
 
@@ -18,21 +17,6 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def fast_passwords(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-def rating(**over):
-    data = {
-        "submission_id": str(uuid.uuid4()),
-        "valence": 7,
-        "arousal": 3,
-        "valence_confidence": 4,
-        "arousal_confidence": 2,
-        "context_tags": ["setting:home"],
-        "time_on_task_ms": 9000,
-        "watched_fraction": 1.0,
-    }
-    data.update(over)
-    return data
 
 
 def rate_next(membership, submit=True):

@@ -1,4 +1,3 @@
-import uuid
 from datetime import timedelta
 
 import pytest
@@ -9,22 +8,7 @@ from labeling import services
 from labeling.errors import Conflict, NotAllowed, ValidationFailed
 from labeling.models import Annotation, Assignment, Clip
 from tests.factories import ClipFactory
-
-
-def rating(**over):
-    data = {
-        "submission_id": str(uuid.uuid4()),
-        "valence": 7,
-        "arousal": 3,
-        "valence_confidence": 4,
-        "arousal_confidence": 2,
-        "context_tags": ["setting:home", "social:alone"],
-        "context_note": "kitchen",
-        "time_on_task_ms": 12000,
-        "watched_fraction": 1.0,
-    }
-    data.update(over)
-    return data
+from tests.factories import rating_data as rating
 
 
 def test_claim_is_breadth_first_and_never_repeats(study, clips, make_annotator):
