@@ -46,9 +46,9 @@ function fmt(seconds) {
 }
 
 /**
- * Wire a <video> to its controls. Callbacks: onFirstPlay(), onProgress(fraction), onEnded(fraction), onError(MediaError).
+ * Wire a <video> to its controls; `fullAt` is the watched fraction that counts as the whole clip. Callbacks: onFirstPlay(), onProgress(fraction), onEnded(fraction), onError(MediaError).
  */
-export function setupPlayer({ video, playButton, replayButton, muteButton, bigPlay, timeEl, fillEl, labelEl, duration, ...cb }) {
+export function setupPlayer({ video, playButton, replayButton, muteButton, bigPlay, timeEl, fillEl, labelEl, duration, fullAt = 1, ...cb }) {
   const tracker = new WatchTracker(duration);
   let last = null; // media time of the previous update while playing
   let firstPlay = true;
@@ -58,8 +58,8 @@ export function setupPlayer({ video, playButton, replayButton, muteButton, bigPl
     const total = Number.isFinite(video.duration) && video.duration > 0 ? video.duration : tracker.duration;
     if (timeEl) timeEl.textContent = `${fmt(video.currentTime)} / ${fmt(total)}`;
     if (fillEl) fillEl.style.width = `${(f * 100).toFixed(1)}%`;
-    // "To the end" only when nothing was skipped: reaching the end after a seek is not having watched it.
-    if (labelEl) labelEl.textContent = tracker.reachedEnd && f >= 0.995 ? "Watched to the end" : `Watched ${Math.floor(f * 100)}%`;
+    // "To the end" only when enough was played (fullAt): reaching the end after a seek is not watching it.
+    if (labelEl) labelEl.textContent = tracker.reachedEnd && f >= fullAt ? "Watched to the end" : `Watched ${Math.floor(f * 100)}%`;
     cb.onProgress?.(f);
   };
 

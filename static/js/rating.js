@@ -19,6 +19,7 @@ const form = document.getElementById("rating-form");
 const statusEl = document.getElementById("form-status");
 const submitBtn = document.getElementById("submit-btn");
 const viewHint = document.getElementById("view-hint");
+const fullViewFraction = Number(form.dataset.fullViewFraction) || 1; // the server's FULL_VIEW_FRACTION
 const startedAt = performance.now();
 const pendingKey = pendingKeyFor(config);
 const DIMS = ["valence", "arousal"];
@@ -48,6 +49,7 @@ const video = document.getElementById("clip-video");
 const player = setupPlayer({
   video,
   duration: config.duration,
+  fullAt: fullViewFraction,
   playButton: document.getElementById("play-btn"),
   replayButton: document.getElementById("replay-btn"),
   bigPlay: document.getElementById("big-play"),
@@ -72,10 +74,10 @@ const player = setupPlayer({
   },
 });
 
-// The server's FULL_VIEW_FRACTION is rendered into the page: what counts as watched here is what it accepts.
+// The threshold is rendered into the page from the server's constant: watched here = what it accepts.
 watch = createWatchGate({
   tracker: player.tracker,
-  threshold: Number(form.dataset.fullViewFraction) || 1,
+  threshold: fullViewFraction,
   required: config.requireFullView,
   hint: viewHint,
   hintText: document.getElementById("view-hint-text"),

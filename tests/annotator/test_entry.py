@@ -384,3 +384,16 @@ def test_home_lists_the_users_studies_with_the_right_links(client, user):
     assert f'href="/s/{fresh.study_id}/consent/"' in body
     assert f'href="/studies/{researched.study_id}/"' in body
     assert other.study.title not in body
+
+
+def test_study_page_shows_the_crowd_link_with_its_key_or_says_crowd_entry_is_off(client, study, researcher):
+    client.force_login(researcher)
+    html = client.get(reverse("study-detail", args=[study.pk])).content.decode()
+    link = (
+        f"http://testserver/crowd/{study.slug}/?key={study.crowd_key}&amp;PROLIFIC_PID={{{{%PROLIFIC_PID%}}}}"
+    )
+    assert link in html and 'id="crowd-off"' not in html
+    study.crowd_key = ""
+    study.save()
+    html = client.get(reverse("study-detail", args=[study.pk])).content.decode()
+    assert 'id="crowd-off"' in html and "Crowd entry is off" in html and "/crowd/" not in html
