@@ -159,6 +159,7 @@ STUDY_FIELDS = (
     *QUEUE_FIELDS,
     "completion_code",
     "completion_url",
+    "crowd_key",
     *POLICY_FIELDS,
 )
 
@@ -202,7 +203,7 @@ class StudyAdmin(ScopedAdmin):
         (None, {"fields": ["title", "slug", "is_active"]}),
         ("Text shown to annotators (Markdown)", {"fields": ["instructions", "consent_text"]}),
         ("Queue", {"fields": list(QUEUE_FIELDS)}),
-        ("Crowd platforms", {"fields": ["completion_code", "completion_url"]}),
+        ("Crowd platforms", {"fields": ["crowd_key", "completion_code", "completion_url"]}),
         ("Agreement: one more annotator for clips rated far apart (K+1)", {"fields": list(POLICY_FIELDS)}),
         ("Rating scheme", {"fields": ["scheme"]}),
     ]

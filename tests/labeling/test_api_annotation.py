@@ -1,5 +1,6 @@
 """The annotation client's API through HTTP: claim, heartbeat, submit (token and session auth)."""
 
+import json
 import secrets
 from datetime import timedelta
 
@@ -360,3 +361,13 @@ def test_huge_ids_in_urls_are_404(api):
     assert api.post(claim_url(huge), format="json").status_code == 404
     assert api.post(f"/api/assignments/{huge}/heartbeat/", format="json").status_code == 404
     assert api.post(f"/api/assignments/{huge}/annotation/", {}, format="json").status_code == 404
+
+
+def test_a_number_too_large_for_a_float_is_400(api, study):
+    claimed = api.post(claim_url(study.pk), format="json").json()
+    resp = api.post(
+        f"/api/assignments/{claimed['id']}/annotation/",
+        data=json.dumps(rating(valence=10**400)),  # a JSON integer no float can hold
+        content_type="application/json",
+    )
+    assert resp.status_code == 400 and "valence" in resp.json()["errors"]
