@@ -123,6 +123,7 @@ def test_demo_is_complete_and_idempotent(db, media_root, client):
         "researcher / demo-researcher",
         "annotator1 / demo-annotator",
         "annotator3 / demo-annotator",
+        "/crowd/demo/?key=demo&PROLIFIC_PID=",
     ):
         assert line in out
 

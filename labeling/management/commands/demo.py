@@ -39,6 +39,10 @@ class Command(BaseCommand):
         )
         for username, password in ANNOTATOR_LOGINS:
             self.stdout.write(f"  annotator:              {username} / {password}")
+        self.stdout.write(
+            f"Crowd link (Prolific style): /crowd/{study.slug}/?key={study.crowd_key}"
+            "&PROLIFIC_PID=P123&STUDY_ID=S1&SESSION_ID=X1"
+        )
 
     @staticmethod
     def _study_url(study) -> str:
