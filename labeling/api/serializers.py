@@ -9,7 +9,6 @@ from rest_framework import serializers
 from labeling.models import Annotation, Assignment, Clip, Membership, Role, SchemeVersion, Study
 from labeling.scheme import SchemeError, validate_spec
 
-
 MAX_ID = 2**63 - 1  # ids are 64-bit; larger numbers are refused with a 400 rather than reaching the database
 
 
