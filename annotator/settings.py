@@ -113,7 +113,9 @@ if os.environ.get("DATABASE_URL"):
         # so PostgreSQL plans them once per connection instead of on every request. Behind a pooler in
         # transaction mode (PgBouncer < 1.21), set PG_PREPARED_STATEMENTS=0.
         if env_bool("PG_PREPARED_STATEMENTS", True):
-            DATABASES["default"].setdefault("OPTIONS", {}).update(server_side_binding=True, prepare_threshold=5)
+            DATABASES["default"].setdefault("OPTIONS", {}).update(
+                server_side_binding=True, prepare_threshold=5
+            )
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
