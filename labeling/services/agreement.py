@@ -111,13 +111,15 @@ def agreement_schedule_due(*, now: datetime | None = None) -> list[AgreementRepo
             n_now=Subquery(annotations.annotate(n=Count("id")).values("n"), output_field=IntegerField()),
             last_now=Subquery(annotations.annotate(m=Max("id")).values("m")),
         )
-        .filter(has_open=False, n_now__gt=0)
+        # a study whose annotations all went (withdrawals) still gets a run, so an empty report replaces
+        # the last one rather than the stale one staying up
+        .filter(Q(n_now__gt=0) | Q(last_count__gt=0), has_open=False)
         .filter(Q(last_finished__isnull=True) | Q(last_finished__lte=now - DEBOUNCE))
         .order_by("pk")
     )
     started = []
     for study in studies:
-        if (study.last_count, study.last_id) == (study.n_now, study.last_now):
+        if (study.last_count, study.last_id) == (study.n_now or 0, study.last_now or 0):
             continue
         try:
             with transaction.atomic():

@@ -429,3 +429,25 @@ def test_a_real_worker_computes_a_requested_report(tmp_path):
     assert report.status == "done", (report.status, report.error, report.progress_message)
     assert report.result["n_annotations"] == 14 and report.watermark_count == 14
     assert report.result["dimensions"]["valence"]["alpha_interval"]["estimate"] is not None
+
+
+# ---- review 3: withdrawals, retried policy, killed runs ----------------------------------------------------------
+
+
+def test_withdrawing_every_rated_participant_replaces_the_report_with_an_empty_one(rated, sent):
+    from labeling.models import Participant
+
+    participant = Participant.objects.create(study=rated, code="P1")
+    Clip.objects.filter(study=rated).update(participant=participant)
+    report = services.agreement_run_now(study=rated)
+    assert report.result["n_annotations"] == 14
+    services.participant_withdraw(participant=participant)
+    finish(report, ago=60)
+    started = services.agreement_schedule_due()
+    assert [r.study_id for r in started] == [rated.pk]
+    empty = services.agreement_compute(report_id=started[0].pk)
+    assert empty.status == "done" and empty.result["n_annotations"] == 0 and empty.watermark_count == 0
+    latest = selectors.agreement_latest(study=rated)
+    assert latest["report"].pk == empty.pk and not latest["stale"]
+    finish(empty, ago=60)
+    assert services.agreement_schedule_due() == []  # nothing left and nothing changed: no run again
