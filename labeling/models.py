@@ -370,6 +370,9 @@ class AgreementReport(models.Model):
     watermark_last_id = models.BigIntegerField(null=True, blank=True)
     result = models.JSONField(null=True, blank=True)
     error = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(
+        default=0, help_text="Runs that claimed this report and did not hand it back (killed or still running)."
+    )
 
     class Meta:
         ordering = ["-requested_at", "-id"]

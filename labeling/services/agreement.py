@@ -32,6 +32,11 @@ DEBOUNCE = timedelta(seconds=30)  # at most one run per study every 30 s
 TIME_LIMIT_S = 300  # the compute task's hard time limit (the soft one is 30 s earlier)
 SOFT_TIME_LIMIT_S = TIME_LIMIT_S - 30
 STALE_RUNNING = timedelta(seconds=TIME_LIMIT_S + 30)  # a run older than this was killed: it may be redone
+MAX_ATTEMPTS = 3  # runs stopped without finishing (hard time limit, lost worker) before the report fails
+KILLED_ERROR = (
+    f"The run was stopped {MAX_ATTEMPTS} times (time limit or worker loss) before it could finish, so it was "
+    "given up. Request a new run, or run `manage.py compute_agreement` for a large study."
+)
 REKICK_AFTER = timedelta(minutes=5)  # an open report queued this long ago and not finished is queued again
 KEEP_FINISHED = 10  # finished reports kept per study (results can be megabytes)
 TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError)
@@ -133,7 +138,9 @@ def agreement_schedule_due(*, now: datetime | None = None) -> list[AgreementRepo
 
 def _requeue_stuck(now: datetime) -> int:
     """Queue again open reports queued REKICK_AFTER ago that no worker finished: pending ones (a lost
-    message) and running ones older than STALE_RUNNING (a killed worker). Duplicates are harmless."""
+    message) and running ones older than STALE_RUNNING (a killed worker). Duplicates are harmless. A report
+    whose runs were stopped MAX_ATTEMPTS times is marked failed instead, so it does not block the study."""
+    _fail_given_up(now)
     stuck = AgreementReport.objects.filter(not_before__lt=now - REKICK_AFTER).filter(
         Q(status=Status.PENDING) | Q(status=Status.RUNNING, started_at__lt=now - STALE_RUNNING)
     )
@@ -144,11 +151,31 @@ def _requeue_stuck(now: datetime) -> int:
     return len(ids)
 
 
+def _claimable(now: datetime) -> Q:
+    return Q(status=Status.PENDING) | Q(status=Status.RUNNING, started_at__lt=now - STALE_RUNNING)
+
+
+def _fail_given_up(now: datetime, report_id: int | None = None) -> int:
+    """Mark failed the claimable reports that MAX_ATTEMPTS runs claimed and never handed back."""
+    qs = AgreementReport.objects.filter(_claimable(now), attempts__gte=MAX_ATTEMPTS)
+    if report_id is not None:
+        qs = qs.filter(pk=report_id)
+    return qs.update(status=Status.FAILED, error=KILLED_ERROR, progress_message="failed", finished_at=now)
+
+
 def _claim(report_id: int, now: datetime) -> bool:
-    claimable = Q(status=Status.PENDING) | Q(status=Status.RUNNING, started_at__lt=now - STALE_RUNNING)
+    """Take the report for this run (counting the attempt), unless MAX_ATTEMPTS runs were already stopped
+    on it: then it is marked failed."""
+    if _fail_given_up(now, report_id):
+        return False
     return bool(
-        AgreementReport.objects.filter(claimable, pk=report_id).update(
-            status=Status.RUNNING, started_at=now, progress=0.0, progress_message="starting", error=""
+        AgreementReport.objects.filter(_claimable(now), pk=report_id, attempts__lt=MAX_ATTEMPTS).update(
+            status=Status.RUNNING,
+            started_at=now,
+            progress=0.0,
+            progress_message="starting",
+            error="",
+            attempts=F("attempts") + 1,
         )
     )
 
@@ -214,7 +241,13 @@ def agreement_compute(
 
 def _release(mine: QuerySet[AgreementReport]) -> None:
     try:
-        mine.update(status=Status.PENDING, started_at=None, progress=0.0, progress_message="retrying")
+        mine.update(  # handed back, not killed: this attempt does not count
+            status=Status.PENDING,
+            started_at=None,
+            progress=0.0,
+            progress_message="retrying",
+            attempts=F("attempts") - 1,
+        )
     except TRANSIENT_DB_ERRORS:  # the database is away: the report stays running until it is stale
         logger.warning("could not put an agreement report back to pending", exc_info=True)
 

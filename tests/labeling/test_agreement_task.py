@@ -451,3 +451,43 @@ def test_withdrawing_every_rated_participant_replaces_the_report_with_an_empty_o
     assert latest["report"].pk == empty.pk and not latest["stale"]
     finish(empty, ago=60)
     assert services.agreement_schedule_due() == []  # nothing left and nothing changed: no run again
+
+
+def test_a_run_killed_three_times_fails_plainly_and_unblocks_the_study(rated, sent):
+    report, _ = services.agreement_request(study=rated, enqueue=False)
+    for attempt in range(
+        1, svc.MAX_ATTEMPTS + 1
+    ):  # each run claims it, then the worker dies at the hard limit
+        assert svc._claim(report.pk, timezone.now())
+        assert AgreementReport.objects.get(pk=report.pk).attempts == attempt
+        killed_at = timezone.now() - svc.STALE_RUNNING - timedelta(seconds=1)
+        AgreementReport.objects.filter(pk=report.pk).update(started_at=killed_at)
+    assert services.agreement_compute(report_id=report.pk) is None
+    report.refresh_from_db()
+    assert report.status == "failed" and "stopped 3 times (time limit or worker loss)" in report.error
+    assert report.finished_at is not None and report.result is None
+    assert services.agreement_request(study=rated, enqueue=False)[1]  # the study is not blocked
+
+
+def test_beat_gives_up_on_a_report_killed_three_times(rated, sent):
+    old = timezone.now() - timedelta(minutes=20)
+    report = AgreementReport.objects.create(
+        study=rated, status="running", started_at=old, not_before=old, attempts=svc.MAX_ATTEMPTS
+    )
+    services.agreement_schedule_due()
+    report.refresh_from_db()
+    assert report.status == "failed" and "time limit or worker loss" in report.error and sent == []
+
+
+def test_a_transient_error_hands_the_attempt_back(rated, monkeypatch):
+    def flaky(*args, **kwargs):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(svc, "build_result", flaky)
+    report, _ = services.agreement_request(study=rated, enqueue=False)
+    with pytest.raises(OperationalError):
+        services.agreement_compute(report_id=report.pk, final_attempt=False)
+    assert AgreementReport.objects.get(pk=report.pk).attempts == 0
+    monkeypatch.undo()
+    done = services.agreement_compute(report_id=report.pk)
+    assert done.status == "done" and done.attempts == 1
