@@ -286,9 +286,22 @@ def _apply_policy(study: Study, ratings) -> dict:
     return {
         "threshold_sd": threshold,
         "cap_k": cap,
-        "clips_extended": extended,
+        "clips_extended": sorted(set(extended) | set(_waiting(study, candidates))),
+        "clips_extended_now": extended,
         "n_candidates": len(candidates),
     }
+
+
+def _waiting(study: Study, candidates: dict[int, int]) -> list[int]:
+    """Candidates waiting for their extra annotator: target_k == n + 1, n = their annotations at the watermark
+    (extended by this run, by an earlier attempt on the same data that did not save, or by an earlier report
+    whose extra annotator has not rated yet)."""
+    ids = sorted(candidates)
+    out = []
+    for lo in range(0, len(ids), 500):
+        rows = Clip.objects.filter(study=study, pk__in=ids[lo : lo + 500]).values_list("pk", "target_k")
+        out.extend(pk for pk, target in rows if target == candidates[pk] + 1)
+    return out
 
 
 @transaction.atomic

@@ -282,13 +282,14 @@ def test_k_plus_one_policy_extends_disputed_clips_once_and_up_to_the_cap(db):
         ],
     )
     first = services.agreement_run_now(study=study).result["policy"]
-    assert first["clips_extended"] == [disputed.pk]
+    assert first["clips_extended"] == first["clips_extended_now"] == [disputed.pk]
     assert (first["threshold_sd"], first["cap_k"]) == (0.3, 3)
     targets = dict(Clip.objects.values_list("pk", "target_k"))
     assert targets == {calm.pk: 2, disputed.pk: 3, single.pk: 2}
 
     again = services.agreement_run_now(study=study).result["policy"]  # same data: nothing twice
-    assert again["clips_extended"] == [] and Clip.objects.get(pk=disputed.pk).target_k == 3
+    assert again["clips_extended_now"] == [] and Clip.objects.get(pk=disputed.pk).target_k == 3
+    assert again["clips_extended"] == [disputed.pk]  # still waiting for its extra annotator
 
     rate_many(study, [(disputed, users[2], 0.0, 0.0, [])])  # the extra annotator came; still disputed
     third = services.agreement_run_now(study=study).result["policy"]
@@ -491,3 +492,27 @@ def test_a_transient_error_hands_the_attempt_back(rated, monkeypatch):
     monkeypatch.undo()
     done = services.agreement_compute(report_id=report.pk)
     assert done.status == "done" and done.attempts == 1
+
+
+def test_a_retried_run_still_reports_the_clip_its_failed_attempt_extended(db, monkeypatch):
+    study = StudyFactory(overlap_k=2, extra_annotator_sd_threshold=0.3, extra_annotator_cap_k=3)
+    users = [MembershipFactory(study=study).user for _ in range(2)]
+    clip = ClipFactory(study=study, target_k=2)
+    rate_many(study, [(clip, users[0], -1.0, 0.0, []), (clip, users[1], 1.0, 0.0, [])])
+    report, _ = services.agreement_request(study=study, enqueue=False)
+    real_apply, calls = svc._apply_policy, []
+
+    def apply_then_blip(study, ratings):  # the policy commits, then the final save hits a database blip
+        out = real_apply(study, ratings)
+        if not calls:
+            calls.append(out)
+            raise OperationalError("connection reset")
+        return out
+
+    monkeypatch.setattr(svc, "_apply_policy", apply_then_blip)
+    with pytest.raises(OperationalError):
+        svc.agreement_compute(report_id=report.pk, final_attempt=False)
+    done = svc.agreement_compute(report_id=report.pk, final_attempt=True)
+    assert Clip.objects.get(pk=clip.pk).target_k == 3
+    assert done.status == "done" and done.result["policy"]["clips_extended"] == [clip.pk]
+    assert done.result["policy"]["clips_extended_now"] == []
