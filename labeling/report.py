@@ -13,6 +13,11 @@ Choices a methodologist reading a report should know (they are repeated in resul
   order). That equals the raters × clips array exactly and stays small however many annotators there are.
 - ICC needs a complete matrix; see `_icc_section` for the policy.
 - Per-clip sd is the sample sd (n − 1); null for a clip with one rating.
+- Scheme versions: result["scheme_versions"] lists those with ratings; when their instruments differ,
+  notes["mixed_instruments"] warns and each dimension gets α within each version (by_scheme_version).
+  Context tags count only where the rating's version offered them (labeling.report_tags).
+- ICC confidence intervals follow McGraw & Wong (1996), as pingouin does. R's irr::icc (0.84.1) gives
+  other limits for ICC(A,k), a known error there that irrNA::icc_corr corrects.
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ from django.utils import timezone
 
 from labeling import agreement as stats
 from labeling.models import Clip, SchemeVersion, Study
+from labeling.report_layout import column_index, crossed_block, ranks_within, slot_matrix, spread
+from labeling.report_tags import by_scheme_version, scheme_versions, tags_section
 from labeling.scheme import DIMENSIONS
 from labeling.selectors import agreement_annotations
 
@@ -53,7 +60,10 @@ NOTES = {
     "annotators": "r_loo: Pearson r of the annotator with the mean of the others on the same clips; "
     "alpha_without: interval alpha of all ratings except theirs.",
     "accumulation": "Interval alpha of the first n annotations in submission order.",
-    "tags": "Per-tag nominal alpha on presence/absence; set alpha with the MASI and Jaccard distances.",
+    "tags": "Per-tag nominal alpha on presence/absence, among the ratings whose scheme version offered the "
+    "tag; set alpha (MASI and Jaccard distances) over the tags common to all scheme versions in use.",
+    "icc": "ICC forms and confidence intervals after McGraw & Wong (1996), as in pingouin. R's irr::icc 0.84.1 "
+    "gives different ICC(A,k) limits (a known error there, corrected in irrNA::icc_corr).",
 }
 
 
@@ -74,6 +84,8 @@ class StudyRatings:
     cannot_judge: np.ndarray  # N bools
     tags: np.ndarray  # N objects: frozenset of "group:tag", None for "cannot judge"
     vocabulary: list[str]
+    scheme: np.ndarray | None = None  # N indices into schemes (None: unknown, one version)
+    schemes: list[dict] | None = None  # the study's scheme versions, oldest first: {"version", "spec"}
 
     @property
     def watermark(self) -> dict[str, int]:
@@ -81,10 +93,10 @@ class StudyRatings:
         return {"annotation_count": int(self.ann_ids.size), "last_annotation_id": last}
 
 
-def _vocabulary(study: Study, used: set[str]) -> list[str]:
+def _vocabulary(specs: list[dict], used: set[str]) -> list[str]:
     """Every "group:tag" of the study's scheme versions (newest first, in scheme order), then any other used."""
     vocab: dict[str, None] = {}
-    for spec in SchemeVersion.objects.filter(study=study).order_by("-version").values_list("spec", flat=True):
+    for spec in reversed(specs):
         for group in spec.get("context_groups", []):
             for tag in group.get("tags", []):
                 vocab[f"{group['name']}:{tag}"] = None
@@ -97,14 +109,27 @@ def load_ratings(*, study: Study) -> StudyRatings:
         agreement_annotations(study=study)
         .order_by("id")
         .annotate(tags_json=Cast("context_tags", TextField()))  # decoded once per distinct tag list below
-        .values_list("id", "clip_id", "annotator_id", "valence", "arousal", "cannot_judge", "tags_json")
+        .values_list(
+            "id",
+            "clip_id",
+            "annotator_id",
+            "valence",
+            "arousal",
+            "cannot_judge",
+            "tags_json",
+            "scheme_version_id",
+        )
+    )
+    schemes = list(
+        SchemeVersion.objects.filter(study=study).order_by("version").values("id", "version", "spec")
     )
     names = dict(
         Clip.objects.filter(study=study, participant__withdrawn_at__isnull=True).values_list(
             "id", "original_name"
         )
     )
-    cols = list(zip(*rows, strict=True)) if rows else [()] * 7
+    cols = list(zip(*rows, strict=True)) if rows else [()] * 8
+    scheme_index = {s.pop("id"): i for i, s in enumerate(schemes)}
     ann_ids = np.array(cols[0], dtype=np.int64)
     clip_ids, clip = np.unique(np.array(cols[1], dtype=np.int64), return_inverse=True)
     rater_ids, rater = np.unique(np.array(cols[2], dtype=np.int64), return_inverse=True)
@@ -129,7 +154,9 @@ def load_ratings(*, study: Study) -> StudyRatings:
         },
         cannot_judge=cannot_judge,
         tags=tags,
-        vocabulary=_vocabulary(study, used),
+        vocabulary=_vocabulary([s["spec"] for s in schemes], used),
+        scheme=np.array([scheme_index[i] for i in cols[7]], dtype=np.intp),
+        schemes=schemes,
     )
 
 
@@ -142,48 +169,7 @@ def _usernames(study: Study, rater_ids: np.ndarray) -> list[str]:
     return [names.get(int(i), "") for i in rater_ids]
 
 
-# --- Layout helpers (numpy only) ------------------------------------------------------------------------
-
-
-def ranks_within(group: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """For each masked entry, its position among the masked entries of its group, in array order (-1 elsewhere)."""
-    idx = np.flatnonzero(mask)
-    g = group[idx]
-    order = np.argsort(g, kind="stable")
-    sorted_g = g[order]
-    rank = np.empty(idx.size, dtype=np.intp)
-    rank[order] = np.arange(idx.size) - np.searchsorted(sorted_g, sorted_g, side="left")
-    out = np.full(group.size, -1, dtype=np.intp)
-    out[idx] = rank
-    return out
-
-
-def spread(r: StudyRatings, dim: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per clip: number of ratings of `dim`, their mean and sample sd (nan where undefined)."""
-    v = r.values[dim]
-    valid = ~np.isnan(v)
-    u = r.clip_ids.size
-    c, x = r.clip[valid], v[valid]
-    n = np.bincount(c, minlength=u)
-    mean = np.divide(np.bincount(c, weights=x, minlength=u), n, out=np.full(u, np.nan), where=n > 0)
-    dev = np.bincount(c, weights=(x - mean[c]) ** 2, minlength=u)
-    sd = np.sqrt(np.divide(dev, n - 1, out=np.full(u, np.nan), where=n > 1))
-    return n, mean, sd
-
-
-def slot_matrix(r: StudyRatings, values: np.ndarray, use: np.ndarray, columns: np.ndarray, fill=np.nan):
-    """Rows = the j-th used rating of a clip in submission order; columns = clips where `columns` >= 0."""
-    slot = ranks_within(r.clip, use)
-    use = use & (columns[r.clip] >= 0)
-    rows = max(int(slot[use].max()) + 1 if use.any() else 0, 2)
-    out = np.full((rows, int(columns.max()) + 1), fill, dtype=values.dtype)
-    out[slot[use], columns[r.clip[use]]] = values[use]
-    return out
-
-
-def column_index(keep: np.ndarray) -> np.ndarray:
-    """Column of each clip kept (in clip order), -1 for the others."""
-    return np.where(keep, np.cumsum(keep) - 1, -1)
+# --- Layout helpers (numpy only; the others are in labeling.report_layout) ------------------------------
 
 
 def dense_matrix(r: StudyRatings, dim: str) -> np.ndarray | None:
@@ -213,7 +199,7 @@ def _empty_alpha(n_units: int = 0) -> dict:
     }
 
 
-def _icc_section(r: StudyRatings, dim: str, n: np.ndarray, dense: np.ndarray | None) -> dict:
+def _icc_section(r: StudyRatings, dim: str, n: np.ndarray) -> dict:
     """ICC needs a complete raters × clips matrix. Policy, in order:
 
     1. "crossed": if one set of annotators rated at least CROSSED_MIN_SHARE of the clips that have 2+
@@ -232,14 +218,10 @@ def _icc_section(r: StudyRatings, dim: str, n: np.ndarray, dense: np.ndarray | N
     if p < 2:
         return {**out, "layout": None, "recommended": [], "policy": "needs 2+ clips with 2+ ratings"}
     data, layout, raters = None, "slots", None
-    if dense is not None:
-        present = ~np.isnan(dense[:, pairable])
-        keys = np.ascontiguousarray(np.packbits(present, axis=0).T)
-        uniq, counts = np.unique(keys, axis=0, return_counts=True)
-        members = np.unpackbits(uniq[np.argmax(counts)])[: dense.shape[0]].astype(bool)
-        if present[members].all(axis=0).sum() >= max(2, CROSSED_MIN_SHARE * p):
-            data, layout = dense[members][:, pairable], "crossed"
-            raters = [int(i) for i in r.rater_ids[members]]
+    members, block, full = crossed_block(r, dim, pairable)
+    if members.sum() >= 2 and full >= max(2, CROSSED_MIN_SHARE * p):
+        data, layout = block, "crossed"
+        raters = [int(i) for i in r.rater_ids[members]]
     if data is None:
         counts = np.bincount(n[pairable])
         k = int(counts.size - 1 - np.argmax(counts[::-1]))
@@ -265,13 +247,21 @@ def _icc_section(r: StudyRatings, dim: str, n: np.ndarray, dense: np.ndarray | N
     return {**result, "layout": layout, "recommended": recommended, "policy": policy, "raters": raters}
 
 
-def _annotators(r: StudyRatings, dense: np.ndarray | None) -> list[dict]:
+def _annotators(r: StudyRatings, dim: str) -> tuple[list[dict], str | None]:
+    """The per-annotator table, or ([], the reason it was left out)."""
+    cells = r.rater_ids.size * r.clip_ids.size
+    if r.rater_ids.size < 2:
+        return [], "needs ratings from 2 or more annotators"
+    dense = dense_matrix(r, dim)
     if dense is None:
-        return []
+        return [], (
+            f"left out: the annotators × clips table would have {cells:,} cells, above the "
+            f"{DENSE_CELLS_MAX:,} this report computes it for"
+        )
     try:
         table = stats.annotator_reliability(dense, "interval")
-    except ValueError:
-        return []
+    except ValueError as exc:
+        return [], f"could not be computed: {exc}"
     return [
         {
             "annotator": int(r.rater_ids[row.rater]),
@@ -280,7 +270,7 @@ def _annotators(r: StudyRatings, dense: np.ndarray | None) -> list[dict]:
         }
         for row in table
         if row.n_units > 0
-    ]
+    ], None
 
 
 def _accumulation(r: StudyRatings, dim: str) -> list[dict]:
@@ -318,8 +308,7 @@ def dimension_section(r: StudyRatings, dim: str, *, n_resamples: int, seed: int,
     else:
         section["alpha_interval"] = section["alpha_ordinal"] = _empty_alpha()
     progress(0.5, f"{dim}: ICC, annotators, accumulation")
-    dense = dense_matrix(r, dim)
-    section["icc"] = _icc_section(r, dim, n, dense)
+    section["icc"] = _icc_section(r, dim, n)
     section["trace_ccc"] = None  # continuous traces are recorded by a later issue
     rated = np.flatnonzero(n > 0)
     section["clips"] = [
@@ -338,26 +327,12 @@ def dimension_section(r: StudyRatings, dim: str, *, n_resamples: int, seed: int,
         {"clip": int(r.clip_ids[i]), "name": r.clip_names[i], "n": int(n[i]), "sd": round(float(sd[i]), 6)}
         for i in worst
     ]
-    section["annotators"] = _annotators(r, dense)
+    section["annotators"], section["annotators_omitted"] = _annotators(r, dim)
     section["accumulation"] = _accumulation(r, dim)
+    versions = by_scheme_version(r, dim)
+    if versions:
+        section["by_scheme_version"] = versions
     return section
-
-
-def tags_section(r: StudyRatings) -> dict:
-    judged = ~r.cannot_judge
-    n = np.bincount(r.clip[judged], minlength=r.clip_ids.size)
-    out = {
-        "per_tag": {},
-        "set_alpha": {"masi": None, "jaccard": None},
-        "n_pairable_clips": int((n >= 2).sum()),
-    }
-    if not (n >= 2).any():
-        return out
-    data = slot_matrix(r, r.tags, judged, column_index(n >= 2), fill=None)
-    per_tag = stats.per_tag_alpha(data, vocabulary=r.vocabulary)
-    out["per_tag"] = {tag: value.as_dict() for tag, value in per_tag.items()}
-    out["set_alpha"] = {d: stats.set_alpha(data, distance=d) for d in ("masi", "jaccard")}
-    return out
 
 
 def policy_candidates(r: StudyRatings, threshold: float) -> dict[int, int]:
@@ -393,6 +368,7 @@ def build_result(
         "bootstrap": {"n_resamples": n_resamples, "confidence": CONFIDENCE, "seed": seed, "unit": "clip"},
         "dimensions": {},
     }
+    result["scheme_versions"], warning = scheme_versions(r)
     for i, dim in enumerate(DIMENSIONS):
         result["dimensions"][dim] = dimension_section(
             r, dim, n_resamples=n_resamples, seed=seed, progress=step(0.4 * i, 0.4 * (i + 1))
@@ -400,7 +376,7 @@ def build_result(
     step(0.8, 1.0)(0.0, "context tags")
     result["tags"] = tags_section(r)
     result["policy"] = {"threshold_sd": None, "cap_k": None, "clips_extended": []}
-    result["notes"] = NOTES
+    result["notes"] = {**NOTES, "mixed_instruments": warning} if warning else dict(NOTES)
     return json_clean(result)
 
 

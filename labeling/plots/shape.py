@@ -157,5 +157,20 @@ def report_figures(result: dict) -> dict:
         },
         "low_agreement": low,
         "annotators": annotators,
+        "annotators_omitted": next(
+            (why for d in SERIES if (why := (dims.get(d) or {}).get("annotators_omitted"))), None
+        ),
+        "by_scheme_version": version_rows(dims),
         "tags": tag_rows(result.get("tags")),
     }
+
+
+def version_rows(dims: dict) -> list[dict]:
+    """α (interval) within each scheme version, one row per version: {"version", "valence", "arousal"}."""
+    rows: dict = {}
+    for d in SERIES:
+        for row in (dims.get(d) or {}).get("by_scheme_version") or []:
+            rows.setdefault(row.get("version"), {"version": row.get("version")})[d] = row.get(
+                "alpha_interval"
+            )
+    return list(rows.values())

@@ -319,3 +319,31 @@ def test_others_cannot_see_or_start_runs(client, study, researcher):
     client.force_login(researcher)
     assert client.get(run).status_code == 405
     assert AgreementReport.objects.filter(study=study, status__in=AgreementReport.OPEN).count() == 0
+
+
+def test_mixed_instruments_warning_and_omitted_annotator_table_are_shown(page, study):
+    clips = ClipFactory.create_batch(3, study=study)
+    report = done_report(study, clips)
+    result = report.result
+    warning = "Mixed instruments: the ratings come from 2 scheme versions (v1: sam 9-point, v2: slider)."
+    result["notes"] = {"scale": "Ratings on -1..1.", "mixed_instruments": warning}
+    for dim, alphas in (("valence", (0.71, 0.42)), ("arousal", (0.55, None))):
+        result["dimensions"][dim]["by_scheme_version"] = [
+            {"version": v, "alpha_interval": a, "n_ratings": 9, "n_pairable_clips": 3}
+            for v, a in zip((1, 2), alphas, strict=True)
+        ]
+        result["dimensions"][dim]["annotators"] = []
+        result["dimensions"][dim]["annotators_omitted"] = "left out: 120 cells, above the cap"
+    AgreementReport.objects.filter(pk=report.pk).update(result=result)
+    _, html = page()
+    line = html[html.index('<p class="dash-alert warn ag-mixed" role="alert">') :]
+    line = line[: line.index("</p>")]
+    assert warning in line
+    assert "v1 valence 0.710, arousal 0.550; v2 valence 0.420, arousal n/a." in line
+    assert "Per-annotator table left out: 120 cells, above the cap." in html
+
+
+def test_no_warning_line_for_one_instrument(page, study):
+    done_report(study, ClipFactory.create_batch(2, study=study))
+    _, html = page()
+    assert "ag-mixed" not in html and "Mixed instruments" not in html

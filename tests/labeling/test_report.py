@@ -317,3 +317,128 @@ def test_command_reports_a_failed_run(study, clips, monkeypatch):
         run(study.slug)
     report = study.agreement_reports.get()
     assert report.status == "failed" and report.finished_at <= timezone.now()
+
+
+# ---- scheme versions (review 3) --------------------------------------------------------------------------
+
+
+def light_scheme(study, version=2, **spec):
+    from labeling.models import SchemeVersion
+
+    groups = DEFAULT_SPEC["context_groups"] + [
+        {"name": "light", "label": "Light", "tags": ["dark", "bright"]}
+    ]
+    SchemeVersion.objects.create(
+        study=study, version=version, spec={**DEFAULT_SPEC, "context_groups": groups, **spec}
+    )
+
+
+def test_a_tag_a_version_did_not_offer_is_missing_not_absent(db):
+    study = StudyFactory(overlap_k=2)
+    users = [MembershipFactory(study=study).user for _ in range(2)]
+    clips = ClipFactory.create_batch(16, study=study, target_k=2)
+    rate_many(study, [(c, u, 0.0, 0.0, ["setting:home"]) for c in clips[:8] for u in users])
+    light_scheme(study)
+    pattern = [(1, 1), (1, 0), (0, 1), (1, 1), (0, 0), (1, 0), (0, 1), (1, 1)]  # v2 raters: little agreement
+    rate_many(study, [(c, users[i], 0.0, 0.0, ["light:dark"] if xy[i] else []) for c, xy in zip(clips[8:], pattern, strict=True) for i in (0, 1)])  # fmt: skip
+    tags = compute(study, n_resamples=20).result["tags"]
+    v2_only = stats.krippendorff_alpha(np.array(pattern, float).T, "nominal")
+    dark = tags["per_tag"]["light:dark"]
+    assert dark["n_ratings"] == 16 and dark["scheme_versions"] == [2]
+    assert dark["alpha"] == pytest.approx(v2_only, abs=1e-12)  # not lifted by v1's structural absences
+    assert tags["per_tag"]["setting:home"]["n_ratings"] == 32
+    assert tags["per_tag"]["setting:home"]["scheme_versions"] == [1, 2]
+    scope = tags["set_alpha_scope"]
+    assert scope["scheme_versions"] == [1, 2] and "common to all" in scope["tags"]
+    assert scope["n_tags"] == sum(len(g["tags"]) for g in DEFAULT_SPEC["context_groups"])
+    assert tags["set_alpha"] == {"masi": 1.0, "jaccard": 1.0}  # on the common tags the pairs agree
+
+
+def test_mixed_instruments_are_listed_warned_about_and_split(db):
+    study = StudyFactory(overlap_k=3)
+    users = [MembershipFactory(study=study).user for _ in range(3)]
+    clips = ClipFactory.create_batch(20, study=study, target_k=3)
+    rng = np.random.default_rng(0)
+    sam = rng.integers(1, 10, (10, 3))
+    rate_many(study, [(c, u, -1 + (x - 1) / 4, 0.0, []) for c, row in zip(clips[:10], sam, strict=True) for u, x in zip(users, row, strict=True)])  # fmt: skip
+    light_scheme(study, instrument="slider")
+    slider = rng.uniform(-1, 1, (10, 3))
+    rate_many(
+        study,
+        [
+            (c, u, x, 0.0, [])
+            for c, row in zip(clips[10:], slider, strict=True)
+            for u, x in zip(users, row, strict=True)
+        ],
+    )
+    result = compute(study, n_resamples=20).result
+    assert result["scheme_versions"] == [
+        {"version": 1, "instrument": "sam", "points": 9, "n_ratings": 30},
+        {"version": 2, "instrument": "slider", "points": None, "n_ratings": 30},
+    ]
+    warning = result["notes"]["mixed_instruments"]
+    assert "linearly to [-1, 1]" in warning and "ordinal α is not interpretable" in warning
+    by_version = result["dimensions"]["valence"]["by_scheme_version"]
+    expected = [
+        stats.krippendorff_alpha((-1 + (sam.T - 1) / 4).astype(float)),
+        stats.krippendorff_alpha(slider.T),
+    ]
+    assert [b["version"] for b in by_version] == [1, 2]
+    assert [b["alpha_interval"] for b in by_version] == pytest.approx(expected, abs=1e-12)
+    assert [(b["n_ratings"], b["n_pairable_clips"]) for b in by_version] == [(30, 10), (30, 10)]
+
+
+def test_one_instrument_over_two_versions_is_split_without_a_warning(db):
+    study, users, clips = study_from_matrix(np.array([[0.5, -0.5, 0.25], [0.25, -0.5, 0.5]]))
+    light_scheme(study)
+    rate_many(study, [(c, u, 0.0, 0.0, []) for c in ClipFactory.create_batch(2, study=study) for u in users])
+    result = compute(study, n_resamples=20).result
+    assert [v["version"] for v in result["scheme_versions"]] == [1, 2]
+    assert "mixed_instruments" not in result["notes"]
+    assert len(result["dimensions"]["arousal"]["by_scheme_version"]) == 2
+    one = compute(study_from_matrix(np.eye(2))[0], n_resamples=20).result  # one version: no split
+    assert len(one["scheme_versions"]) == 1 and "by_scheme_version" not in one["dimensions"]["valence"]
+
+
+def test_icc_notes_name_the_confidence_interval_source(crowd_study):
+    note = compute(crowd_study, n_resamples=20).result["notes"]["icc"]
+    assert "McGraw & Wong" in note and "pingouin" in note and "irrNA::icc_corr" in note
+
+
+# ---- results left out are explained (review 3) -----------------------------------------------------------
+
+
+def test_above_the_cell_cap_the_annotator_table_says_why_and_the_design_is_still_crossed(db, monkeypatch):
+    import labeling.report as report
+
+    rng = np.random.default_rng(0)
+    truth = rng.uniform(-1, 1, 40)
+    study, _, _ = study_from_matrix(np.clip(truth + rng.normal(0, 0.3, (3, 40)), -1, 1))
+    below = compute(study, n_resamples=20).result["dimensions"]["valence"]
+    monkeypatch.setattr(report, "DENSE_CELLS_MAX", 100)
+    above = compute(study, n_resamples=20).result["dimensions"]["valence"]
+    assert len(below["annotators"]) == 3 and below["annotators_omitted"] is None
+    assert above["annotators"] == [] and "120 cells" in above["annotators_omitted"]
+    assert above["icc"]["layout"] == below["icc"]["layout"] == "crossed" and above["icc"] == below["icc"]
+
+
+def test_sparse_crossed_block_matches_the_dense_rule(db):
+    """The rater set chosen without the dense array is the one the dense rule (np.unique over presence bits,
+    first of the most common) picks, on designs with ties."""
+    from labeling.report_layout import crossed_block
+
+    rng = np.random.default_rng(3)
+    for trial in range(6):
+        data = np.where(rng.random((5, 12)) < 0.6, rng.uniform(-1, 1, (5, 12)), np.nan)
+        study, _, _ = study_from_matrix(data)
+        r = load_ratings(study=study)
+        dense = np.full((r.rater_ids.size, r.clip_ids.size), np.nan)
+        dense[r.rater, r.clip] = r.values["valence"]
+        pairable = (~np.isnan(dense)).sum(axis=0) >= 2
+        present = ~np.isnan(dense[:, pairable])
+        uniq, counts = np.unique(np.packbits(present, axis=0).T, axis=0, return_counts=True)
+        want = np.unpackbits(uniq[np.argmax(counts)])[: dense.shape[0]].astype(bool)
+        members, block, full = crossed_block(r, "valence", pairable)
+        assert (members == want).all(), trial
+        np.testing.assert_array_equal(block, dense[want][:, pairable])
+        assert full == present[want].all(axis=0).sum()
