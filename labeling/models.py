@@ -371,7 +371,8 @@ class AgreementReport(models.Model):
     result = models.JSONField(null=True, blank=True)
     error = models.TextField(blank=True)
     attempts = models.PositiveSmallIntegerField(
-        default=0, help_text="Runs that claimed this report and did not hand it back (killed or still running)."
+        default=0,
+        help_text="Runs that claimed this report and did not hand it back (killed or still running).",
     )
 
     class Meta:
