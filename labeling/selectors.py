@@ -59,12 +59,12 @@ def study_for_researcher(*, user, study_id: int) -> Study:
         raise Http404("No such study.") from None
 
 
-def assignment_for_annotator(*, user, assignment_id: int) -> Assignment:
-    """One of the requester's own assignments, or 404."""
+def assignment_for_annotator(*, user, assignment_id: int, with_clip: bool = True) -> Assignment:
+    """One of the requester's own assignments (with its study and scheme, and its clip unless the caller
+    needs only the clip's id), or 404."""
+    related = ("study", "scheme_version", "clip") if with_clip else ("study", "scheme_version")
     try:
-        return Assignment.objects.select_related("study", "clip", "scheme_version").get(
-            pk=assignment_id, annotator=user
-        )
+        return Assignment.objects.select_related(*related).get(pk=assignment_id, annotator=user)
     except (Assignment.DoesNotExist, ValueError, TypeError, OverflowError):
         raise Http404("No such assignment.") from None
 

@@ -69,7 +69,9 @@ class HeartbeatView(BaseAPIView):
         },
     )
     def post(self, request: Request, assignment_id: int) -> Response:
-        assignment = selectors.assignment_for_annotator(user=request.user, assignment_id=assignment_id)
+        assignment = selectors.assignment_for_annotator(
+            user=request.user, assignment_id=assignment_id, with_clip=False
+        )
         assignment = services.assignment_heartbeat(assignment=assignment)
         return Response(LeaseSerializer(assignment).data)
 
@@ -95,7 +97,9 @@ class AnnotationSubmitView(BaseAPIView):
         },
     )
     def post(self, request: Request, assignment_id: int) -> Response:
-        assignment = selectors.assignment_for_annotator(user=request.user, assignment_id=assignment_id)
+        assignment = selectors.assignment_for_annotator(
+            user=request.user, assignment_id=assignment_id, with_clip=False
+        )
         # The service checks every value against the scheme the annotator was shown (types included), so
         # AnnotationInputSerializer only documents the body in the schema; running it too would check twice.
         annotation, created = services.annotation_submit(
