@@ -124,7 +124,9 @@ else:
             "NAME": os.environ.get("SQLITE_PATH", VAR_DIR / "db.sqlite3"),
             # Tests use a file, not Django's in-memory default: the browser tests' live server answers
             # requests on several threads, and an in-memory database would be one connection shared by all.
-            "TEST": {"NAME": os.environ.get("SQLITE_TEST_PATH", str(VAR_DIR / f"test-{os.getpid()}.sqlite3"))},
+            "TEST": {
+                "NAME": os.environ.get("SQLITE_TEST_PATH", str(VAR_DIR / f"test-{os.getpid()}.sqlite3"))
+            },
             "OPTIONS": {
                 "transaction_mode": "IMMEDIATE",
                 "timeout": 20,
