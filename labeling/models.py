@@ -194,6 +194,12 @@ class Clip(models.Model):
     is_active = models.BooleanField(default=True)
     # Queue state, maintained by the assignment services under the constraints below.
     target_k = models.PositiveSmallIntegerField(help_text="Distinct annotators wanted for this clip.")
+    extra_k = models.PositiveSmallIntegerField(
+        default=0,
+        help_text="Annotators wanted beyond the study's K (the agreement policy's extensions): target_k "
+        "is K + extra_k, or more while the clip holds more live assignments than that (K lowered, a late "
+        "label kept).",
+    )
     n_assigned = models.PositiveIntegerField(default=0, help_text="Active leases plus submitted annotations.")
     n_submitted = models.PositiveIntegerField(default=0)
     shuffle_key = models.PositiveIntegerField(default=_shuffle_key, editable=False)

@@ -325,7 +325,9 @@ def clip_targets_extend(*, study: Study, clip_counts: dict[int, int], cap: int) 
                 qs = qs.select_for_update(no_key=connection.features.has_select_for_no_key_update)
             got = list(qs.values_list("pk", flat=True))
             if got:
-                Clip.objects.filter(rule, pk__in=got).update(target_k=F("target_k") + 1)
+                Clip.objects.filter(rule, pk__in=got).update(
+                    target_k=F("target_k") + 1, extra_k=F("extra_k") + 1
+                )
                 extended.extend(got)
     return sorted(extended)
 

@@ -12,7 +12,8 @@ from collections import Counter
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, F, OuterRef
+from django.db.models import Exists, F, OuterRef, Value
+from django.db.models.functions import Greatest, Least
 from django.utils import timezone
 
 from labeling.errors import Conflict, NotAllowed
@@ -38,8 +39,8 @@ def leases_expire(*, study_id: int | None = None, now: datetime | None = None) -
         return 0
     with transaction.atomic():
         if connection.features.has_select_for_update_skip_locked:
-            qs = qs.select_for_update(skip_locked=True, no_key=True)
-        rows = list(qs.values_list("id", "clip_id")[:1000])
+            qs = qs.select_for_update(skip_locked=True, no_key=True, of=("self",))
+        rows = list(qs.values_list("id", "clip_id", "study__overlap_k")[:1000])
         if not rows:
             return 0
         expired = Assignment.objects.filter(
@@ -47,8 +48,13 @@ def leases_expire(*, study_id: int | None = None, now: datetime | None = None) -
         ).update(status=Assignment.Status.EXPIRED)
         if expired != len(rows):  # someone else moved some of them (SQLite path); recount what we changed
             raise IntegrityError("lease expiry raced; retry")
+        study_k = {r[1]: r[2] for r in rows}
         for clip_id, n in Counter(r[1] for r in rows).items():
-            Clip.objects.filter(pk=clip_id).update(n_assigned=F("n_assigned") - n)
+            # A target raised to make room for live leases (K lowered meanwhile) falls back to K + extra_k.
+            wanted = Greatest(Value(study_k[clip_id]) + F("extra_k"), F("n_assigned") - n)
+            Clip.objects.filter(pk=clip_id).update(
+                n_assigned=F("n_assigned") - n, target_k=Least(F("target_k"), wanted)
+            )
         return expired
 
 

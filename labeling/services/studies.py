@@ -65,8 +65,9 @@ def study_scheme_update(*, study: Study, spec: dict[str, Any]) -> SchemeVersion:
 def study_update(*, study: Study, fields: dict[str, Any], scheme: dict[str, Any] | None = None) -> Study:
     """Change a study's settings and, optionally, its scheme (a used scheme makes a new version).
 
-    Changing K (overlap_k) retargets every clip to max(K, its live assignments): raising K reopens full
-    clips; lowering it never takes a clip below the annotators it already has. All or nothing.
+    Changing K (overlap_k) retargets every clip to max(K + its extra_k, its live assignments): raising K
+    reopens full clips and keeps agreement-policy extensions; lowering it never takes a clip below the
+    annotators it already has (the expiry of those leases brings the target down). All or nothing.
     """
     locked = Study.objects.select_for_update().get(pk=study.pk)
     old_k = locked.overlap_k
@@ -78,7 +79,9 @@ def study_update(*, study: Study, fields: dict[str, Any], scheme: dict[str, Any]
     if scheme is not None:
         study_scheme_update(study=locked, spec=scheme)
     if locked.overlap_k != old_k:
-        Clip.objects.filter(study=locked).update(target_k=Greatest(Value(locked.overlap_k), F("n_assigned")))
+        Clip.objects.filter(study=locked).update(
+            target_k=Greatest(Value(locked.overlap_k) + F("extra_k"), F("n_assigned"))
+        )
     return locked
 
 

@@ -159,3 +159,44 @@ def test_overlong_cannot_judge_reason_is_refused_not_cut(study, clips, make_anno
             data=body(cannot_judge=True, cannot_judge_reason="x" * 501, valence=None, arousal=None),
         )
     assert "cannot_judge_reason" in exc.value.errors
+
+
+def test_lowering_k_with_live_leases_does_not_over_collect_after_they_expire(study, make_annotator):
+    clip = ClipFactory(study=study)  # K = 3
+    for _ in range(3):
+        services.assignment_claim_next(membership=make_annotator(study))
+    services.study_update(study=study, fields={"overlap_k": 1})
+    clip.refresh_from_db()
+    assert clip.target_k == 3  # the three live leases may finish
+    services.leases_expire(now=later(study))
+    clip.refresh_from_db()
+    assert (clip.n_assigned, clip.target_k) == (0, 1)  # then the clip wants the new K, not 3
+    assert_counters_match_rows()
+
+
+def test_policy_extensions_survive_a_change_of_k(study, make_annotator):
+    from labeling.services.agreement import clip_targets_extend
+
+    clip = ClipFactory(study=study)
+    assert clip_targets_extend(study=study, clip_counts={clip.pk: 3}, cap=5) == [clip.pk]
+    clip.refresh_from_db()
+    assert (clip.target_k, clip.extra_k) == (4, 1)
+    services.study_update(study=study, fields={"overlap_k": 4})
+    clip.refresh_from_db()
+    assert clip.target_k == 5  # K + the extra annotator the policy asked for
+
+
+def test_a_late_label_that_grew_the_target_is_not_an_extra_annotator_wanted(study, make_annotator):
+    clip = ClipFactory(study=study, target_k=1)
+    study.overlap_k = 1
+    study.save()
+    m = make_annotator(study)
+    a = services.assignment_claim_next(membership=m)
+    b = services.assignment_claim_next(membership=make_annotator(study), now=later(study))
+    services.annotation_submit(assignment=b, data=body())
+    services.annotation_submit(assignment=fetched(m, a), data=body())
+    clip.refresh_from_db()
+    assert (clip.target_k, clip.extra_k, clip.n_submitted) == (2, 0, 2)
+    services.study_update(study=study, fields={"overlap_k": 2})
+    clip.refresh_from_db()
+    assert clip.target_k == 2  # it already has the two ratings K now asks for
