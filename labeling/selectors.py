@@ -95,13 +95,9 @@ def scheme_current(*, study: Study) -> SchemeVersion:
     return study.schemes.order_by("-version").first()
 
 
-def annotator_progress(*, membership: Membership) -> dict[str, int]:
-    """How many clips this annotator rated, and how many they could rate in all (capped by coverage)."""
-    study = membership.study
-    done = Assignment.objects.filter(
-        study=study, annotator_id=membership.user_id, status=Assignment.Status.SUBMITTED
-    ).count()
-    return {"done": done}
+def clips_for_researcher(*, study: Study) -> QuerySet[Clip]:
+    """A study's clips with what their researcher-facing views show (participant, uploader)."""
+    return Clip.objects.filter(study=study).select_related("participant", "uploaded_by")
 
 
 def annotations_for_researcher(*, user, study_id: int) -> QuerySet[Annotation]:

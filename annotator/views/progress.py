@@ -8,7 +8,6 @@ from enum import StrEnum
 from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
-from labeling import selectors
 from labeling.models import Assignment, Clip, Membership
 
 # Counting open clips is bounded: in a study of 100,000 clips the page says "4 of 5,004+".
@@ -59,20 +58,15 @@ def annotator_outlook(membership: Membership) -> Outlook:
 
 
 def annotator_progress(membership: Membership) -> dict[str, int]:
-    """{"done", "total", "remaining", "capped"}: total = rated + leases held + clips with room for them.
-
-    Uses labeling.selectors.annotator_progress for what it provides and fills in the rest here.
-    """
-    progress = dict(selectors.annotator_progress(membership=membership))
-    if "total" not in progress:
-        held = _held_leases(membership).count()
-        open_clips = (
-            _unseen_clips(membership).filter(n_assigned__lt=F("target_k")).values("pk")[:COUNT_CAP].count()
-            if membership.study.is_active
-            else 0
-        )
-        progress["total"] = progress["done"] + held + open_clips
-        progress["capped"] = open_clips >= COUNT_CAP
-    progress.setdefault("capped", False)
-    progress["remaining"] = max(0, progress["total"] - progress["done"])
-    return progress
+    """{"done", "total", "remaining", "capped"}: total = rated + leases held + clips with room for them."""
+    done = Assignment.objects.filter(
+        study_id=membership.study_id, annotator_id=membership.user_id, status=Assignment.Status.SUBMITTED
+    ).count()
+    held = _held_leases(membership).count()
+    open_clips = (
+        _unseen_clips(membership).filter(n_assigned__lt=F("target_k")).values("pk")[:COUNT_CAP].count()
+        if membership.study.is_active
+        else 0
+    )
+    total = done + held + open_clips
+    return {"done": done, "total": total, "remaining": total - done, "capped": open_clips >= COUNT_CAP}

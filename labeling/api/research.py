@@ -149,7 +149,7 @@ class ClipListView(ResearchView):
     )
     def get(self, request: Request, study_id: int) -> Response:
         study = selectors.study_for_researcher(user=request.user, study_id=study_id)
-        clips = Clip.objects.filter(study=study).select_related("participant", "uploaded_by")
+        clips = selectors.clips_for_researcher(study=study)
         return self.paginated(clips, ClipSerializer)
 
     @extend_schema(
@@ -179,7 +179,7 @@ class ClipListView(ResearchView):
             uploaded_by=request.user,
             participant=participant,
         )
-        clip = Clip.objects.select_related("participant", "uploaded_by").get(pk=clip.pk)
+        clip = selectors.clips_for_researcher(study=study).get(pk=clip.pk)
         return Response(ClipSerializer(clip).data, status=status.HTTP_201_CREATED)
 
 
@@ -187,9 +187,7 @@ class ClipDetailView(ResearchView):
     @extend_schema(tags=TAG, operation_id="clips_retrieve", responses={200: ClipSerializer, 404: NOT_FOUND})
     def get(self, request: Request, study_id: int, clip_id: int) -> Response:
         study = selectors.study_for_researcher(user=request.user, study_id=study_id)
-        clip = generics.get_object_or_404(
-            Clip.objects.filter(study=study).select_related("participant", "uploaded_by"), pk=clip_id
-        )
+        clip = generics.get_object_or_404(selectors.clips_for_researcher(study=study), pk=clip_id)
         return Response(ClipSerializer(clip).data)
 
 

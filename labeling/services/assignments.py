@@ -16,8 +16,9 @@ from django.db.models import Exists, F, OuterRef, Value
 from django.db.models.functions import Greatest, Least
 from django.utils import timezone
 
+from labeling import selectors
 from labeling.errors import Conflict, NotAllowed
-from labeling.models import Assignment, Clip, Membership, SchemeVersion
+from labeling.models import Assignment, Clip, Membership
 from labeling.services import _pg
 
 # An annotator may hold two leases per study: the clip being rated and the next one, preloaded.
@@ -46,7 +47,7 @@ def leases_expire(*, study_id: int | None = None, now: datetime | None = None) -
         expired = Assignment.objects.filter(
             id__in=[r[0] for r in rows], status=Assignment.Status.ACTIVE
         ).update(status=Assignment.Status.EXPIRED)
-        if expired != len(rows):  # someone else moved some of them (SQLite path); recount what we changed
+        if expired != len(rows):  # cannot happen under the row locks / SQLite's one writer; never miscount
             raise IntegrityError("lease expiry raced; retry")
         study_k = {r[1]: r[2] for r in rows}
         for clip_id, n in Counter(r[1] for r in rows).items():
@@ -56,10 +57,6 @@ def leases_expire(*, study_id: int | None = None, now: datetime | None = None) -
                 n_assigned=F("n_assigned") - n, target_k=Least(F("target_k"), wanted)
             )
         return expired
-
-
-def _current_scheme(study_id: int) -> SchemeVersion:
-    return SchemeVersion.objects.filter(study_id=study_id).order_by("-version").first()
 
 
 def assignment_claim_next(
@@ -106,7 +103,7 @@ def assignment_claim_next(
 
     # The general path: expired leases back to the pool first, then a claim that waits for locked rows.
     leases_expire(study_id=study.pk, now=now)
-    scheme = _current_scheme(study.pk)
+    scheme = selectors.scheme_current(study=study)
     seen = Assignment.objects.filter(clip_id=OuterRef("pk"), annotator_id=user_id)
     candidates = (
         Clip.objects.filter(study_id=study.pk, is_active=True, n_assigned__lt=F("target_k"))
