@@ -13,7 +13,7 @@ from labeling.models import Annotation, Assignment, Clip, Role, SchemeVersion, S
 from tests.factories import ClipFactory, MembershipFactory, StudyFactory
 
 
-def rate_many(study: Study, rows: list[tuple], *, when=None) -> list[Annotation]:
+def rate_many(study: Study, rows: list[tuple], *, when=None, batch_size=None) -> list[Annotation]:
     """rows: (clip, user, valence, arousal, tags) with valence/arousal on -1..1, None for "cannot judge".
 
     Written in the order given (that is the submission order); clip counters move as submissions would.
@@ -32,7 +32,8 @@ def rate_many(study: Study, rows: list[tuple], *, when=None) -> list[Annotation]
                 submitted_at=now,
             )
             for clip, user, *_ in rows
-        ]
+        ],
+        batch_size=batch_size,
     )
     annotations = Annotation.objects.bulk_create(
         [
@@ -54,17 +55,17 @@ def rate_many(study: Study, rows: list[tuple], *, when=None) -> list[Annotation]
             )
             for a, (clip, user, v, ar, *rest) in zip(assignments, rows, strict=True)
             for tags in [rest[0] if rest else []]
-        ]
+        ],
+        batch_size=batch_size,
     )
     per_clip = Counter(clip.pk for clip, *_ in rows)
-    for clip in {clip.pk: clip for clip, *_ in rows}.values():
+    clips = list({clip.pk: clip for clip, *_ in rows}.values())
+    for clip in clips:
         n = per_clip[clip.pk]
-        Clip.objects.filter(pk=clip.pk).update(
-            n_assigned=clip.n_assigned + n,
-            n_submitted=clip.n_submitted + n,
-            target_k=max(clip.target_k, clip.n_assigned + n),
-        )
-        clip.refresh_from_db()
+        clip.target_k = max(clip.target_k, clip.n_assigned + n)
+        clip.n_assigned += n
+        clip.n_submitted += n
+    Clip.objects.bulk_update(clips, ["n_assigned", "n_submitted", "target_k"], batch_size=batch_size)
     return annotations
 
 

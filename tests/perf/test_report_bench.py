@@ -10,18 +10,17 @@ Run with `make bench` (PostgreSQL) or `pytest -m perf tests/perf/test_report_ben
 """
 
 import time
-import uuid
 
 import numpy as np
 import pytest
 from django.db import connection
-from django.utils import timezone
 
 from labeling import services
-from labeling.models import Annotation, Assignment, Clip, Role, SchemeVersion
+from labeling.models import Annotation, Clip, Role
 from labeling.report import build_result, load_ratings
 from labeling.scheme import DEFAULT_SPEC, allowed_tags
-from tests.factories import MembershipFactory, StudyFactory
+from tests.factories import ClipFactory, MembershipFactory, StudyFactory
+from tests.labeling.report_helpers import rate_many
 from tests.perf.report import write_section
 
 pytestmark = [pytest.mark.perf, pytest.mark.django_db]
@@ -33,42 +32,12 @@ COLUMNS = ("id", "clip_id", "annotator_id", "valence", "arousal", "cannot_judge"
 def build_study():
     rng = np.random.default_rng(3)
     study = StudyFactory(overlap_k=ANNOTATORS, extra_annotator_sd_threshold=0.6, extra_annotator_cap_k=6)
-    scheme = SchemeVersion.objects.get(study=study)
     users = [MembershipFactory(study=study, role=Role.ANNOTATOR).user for _ in range(ANNOTATORS)]
     clips = Clip.objects.bulk_create(
-        Clip(
-            study=study,
-            file=f"clips/bench/{i}.mp4",
-            original_name=f"clip{i:05d}.mp4",
-            sha256=f"{i:064x}",
-            size_bytes=1000,
-            container="mp4",
-            duration_s=3.0,
-            fps=25.0,
-            width=320,
-            height=240,
-            target_k=ANNOTATORS,
-            n_assigned=ANNOTATORS,
-            n_submitted=ANNOTATORS,
+        ClipFactory.build(
+            study=study, original_name=f"clip{i:05d}.mp4", sha256=f"{i:064x}", target_k=ANNOTATORS
         )
         for i in range(CLIPS)
-    )
-    now = timezone.now()
-    pairs = [(c, u) for c in clips for u in users]
-    assignments = Assignment.objects.bulk_create(
-        (
-            Assignment(
-                study=study,
-                clip=c,
-                annotator=u,
-                scheme_version=scheme,
-                status=Assignment.Status.SUBMITTED,
-                lease_expires_at=now,
-                submitted_at=now,
-            )
-            for c, u in pairs
-        ),
-        batch_size=5000,
     )
     truth = rng.normal(size=(2, CLIPS))
     bias = rng.normal(scale=0.3, size=(2, ANNOTATORS, 1))
@@ -78,30 +47,15 @@ def build_study():
     canonical = (raw - 5) / 4  # the 9-point SAM on -1..1
     vocab = sorted(allowed_tags(DEFAULT_SPEC))
     cannot = rng.random((ANNOTATORS, CLIPS)) < 0.03
-    annotations = []
-    for (clip, user), assignment in zip(pairs, assignments, strict=True):
-        r, c = users.index(user), int(clip.original_name[4:9])
-        cj = bool(cannot[r, c])
-        tags = [] if cj else sorted({vocab[i] for i in rng.integers(0, len(vocab), rng.integers(0, 4))})
-        annotations.append(
-            Annotation(
-                assignment=assignment,
-                study=study,
-                clip=clip,
-                annotator=user,
-                scheme_version=scheme,
-                submission_id=uuid.uuid4(),
-                valence=None if cj else float(canonical[0, r, c]),
-                arousal=None if cj else float(canonical[1, r, c]),
-                cannot_judge=cj,
-                cannot_judge_reason="too dark" if cj else "",
-                context_tags=tags,
-                time_on_task_ms=5000,
-                watched_fraction=1.0,
-                created_at=now,
-            )
-        )
-    Annotation.objects.bulk_create(annotations, batch_size=5000)
+    rows = []
+    for c, clip in enumerate(clips):
+        for r, user in enumerate(users):
+            if cannot[r, c]:
+                rows.append((clip, user, None, None, []))
+            else:
+                tags = sorted({vocab[i] for i in rng.integers(0, len(vocab), rng.integers(0, 4))})
+                rows.append((clip, user, float(canonical[0, r, c]), float(canonical[1, r, c]), tags))
+    rate_many(study, rows, batch_size=5000)
     return study
 
 
