@@ -1,21 +1,6 @@
-// Researcher study page: copy buttons, upload progress, and a clean form after an htmx upload.
+// Researcher study page: upload progress and a clean form after an htmx upload.
 (() => {
   "use strict";
-
-  document.addEventListener("click", async (event) => {
-    const button = event.target.closest("[data-copy]");
-    if (!button) return;
-    const input = button.parentElement.querySelector("input");
-    input.select();
-    try {
-      await navigator.clipboard.writeText(input.value);
-    } catch {
-      document.execCommand("copy");
-    }
-    const label = button.textContent;
-    button.textContent = "Copied";
-    setTimeout(() => { button.textContent = label; }, 1500);
-  });
 
   document.addEventListener("htmx:xhr:progress", (event) => {
     const form = event.target.closest && event.target.closest("form.dash-upload");

@@ -48,9 +48,20 @@ def browser_page(chromium_browser):
     errors = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.js_errors = errors
+    # Every page a browser test opens is also checked against the Content-Security-Policy: Chromium reports a
+    # blocked inline script, style element or foreign source on the console.
+    violations = []
+    page.on(
+        "console",
+        lambda msg: (
+            violations.append(f"{page.url}: {msg.text}") if "Content Security Policy" in msg.text else None
+        ),
+    )
+    page.csp_violations = violations
     page.set_default_timeout(20_000)
     yield page
     context.close()
+    assert not violations, f"Content-Security-Policy violations: {violations}"
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ def crowd_link(live_server, study, pid, **extra):
 
 def wait_for_rating_page(page):
     page.wait_for_url("**/a/*/")
-    page.wait_for_function("window.ratingPage !== undefined")
+    page.wait_for_function("() => window.ratingPage !== undefined")
 
 
 def play_to_the_end(page, *, keyboard: bool):
@@ -18,5 +18,5 @@ def play_to_the_end(page, *, keyboard: bool):
         page.keyboard.press("Space")
     else:
         page.click("#big-play")
-    page.wait_for_function("document.body.classList.contains('has-ended')", timeout=20_000)
-    page.wait_for_function("window.ratingPage.nextPageUrl !== null || window.ratingPage.nothingNext")
+    page.wait_for_function("() => document.body.classList.contains('has-ended')", timeout=20_000)
+    page.wait_for_function("() => window.ratingPage.nextPageUrl !== null || window.ratingPage.nothingNext")

@@ -118,7 +118,7 @@ def test_submission_survives_errors_and_network_failures(live_server, browser_pa
     error.wait_for(state="visible")
     assert error.inner_text() == "at most 2000 characters"
     page.get_by_role("button", name="Submit rating").click()
-    page.wait_for_function("document.getElementById('form-status').textContent.includes('retrying')")
+    page.wait_for_function("() => document.getElementById('form-status').textContent.includes('retrying')")
     held = page.evaluate("Object.keys(localStorage).filter(k => k.startsWith('affect-labels:pending:'))")
     assert len(held) == 1  # kept in the browser until the server acknowledges it
     page.wait_for_url(lambda url: url != rating_url, timeout=20_000)  # saved: on to the next clip

@@ -45,11 +45,11 @@ def test_reaching_the_end_after_skipping_is_not_watching(live_server, browser_pa
     page = browser_page
     enter(page, live_server, crowd_study, "90c0ffee90c0ffee90c0ffee")
     rate_with_the_mouse(page)
-    page.wait_for_function("document.getElementById('clip-video').readyState >= 1")
+    page.wait_for_function("() => document.getElementById('clip-video').readyState >= 1")
     page.evaluate("document.getElementById('clip-video').currentTime = 0.8")  # skip two thirds of 1.2 s
-    page.wait_for_function("!document.getElementById('clip-video').seeking")
+    page.wait_for_function("() => !document.getElementById('clip-video').seeking")
     page.click("#big-play")
-    page.wait_for_function("document.body.classList.contains('has-ended')")
+    page.wait_for_function("() => document.body.classList.contains('has-ended')")
     assert page.locator("#submit-btn").get_attribute("aria-disabled") == "true"
     assert page.evaluate("window.ratingPage.watch.threshold") == 0.95  # the server's, from the page
     assert page.evaluate("window.ratingPage.watch.fraction()") < 0.5
@@ -65,7 +65,7 @@ def test_reaching_the_end_after_skipping_is_not_watching(live_server, browser_pa
     assert not Annotation.objects.exists()
 
     page.click("#replay-btn")  # play it again from the start
-    page.wait_for_function("window.ratingPage.watch.enough()", timeout=20_000)
+    page.wait_for_function("() => window.ratingPage.watch.enough()", timeout=20_000)
     assert page.locator("#submit-btn").get_attribute("aria-disabled") == "false"
     assert page.locator("#view-hint-text").inner_text() == "Watched to the end — you can submit."
     first = page.url
@@ -101,7 +101,7 @@ def test_a_refused_rating_stays_in_the_browser_and_is_not_resent_by_itself(
     cannot_judge(page)
     page.get_by_role("button", name="Submit rating").click()
     page.wait_for_function(
-        "document.getElementById('form-status').textContent.includes('already been rated')"
+        "() => document.getElementById('form-status').textContent.includes('already been rated')"
     )
     assert "kept in this browser" in page.locator("#form-status").inner_text()
     key = f"{PENDING}u{user.pk}:s{crowd_study.pk}:a{assignment.pk}"
@@ -114,7 +114,9 @@ def test_a_refused_rating_stays_in_the_browser_and_is_not_resent_by_itself(
     # since the server never saw the rating).
     page.get_by_role("link", name="Go to the next clip").click()
     wait_for_rating_page(page)
-    page.wait_for_function("document.getElementById('form-status').textContent.includes('not accepted')")
+    page.wait_for_function(
+        "() => document.getElementById('form-status').textContent.includes('not accepted')"
+    )
     page.wait_for_timeout(500)
     assert len(sent) == 1 and list(pending_records(page)) == [key]
 
@@ -175,7 +177,7 @@ def test_pending_ratings_on_a_shared_computer_belong_to_their_user(live_server, 
     assert not Annotation.objects.exists()
 
     page.goto(crowd_link(live_server, crowd_study, "93aaaaaa93aaaaaa93aaaaaa"))  # A comes back
-    page.wait_for_function(f"localStorage.getItem('{planted['key']}') === null", timeout=20_000)
+    page.wait_for_function(f"() => localStorage.getItem('{planted['key']}') === null", timeout=20_000)
     annotation = Annotation.objects.get()
     assert annotation.annotator_id == a_user.pk
     assert str(annotation.submission_id) == planted["record"]["body"]["submission_id"]
