@@ -326,7 +326,7 @@ class InviteAdmin(ScopedAdmin):
             return "shown after saving"
         request = current_request.get()
         url = invite_url(request, obj.token) if request else f"/invite/{obj.token}/"
-        return format_html('<input type="text" readonly value="{}" size="60" onclick="this.select()">', url)
+        return format_html('<input type="text" readonly value="{}" size="60">', url)
 
 
 @admin.register(Participant)

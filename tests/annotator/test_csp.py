@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATES = ROOT / "templates"
 INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>", re.I)
 EVENT_HANDLER = re.compile(r"<[^>]+\son[a-z]+\s*=", re.I)
 
@@ -40,3 +41,14 @@ def test_every_response_carries_the_content_security_policy(client, path):
     assert directives["object-src"] == "'none'"
     assert directives["frame-ancestors"] == "'none'"
     assert "unsafe" not in directives["style-src"]
+
+
+def test_no_python_module_renders_an_inline_event_handler_or_script():
+    """format_html in the admin counts too (an invite link once had onclick="this.select()")."""
+    offenders = []
+    for app in ("annotator", "labeling", "exports"):
+        for path in (ROOT / app).rglob("*.py"):
+            text = path.read_text()
+            if EVENT_HANDLER.search(text) or INLINE_SCRIPT.search(text):
+                offenders.append(str(path.relative_to(ROOT)))
+    assert offenders == []
