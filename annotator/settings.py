@@ -144,7 +144,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
 # Content-Security-Policy on every response (Django's own middleware). Scripts and style sheets come only
-# from this site's static files: no inline <script>, no inline event handlers, no eval, no <style> elements.
+# from this site's static files: no inline scripts, no inline event handlers, no eval, no style elements.
 # Inline style *attributes* stay allowed (progress bar widths, CSS variables for scale sizes); they cannot run
 # code. Pages that need another policy say so with django.views.decorators.csp.csp_override.
 SECURE_CSP = {
