@@ -10,6 +10,7 @@ import contextvars
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count, OuterRef, Subquery
+from django.template.response import TemplateResponse
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils.html import format_html
@@ -24,6 +25,7 @@ from labeling.models import (
     Invite,
     Membership,
     Participant,
+    ParticipantEvent,
     Role,
     SchemeVersion,
     Study,
@@ -329,6 +331,32 @@ class InviteAdmin(ScopedAdmin):
         return format_html('<input type="text" readonly value="{}" size="60">', url)
 
 
+class ParticipantEventInline(admin.TabularInline):
+    """The withdrawal log: read-only, never deleted."""
+
+    model = ParticipantEvent
+    extra = 0
+    can_delete = False
+    fields = ["at", "action", "by", "clips", "note"]
+    readonly_fields = fields
+    verbose_name_plural = "withdrawal log"
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class ReinstateForm(forms.Form):
+    note = forms.CharField(
+        label="Why is the withdrawal undone?",
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        help_text="Kept in the withdrawal log with your name and the time.",
+    )
+
+
 @admin.register(Participant)
 class ParticipantAdmin(ScopedAdmin):
     list_display = ["code", "study", "clips", "withdrawn_at", "created_at"]
@@ -336,7 +364,8 @@ class ParticipantAdmin(ScopedAdmin):
     list_select_related = ["study"]
     search_fields = ["code"]
     readonly_fields = ["withdrawn_at", "created_at"]
-    actions = ["withdraw"]
+    actions = ["withdraw", "reinstate"]
+    inlines = [ParticipantEventInline]
 
     def get_queryset(self, request):
         return (
@@ -345,15 +374,47 @@ class ParticipantAdmin(ScopedAdmin):
             .annotate(n_clips=count_of(Clip.objects.filter(participant=OuterRef("pk")), "participant"))
         )
 
+    def has_delete_permission(self, request, obj=None):
+        return False  # a participant's rows go with their study; withdrawal is the way out, and it is logged
+
     @admin.display(description="clips", ordering="n_clips")
     def clips(self, obj):
         return obj.n_clips
 
-    @admin.action(description="Withdraw: take their clips out of the queue (labels are kept and flagged)")
+    @admin.action(description="Withdraw: take their clips and labels out of the queue and every read path")
     def withdraw(self, request, queryset):
         for participant in queryset:
-            services.participant_withdraw(participant=participant)
+            services.participant_withdraw(participant=participant, by=request.user)
         self.message_user(request, f"{queryset.count()} participant(s) withdrawn.", messages.SUCCESS)
+
+    @admin.action(description="Reinstate: undo a withdrawal (asks why; logged)")
+    def reinstate(self, request, queryset):
+        withdrawn = queryset.filter(withdrawn_at__isnull=False)
+        form = ReinstateForm(request.POST if "confirm" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            for participant in withdrawn:
+                services.participant_reinstate(
+                    participant=participant, by=request.user, note=form.cleaned_data["note"]
+                )
+            self.message_user(
+                request,
+                f"{withdrawn.count()} participant(s) reinstated; their clips are active again.",
+                messages.WARNING,
+            )
+            return None
+        return TemplateResponse(
+            request,
+            "admin/labeling/participant/reinstate.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.opts,
+                "title": "Undo a withdrawal",
+                "form": form,
+                "participants": withdrawn,
+                "selected": queryset.values_list("pk", flat=True),
+                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            },
+        )
 
 
 # --- Queue and labels (read-only) -----------------------------------------------------------------------
@@ -389,6 +450,10 @@ class AnnotationAdmin(ReadOnlyAdmin):
     ]  # fmt: skip
     list_filter = [StudyFilter, "cannot_judge", SchemeVersionFilter]
     list_select_related = ["clip", "annotator", "study", "scheme_version"]
+
+    def get_queryset(self, request):
+        # Labels of withdrawn participants' clips are kept in the database but shown nowhere.
+        return super().get_queryset(request).filter(clip__participant__withdrawn_at__isnull=True)
     search_fields = ["annotator__username", "annotator__crowd_pid", "clip__original_name", "=clip__sha256"]
 
     @admin.display(description="annotator", ordering="annotator__username")

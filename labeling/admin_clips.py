@@ -3,6 +3,7 @@ only through labeling.services.clip_create, each file reported as imported or re
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect
@@ -11,7 +12,8 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from labeling import selectors
+from labeling import selectors, services
+from labeling.errors import ValidationFailed
 from labeling.admin import ScopedAdmin, StudyFilter
 from labeling.forms import AdminClipUploadForm
 from labeling.models import Clip, Participant
@@ -28,8 +30,31 @@ def media_url(clip: Clip) -> str:
     return site_path("clip-media", f"/media/clips/{clip.pk}/", clip_id=clip.pk)
 
 
+class ClipForm(forms.ModelForm):
+    """Participant and queue switch, checked by the service's rules (a withdrawn participant's clip stays out)."""
+
+    class Meta:
+        model = Clip
+        fields = list(EDITABLE)
+
+    def clean(self):
+        data = super().clean()
+        changes = {}
+        if "participant" in self.changed_data:
+            changes["participant"] = data.get("participant")
+        if "is_active" in self.changed_data:
+            changes["is_active"] = data.get("is_active")
+        try:
+            services.clip_update_check(clip=self.instance, **changes)
+        except ValidationFailed as exc:
+            field = next(iter(exc.errors), None)
+            self.add_error(field if field in self.fields else None, exc.message)
+        return data
+
+
 @admin.register(Clip)
 class ClipAdmin(ScopedAdmin):
+    form = ClipForm
     list_display = [
         "thumb",
         "original_name",
@@ -76,14 +101,16 @@ class ClipAdmin(ScopedAdmin):
         return form
 
     def save_model(self, request, obj, form, change):
-        # Write only what the form edits: the queue counters move under concurrent claims and must not be
-        # overwritten with the values read when the page was opened.
-        fields = [f for f in EDITABLE if f in form.changed_data]
-        if fields:
-            obj.save(update_fields=fields)
+        # Write only what the form edits, through the service: the queue counters move under concurrent
+        # claims and must not be overwritten with the values read when the page was opened.
+        changes = {f: form.cleaned_data[f] for f in EDITABLE if f in form.changed_data}
+        if changes:
+            services.clip_update(clip=obj, **changes)
 
     @admin.display(description="")
     def thumb(self, obj):
+        if obj.withdrawn_at is not None:
+            return format_html('<span class="clip-thumb clip-thumb-none">{}</span>', "withdrawn")
         if not obj.poster:
             return format_html('<span class="clip-thumb clip-thumb-none">{}</span>', "no poster")
         return format_html(
@@ -94,6 +121,8 @@ class ClipAdmin(ScopedAdmin):
 
     @admin.display(description="preview")
     def preview(self, obj):
+        if obj.withdrawn_at is not None:
+            return "The filmed participant has withdrawn: the video is no longer shown to anyone."
         return format_html(
             '<video src="{}" poster="{}" controls preload="none" style="max-width: 480px; max-height: 320px"></video>',
             media_url(obj),

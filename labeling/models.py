@@ -159,7 +159,9 @@ class Invite(models.Model):
 
 
 class Participant(models.Model):
-    """The filmed person, pseudonymous. Withdrawal hides their clips from annotation and exports."""
+    """The filmed person, pseudonymous. Withdrawal takes their clips and every label of them out of the queue
+    and out of every read path (API, pages, media, reports, exports); only an explicit, logged reinstatement
+    (labeling.services.participant_reinstate) undoes it. Each change is a ParticipantEvent."""
 
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="participants")
     code = models.CharField(max_length=64, help_text="Pseudonymous code; never a name.")
@@ -192,6 +194,13 @@ class Clip(models.Model):
         Participant, null=True, blank=True, on_delete=models.SET_NULL, related_name="clips"
     )
     is_active = models.BooleanField(default=True)
+    withdrawn_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="Set when the filmed participant withdrew: the clip can then not be made active again "
+        "(a database constraint), until the participant is reinstated.",
+    )
     # Queue state, maintained by the assignment services under the constraints below.
     target_k = models.PositiveSmallIntegerField(help_text="Distinct annotators wanted for this clip.")
     extra_k = models.PositiveSmallIntegerField(
@@ -219,6 +228,9 @@ class Clip(models.Model):
                 condition=Q(n_submitted__lte=F("n_assigned")), name="clip_submitted_at_most_assigned"
             ),
             models.CheckConstraint(condition=Q(target_k__gte=1), name="clip_target_k_positive"),
+            models.CheckConstraint(
+                condition=Q(withdrawn_at__isnull=True) | Q(is_active=False), name="clip_withdrawn_is_inactive"
+            ),
         ]
         indexes = [
             models.Index(
@@ -230,6 +242,34 @@ class Clip(models.Model):
 
     def __str__(self) -> str:
         return self.original_name
+
+
+class ParticipantEvent(models.Model):
+    """The log of withdrawals and reinstatements: when, by whom, and a note. Never personal data."""
+
+    class Action(models.TextChoices):
+        WITHDRAWN = "withdrawn", "Withdrawn"
+        REINSTATED = "reinstated", "Reinstated"
+
+    participant = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="events")
+    action = models.CharField(max_length=16, choices=Action.choices)
+    at = models.DateTimeField(default=timezone.now)
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    note = models.CharField(max_length=500, blank=True)
+    clips = models.PositiveIntegerField(default=0, help_text="Clips the change applied to.")
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(action__in=["withdrawn", "reinstated"]), name="participant_event_action_valid"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.participant} {self.action} at {self.at:%Y-%m-%d %H:%M}"
 
 
 class Assignment(models.Model):

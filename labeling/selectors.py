@@ -70,9 +70,10 @@ def assignment_for_annotator(*, user, assignment_id: int, with_clip: bool = True
 
 
 def clip_for_member(*, user, clip_id: int) -> Clip:
-    """A clip the requester may watch: researchers see all clips of their studies, annotators only
-    active clips they hold a lease on or rated (not withdrawn ones, not ones whose lease lapsed unrated)."""
-    qs = Clip.objects.select_related("study")
+    """A clip the requester may watch: researchers see the clips of their studies, annotators only active
+    clips they hold a lease on or rated (not ones whose lease lapsed unrated). A withdrawn participant's
+    clip is shown to no one, superusers included."""
+    qs = Clip.objects.select_related("study").filter(withdrawn_at__isnull=True)
     try:
         clip = qs.get(pk=clip_id)
     except (Clip.DoesNotExist, ValueError, TypeError, OverflowError):
@@ -96,13 +97,18 @@ def scheme_current(*, study: Study) -> SchemeVersion:
 
 
 def clips_for_researcher(*, study: Study) -> QuerySet[Clip]:
-    """A study's clips with what their researcher-facing views show (participant, uploader)."""
-    return Clip.objects.filter(study=study).select_related("participant", "uploaded_by")
+    """A study's clips with what their researcher-facing views show (participant, uploader). Withdrawn
+    participants' clips are not among them (the admin lists them, marked, without their video)."""
+    return Clip.objects.filter(study=study, withdrawn_at__isnull=True).select_related(
+        "participant", "uploaded_by"
+    )
 
 
 def annotations_for_researcher(*, user, study_id: int) -> QuerySet[Annotation]:
+    """The study's labels a researcher may read: those that count (agreement_annotations), so labels of a
+    withdrawn participant's clips are never served."""
     study = study_for_researcher(user=user, study_id=study_id)
-    return Annotation.objects.filter(study=study).select_related("annotator", "clip", "scheme_version")
+    return agreement_annotations(study=study).select_related("annotator", "clip", "scheme_version")
 
 
 # --- Researcher dashboard reads. Each is a fixed number of queries, whatever the size of the study. ---
@@ -235,7 +241,7 @@ def study_annotators(*, study: Study, limit: int = 50, now=None) -> list[Members
 def study_recent_annotations(*, study: Study, limit: int = 10) -> list[Annotation]:
     """The latest submitted ratings (for researchers only), newest first."""
     return list(
-        Annotation.objects.filter(study=study)
+        agreement_annotations(study=study)
         .select_related("clip", "annotator")
         .order_by("-created_at", "-id")[:limit]
     )
@@ -258,8 +264,8 @@ def invites_for_study(*, study: Study) -> QuerySet[Invite]:
 
 
 def agreement_annotations(*, study: Study) -> QuerySet[Annotation]:
-    """The annotations an agreement report uses: all of the study's, except those of clips whose filmed
-    participant withdrew (their clips leave reports as they leave exports)."""
+    """The labels that count, for every read: agreement reports, the researcher API, the study page (and
+    exports). All of the study's, except those of clips whose filmed participant withdrew."""
     return Annotation.objects.filter(study=study, clip__participant__withdrawn_at__isnull=True)
 
 

@@ -168,16 +168,13 @@ class ClipListView(ResearchView):
         study = selectors.study_for_researcher(user=request.user, study_id=study_id)
         data = ClipUploadSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        participant = None
-        if code := data.validated_data.get("participant", "").strip():
-            participant = services.participant_get_or_create(study=study, code=code)
         upload = data.validated_data["file"]
         clip = services.clip_create(
             study=study,
             file=upload,
             original_name=upload.name,
             uploaded_by=request.user,
-            participant=participant,
+            participant_code=data.validated_data.get("participant", "").strip() or None,
         )
         clip = selectors.clips_for_researcher(study=study).get(pk=clip.pk)
         return Response(ClipSerializer(clip).data, status=status.HTTP_201_CREATED)

@@ -9,10 +9,11 @@ from .agreement import (
 )
 from .annotations import annotation_submit
 from .assignments import assignment_claim_next, assignment_heartbeat, leases_expire
-from .clips import clip_create, participant_get_or_create
+from .clips import clip_create, clip_update, clip_update_check, participant_get_or_create
 from .studies import (
     membership_add,
     membership_consent,
+    participant_reinstate,
     participant_withdraw,
     study_create,
     study_scheme_update,
@@ -29,10 +30,13 @@ __all__ = [
     "assignment_claim_next",
     "assignment_heartbeat",
     "clip_create",
+    "clip_update",
+    "clip_update_check",
     "leases_expire",
     "membership_add",
     "membership_consent",
     "participant_get_or_create",
+    "participant_reinstate",
     "participant_withdraw",
     "study_create",
     "study_scheme_update",

@@ -65,13 +65,27 @@ def _duplicate(study: Study, sha256: str) -> ValidationFailed | None:
     )
 
 
-def participant_get_or_create(*, study: Study, code: str) -> Participant:
-    """The study's participant with this pseudonymous code, created if new."""
+def _participant_code(code: str | None) -> str:
     code = (code or "").strip()
     if not code:
         raise ValidationFailed("A participant needs a code.", {"participant": "must not be empty"})
     if len(code) > 64:
         raise ValidationFailed("A participant code has at most 64 characters.", {"participant": "too long"})
+    return code
+
+
+def _refuse_withdrawn(participant: Participant | None) -> None:
+    if participant is not None and participant.withdrawn_at is not None:
+        raise ValidationFailed(
+            f"Participant {participant.code} has withdrawn: no clip of theirs can be added or made active "
+            "(a researcher can reinstate them, which is logged).",
+            {"participant": "has withdrawn"},
+        )
+
+
+def participant_get_or_create(*, study: Study, code: str) -> Participant:
+    """The study's participant with this pseudonymous code, created if new."""
+    code = _participant_code(code)
     try:
         with transaction.atomic():
             participant, _ = Participant.objects.get_or_create(study=study, code=code)
@@ -81,19 +95,31 @@ def participant_get_or_create(*, study: Study, code: str) -> Participant:
 
 
 def clip_create(
-    *, study: Study, file, original_name: str, uploaded_by=None, participant: Participant | None = None
+    *,
+    study: Study,
+    file,
+    original_name: str,
+    uploaded_by=None,
+    participant: Participant | None = None,
+    participant_code: str | None = None,
 ) -> Clip:
     """Validate an uploaded video and add it to the study as a Clip wanting `study.overlap_k` annotators.
 
-    `file` is a Django UploadedFile or any binary file object. Raises ValidationFailed (message says why:
-    not a video, too large, truncated or damaged, too long, resolution too high, not playable in browsers,
-    duplicate of clip N); a refusal leaves nothing behind.
+    `file` is a Django UploadedFile or any binary file object. The filmed person is `participant`, or the
+    study's participant with `participant_code` (created with the clip, in the same transaction, so a refused
+    upload leaves no participant behind). Raises ValidationFailed (message says why: not a video, too large,
+    truncated or damaged, too long, resolution too high, not playable in browsers, duplicate of clip N, the
+    participant withdrew); a refusal leaves nothing behind.
     """
     original_name = Path(str(original_name or "").replace("\\", "/")).name.strip()[:255] or "upload"
     if participant is not None and participant.study_id != study.pk:
         raise ValidationFailed(
             "The participant belongs to another study.", {"participant": "not in this study"}
         )
+    if participant_code is not None and participant is None:
+        participant_code = _participant_code(participant_code)
+        participant = Participant.objects.filter(study=study, code=participant_code).first()
+    _refuse_withdrawn(participant)
     tmp_dir = Path(settings.MEDIA_ROOT) / "tmp"
     poster_tmp = None
     spooled = None
@@ -148,6 +174,11 @@ def clip_create(
         stored.append(clip.poster)
         try:
             with transaction.atomic():
+                if clip.participant is None and participant_code:
+                    clip.participant = participant_get_or_create(study=study, code=participant_code)
+                # Locked, so a withdrawal cannot slip in between this check and the new clip.
+                if clip.participant is not None:
+                    _refuse_withdrawn(Participant.objects.select_for_update().get(pk=clip.participant.pk))
                 clip.save()
         except IntegrityError:
             if dup := _duplicate(study, spooled.sha256):  # the same file uploaded concurrently
@@ -164,3 +195,50 @@ def clip_create(
         for path in (spooled.path if spooled else None, poster_tmp):
             if path is not None:
                 path.unlink(missing_ok=True)
+
+
+_UNCHANGED = object()
+
+
+def clip_update_check(*, clip: Clip, is_active: bool | None = None, participant=_UNCHANGED) -> None:
+    """Raise ValidationFailed if this edit is not allowed (a form calls it first; clip_update always does)."""
+    if participant is not _UNCHANGED and participant != clip.participant:
+        if participant is not None and participant.study_id != clip.study_id:
+            raise ValidationFailed(
+                "The participant belongs to another study.", {"participant": "not in this study"}
+            )
+        if clip.withdrawn_at is not None:
+            raise ValidationFailed(
+                "This clip's participant has withdrawn: it cannot be given to someone else.",
+                {"participant": "has withdrawn"},
+            )
+        _refuse_withdrawn(participant)
+    if is_active and not clip.is_active and clip.withdrawn_at is not None:
+        raise ValidationFailed(
+            "This clip's participant has withdrawn: it cannot be made active again (reinstating the "
+            "participant, which is logged, is the only way back).",
+            {"is_active": "participant has withdrawn"},
+        )
+
+
+@transaction.atomic
+def clip_update(*, clip: Clip, is_active: bool | None = None, participant=_UNCHANGED) -> Clip:
+    """A researcher's edit of a clip: whether it is in the queue, and who is filmed in it. Only these fields
+    are written (the queue counters move under concurrent claims). A withdrawn participant's clip cannot be
+    made active or moved to another participant, and no clip can be given to a withdrawn participant: only
+    reinstating the participant (labeling.services.participant_reinstate, logged) brings it back; the
+    database refuses an active withdrawn clip whatever the code does (clip_withdrawn_is_inactive)."""
+    locked = Clip.objects.select_for_update().select_related("participant").get(pk=clip.pk)
+    if participant is not _UNCHANGED and participant is not None:
+        participant = Participant.objects.select_for_update().get(pk=participant.pk)
+    clip_update_check(clip=locked, is_active=is_active, participant=participant)
+    fields = []
+    if participant is not _UNCHANGED and participant != locked.participant:
+        locked.participant = participant
+        fields.append("participant")
+    if is_active is not None and is_active != locked.is_active:
+        locked.is_active = is_active
+        fields.append("is_active")
+    if fields:
+        locked.save(update_fields=fields)
+    return locked

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.db import transaction
@@ -8,10 +9,21 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 from django.utils.text import slugify
 
-from labeling.errors import ValidationFailed
-from labeling.models import Assignment, Clip, Membership, Participant, Role, SchemeVersion, Study
+from labeling.errors import Conflict, ValidationFailed
+from labeling.models import (
+    Assignment,
+    Clip,
+    Membership,
+    Participant,
+    ParticipantEvent,
+    Role,
+    SchemeVersion,
+    Study,
+)
 from labeling.scheme import DEFAULT_SPEC, SchemeError, validate_spec
 from labeling.services.assignments import leases_expire
+
+log = logging.getLogger(__name__)
 
 
 def _checked_spec(spec: dict[str, Any] | None) -> dict[str, Any]:
@@ -103,15 +115,45 @@ def membership_consent(*, membership: Membership) -> Membership:
 
 
 @transaction.atomic
-def participant_withdraw(*, participant: Participant) -> Participant:
-    """Withdraw a filmed person: their clips leave the queue (labels already made are kept, and flagged by exports)."""
+def participant_withdraw(*, participant: Participant, by=None, note: str = "") -> Participant:
+    """Withdraw a filmed person: their clips leave the queue (open leases end now) and every read path; their
+    labels are kept in the database but no longer served, reported or exported. Logged as a ParticipantEvent.
+    Withdrawing someone already withdrawn changes nothing."""
     now = timezone.now()
-    if participant.withdrawn_at is None:
-        participant.withdrawn_at = now
-        participant.save(update_fields=["withdrawn_at"])
+    participant = Participant.objects.select_for_update().get(pk=participant.pk)
+    if participant.withdrawn_at is not None:
+        return participant
+    participant.withdrawn_at = now
+    participant.save(update_fields=["withdrawn_at"])
     clips = Clip.objects.filter(participant=participant)
-    clips.update(is_active=False)
+    n = clips.update(is_active=False, withdrawn_at=now)
+    ParticipantEvent.objects.create(
+        participant=participant, action=ParticipantEvent.Action.WITHDRAWN, at=now, by=by, note=note, clips=n
+    )
     # Open leases on those clips end now, so no one is shown or rates them again.
     Assignment.objects.filter(clip__in=clips, status=Assignment.Status.ACTIVE).update(lease_expires_at=now)
     leases_expire(study_id=participant.study_id, now=now)
+    log.info("participant %s of study %s withdrawn (%s clips)", participant.pk, participant.study_id, n)
+    return participant
+
+
+@transaction.atomic
+def participant_reinstate(*, participant: Participant, by, note: str) -> Participant:
+    """Undo a withdrawal (e.g. one made by mistake): the only way back, explicit and logged with who did it and
+    why. The participant's clips return to the queue and to every read path."""
+    note = (note or "").strip()
+    if not note:
+        raise ValidationFailed(
+            "Say why the withdrawal is undone (it is logged).", {"note": "is required to reinstate"}
+        )
+    participant = Participant.objects.select_for_update().get(pk=participant.pk)
+    if participant.withdrawn_at is None:
+        raise Conflict("This participant has not withdrawn.")
+    participant.withdrawn_at = None
+    participant.save(update_fields=["withdrawn_at"])
+    n = Clip.objects.filter(participant=participant).update(is_active=True, withdrawn_at=None)
+    ParticipantEvent.objects.create(
+        participant=participant, action=ParticipantEvent.Action.REINSTATED, by=by, note=note[:500], clips=n
+    )
+    log.info("participant %s of study %s reinstated (%s clips)", participant.pk, participant.study_id, n)
     return participant

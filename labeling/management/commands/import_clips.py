@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from labeling.errors import ValidationFailed
 from labeling.management import study_from_ref
-from labeling.services import clip_create, participant_get_or_create
+from labeling.services import clip_create
 
 VIDEO_SUFFIXES = {
     ".mp4", ".m4v", ".mov", ".webm", ".mkv", ".avi", ".ogv", ".ogg", ".mpg", ".mpeg", ".ts", ".wmv", ".flv", ".3gp",
@@ -74,12 +74,11 @@ class Command(BaseCommand):
             )
         imported = refused = duplicates = 0
         for path in videos:
-            participant = None
             try:
-                if path.name in mapping:
-                    participant = participant_get_or_create(study=study, code=mapping[path.name])
                 with open(path, "rb") as f:
-                    clip = clip_create(study=study, file=f, original_name=path.name, participant=participant)
+                    clip = clip_create(
+                        study=study, file=f, original_name=path.name, participant_code=mapping.get(path.name)
+                    )
             except ValidationFailed as exc:
                 if options["skip_duplicates"] and getattr(exc, "duplicate_of", None) is not None:
                     duplicates += 1
@@ -95,7 +94,7 @@ class Command(BaseCommand):
                 )
                 continue
             imported += 1
-            who = f", participant {participant.code}" if participant else ""
+            who = f", participant {clip.participant.code}" if clip.participant else ""
             self.stdout.write(
                 f"imported  {path.name} -> clip {clip.pk} ({clip.duration_s:.1f} s, {clip.width}x{clip.height}, "
                 f"{clip.video_codec}{who})"
