@@ -10,8 +10,8 @@ import contextvars
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count, OuterRef, Subquery
-from django.template.response import TemplateResponse
 from django.db.models.functions import Coalesce
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.text import slugify
@@ -454,6 +454,7 @@ class AnnotationAdmin(ReadOnlyAdmin):
     def get_queryset(self, request):
         # Labels of withdrawn participants' clips are kept in the database but shown nowhere.
         return super().get_queryset(request).filter(clip__participant__withdrawn_at__isnull=True)
+
     search_fields = ["annotator__username", "annotator__crowd_pid", "clip__original_name", "=clip__sha256"]
 
     @admin.display(description="annotator", ordering="annotator__username")

@@ -13,8 +13,8 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from labeling import selectors, services
-from labeling.errors import ValidationFailed
 from labeling.admin import ScopedAdmin, StudyFilter
+from labeling.errors import ValidationFailed
 from labeling.forms import AdminClipUploadForm
 from labeling.models import Clip, Participant
 from labeling.views import site_path, upload_clips

@@ -228,7 +228,11 @@ def clip_update(*, clip: Clip, is_active: bool | None = None, participant=_UNCHA
     made active or moved to another participant, and no clip can be given to a withdrawn participant: only
     reinstating the participant (labeling.services.participant_reinstate, logged) brings it back; the
     database refuses an active withdrawn clip whatever the code does (clip_withdrawn_is_inactive)."""
-    locked = Clip.objects.select_for_update().select_related("participant").get(pk=clip.pk)
+    locked = (
+        Clip.objects.select_for_update(of=("self",), no_key=True)
+        .select_related("participant")
+        .get(pk=clip.pk)
+    )
     if participant is not _UNCHANGED and participant is not None:
         participant = Participant.objects.select_for_update().get(pk=participant.pk)
     clip_update_check(clip=locked, is_active=is_active, participant=participant)

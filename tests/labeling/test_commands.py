@@ -77,7 +77,9 @@ def test_import_clips_one_good_one_bad(study, media_root, clip_dir, tmp_path):
     out, _, exc = run("import_clips", study.slug, str(clip_dir))
     assert exc is not None and f"refused   good.mp4: This file is a duplicate of clip {clip.pk}" in out
     # Issue 6, finding 11: the refused bad.mp4 left no participant P02 behind.
-    assert Clip.objects.count() == 1 and list(Participant.objects.filter(study=study).values_list("code", flat=True)) == ["P01"]
+    assert Clip.objects.count() == 1 and list(
+        Participant.objects.filter(study=study).values_list("code", flat=True)
+    ) == ["P01"]
 
 
 def test_import_clips_bad_arguments(study, media_root, clip_dir, tmp_path):
