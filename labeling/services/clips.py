@@ -228,13 +228,22 @@ def clip_update(*, clip: Clip, is_active: bool | None = None, participant=_UNCHA
     made active or moved to another participant, and no clip can be given to a withdrawn participant: only
     reinstating the participant (labeling.services.participant_reinstate, logged) brings it back; the
     database refuses an active withdrawn clip whatever the code does (clip_withdrawn_is_inactive)."""
+    # Participants first, then the clip: the order participant_withdraw locks in.
+    current = Clip.objects.values_list("participant_id", flat=True).get(pk=clip.pk)
+    target = participant.pk if participant is not _UNCHANGED and participant is not None else None
+    locked_people = {
+        p.pk: p
+        for p in Participant.objects.select_for_update()
+        .filter(pk__in=[pk for pk in (current, target) if pk is not None])
+        .order_by("pk")
+    }
+    if target is not None:
+        participant = locked_people[target]
     locked = (
         Clip.objects.select_for_update(of=("self",), no_key=True)
         .select_related("participant")
         .get(pk=clip.pk)
     )
-    if participant is not _UNCHANGED and participant is not None:
-        participant = Participant.objects.select_for_update().get(pk=participant.pk)
     clip_update_check(clip=locked, is_active=is_active, participant=participant)
     fields = []
     if participant is not _UNCHANGED and participant != locked.participant:
