@@ -38,15 +38,15 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "" if PRODUCTION else "localhost,127.0
 def secret_key_weakness(key: str) -> str:
     """Why ``key`` is too weak for production, or "" when it looks random enough.
 
-    At least 50 characters, at least 16 distinct ones (a hex key from `openssl rand -hex 32` passes), and
+    At least 50 characters, at least 12 distinct ones (a hex key from `openssl rand -hex 32` passes), and
     no repeating pattern (the key is not a shorter string repeated, like 'abcde' * 12).
     """
     if key == DEFAULT_SECRET_KEY or key.startswith("django-insecure-"):
         return "it is the development default"
     if len(key) < 50:
         return f"it has {len(key)} characters (50+ needed)"
-    if len(set(key)) < 16:
-        return f"it uses only {len(set(key))} distinct characters (16+ needed)"
+    if len(set(key)) < 12:
+        return f"it uses only {len(set(key))} distinct characters (12+ needed)"
     period = next(p for p in range(1, len(key) + 1) if all(key[i] == key[i + p] for i in range(len(key) - p)))
     if period <= len(key) // 2:
         return f"it repeats a {period}-character pattern"

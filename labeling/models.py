@@ -404,9 +404,10 @@ def api_token_hash(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def password_fingerprint(user) -> str:
-    """Changes whenever the user's password does (any path: admin, set_password + save, a raw update)."""
-    return hashlib.sha256(f"api-token:{user.password}".encode()).hexdigest()
+def password_fingerprint(user=None, *, encoded: str | None = None) -> str:
+    """Changes whenever the user's password hash does (any path: admin, set_password + save, a raw update).
+    A hash upgrade of the same password re-stamps the tokens (labeling.services.tokens)."""
+    return hashlib.sha256(f"api-token:{user.password if encoded is None else encoded}".encode()).hexdigest()
 
 
 class ApiToken(models.Model):

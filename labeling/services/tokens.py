@@ -58,3 +58,32 @@ def api_token_revoke(*, user, token_id: int) -> None:
     deleted, _ = ApiToken.objects.filter(user=user, pk=token_id).delete()
     if not deleted:
         raise TokenNotFound("No such token.")
+
+
+def api_tokens_password_saved(*, user, old_encoded: str, hash_upgrade: bool) -> int:
+    """The user's password hash is about to change from ``old_encoded`` to ``user.password``.
+
+    A new password revokes every token (they would fail the fingerprint check anyway; this also removes
+    them). A hash upgrade of the *same* password, which Django does on log-in when its hasher settings
+    change, keeps the tokens that were live: they are re-stamped with the new fingerprint.
+    """
+    old = ApiToken.objects.filter(
+        user_id=user.pk, password_fingerprint=password_fingerprint(encoded=old_encoded)
+    )
+    if hash_upgrade:
+        return old.update(password_fingerprint=password_fingerprint(user))
+    deleted, _ = ApiToken.objects.filter(user_id=user.pk).delete()
+    return deleted
+
+
+def on_user_pre_save(sender, instance, raw=False, update_fields=None, **kwargs) -> None:
+    """pre_save of the user model (connected in labeling.apps): hands password changes to the service."""
+    if raw or instance.pk is None or (update_fields is not None and "password" not in update_fields):
+        return
+    old_encoded = sender._default_manager.filter(pk=instance.pk).values_list("password", flat=True).first()
+    if old_encoded is None or old_encoded == instance.password:
+        return
+    # Django's check_password() upgrades a hash with set_password(), then clears `_password` ("hash
+    # upgrades shouldn't be considered password changes") and saves only the password field.
+    hash_upgrade = getattr(instance, "_password", None) is None and set(update_fields or ()) == {"password"}
+    api_tokens_password_saved(user=instance, old_encoded=old_encoded, hash_upgrade=hash_upgrade)

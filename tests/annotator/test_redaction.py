@@ -39,7 +39,10 @@ def test_redact_removes_crowd_link_values_and_invite_tokens():
     assert redact("/x/?invite_token=abc&page=2&api_key=k&prolific_pid=p") == (
         f"/x/?invite_token={REDACTED}&page=2&api_key={REDACTED}&prolific_pid={REDACTED}"
     )
-    assert redact("/api/studies/3/clips/?cursor=cD0x&page_size=5") == "/api/studies/3/clips/?cursor=cD0x&page_size=5"
+    assert (
+        redact("/api/studies/3/clips/?cursor=cD0x&page_size=5")
+        == "/api/studies/3/clips/?cursor=cD0x&page_size=5"
+    )
     assert redact(redact(CROWD)) == redact(CROWD)
 
 
@@ -60,7 +63,9 @@ def gunicorn_access_line(environ_extra: dict, fmt: str | None = None) -> str:
         **environ_extra,
     }
     resp = SimpleNamespace(status="302 Found", sent=0, headers=[("Location", "/s/1/consent/")])
-    req = SimpleNamespace(headers=[("REFERER", environ.get("HTTP_REFERER", "-")), ("AUTHORIZATION", "Token abc")])
+    req = SimpleNamespace(
+        headers=[("REFERER", environ.get("HTTP_REFERER", "-")), ("AUTHORIZATION", "Token abc")]
+    )
     atoms = logger.atoms(resp, req, environ, datetime.timedelta(milliseconds=12))
     return logger.cfg.access_log_format % atoms
 

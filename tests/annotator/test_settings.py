@@ -183,7 +183,12 @@ def test_production_accepts_random_secret_keys(tmp_path, key):
 def test_demo_command_refuses_to_run_in_production(tmp_path):
     """Exit non-zero with a clear message, and nothing created (not even the database file's tables)."""
     proc = manage(
-        tmp_path, "demo", "--no-simulate", DJANGO_ENV="production", SECRET_KEY=good_secret(), ALLOWED_HOSTS="x.org"
+        tmp_path,
+        "demo",
+        "--no-simulate",
+        DJANGO_ENV="production",
+        SECRET_KEY=good_secret(),
+        ALLOWED_HOSTS="x.org",
     )
     assert proc.returncode != 0
     assert "Refusing to run the demo under DJANGO_ENV=production" in proc.stderr
@@ -192,6 +197,8 @@ def test_demo_command_refuses_to_run_in_production(tmp_path):
     if db.exists():
         import sqlite3
 
-        tables = {r[0] for r in sqlite3.connect(db).execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        tables = {
+            r[0] for r in sqlite3.connect(db).execute("SELECT name FROM sqlite_master WHERE type='table'")
+        }
         if "annotator_user" in tables:
             assert sqlite3.connect(db).execute("SELECT count(*) FROM annotator_user").fetchone() == (0,)
