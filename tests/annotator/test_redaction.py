@@ -67,14 +67,14 @@ def gunicorn_access_line(environ_extra: dict, fmt: str | None = None) -> str:
         headers=[("REFERER", environ.get("HTTP_REFERER", "-")), ("AUTHORIZATION", "Token abc")]
     )
     atoms = logger.atoms(resp, req, environ, datetime.timedelta(milliseconds=12))
-    return logger.cfg.access_log_format % atoms
+    return logger.cfg.access_log_format % logger.atoms_wrapper_class(atoms)
 
 
 def test_gunicorn_access_log_redacts_crowd_link_and_invite_tokens():
     line = gunicorn_access_line({"RAW_URI": CROWD, "HTTP_REFERER": "https://app.prolific.com" + CROWD})
     assert "GET /crowd/my-study/?key=" in line and REDACTED in line and "lang=en" in line
     assert_clean(line)
-    fmt = '%(h)s "%(r)s" %(U)s %(q)s %(f)s {authorization}i {referer}i'
+    fmt = '%(h)s "%(r)s" %(U)s %(q)s %(f)s %({Authorization}i)s %({referer}i)s'
     line = gunicorn_access_line({"RAW_URI": "/invite/inv1t3T0ken/?key=S3cretKey", "HTTP_REFERER": CROWD}, fmt)
     assert_clean(line)
     assert "Token abc" not in line and f"/invite/{REDACTED}/" in line
