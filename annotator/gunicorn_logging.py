@@ -13,7 +13,13 @@ from gunicorn.glogging import Logger
 
 from annotator.redaction import REDACTED, redact, redact_query_string
 
-CREDENTIAL_ATOMS = {"{authorization}i", "{cookie}i", "{x-csrftoken}i", "{http_authorization}e", "{http_cookie}e"}
+CREDENTIAL_ATOMS = {
+    "{authorization}i",
+    "{cookie}i",
+    "{x-csrftoken}i",
+    "{http_authorization}e",
+    "{http_cookie}e",
+}
 _FORMAT_NAME = re.compile(r"%\(([^)]+)\)")
 
 
