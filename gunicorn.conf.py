@@ -17,4 +17,8 @@ max_requests = int(os.environ.get("WEB_MAX_REQUESTS", 0))  # recycle workers aft
 max_requests_jitter = max_requests // 10
 accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-")
 errorlog = "-"
-forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "*")  # behind the TLS proxy in front of it
+# Only the TLS proxy may set X-Forwarded-* (a proxy on this host by default; in docker-compose the address
+# its connections arrive from). Never '*': any client could then claim to be anyone.
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
+# The access log with crowd keys, participant ids and invite tokens redacted (annotator/redaction.py).
+logger_class = "annotator.gunicorn_logging.RedactingLogger"

@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
+from annotator.forms import AdminLoginForm
 from annotator.models import User
 
 
@@ -20,3 +21,7 @@ class UserAdmin(BaseUserAdmin):
     list_filter = ["is_pseudonymous", "is_staff", "is_superuser", "is_active"]
     search_fields = ["username", "email", "first_name", "last_name", "crowd_pid"]
     fieldsets = [*BaseUserAdmin.fieldsets, ("Crowd", {"fields": ["is_pseudonymous", "crowd_pid"]})]
+
+
+# The admin's log-in is throttled like the site's (annotator/auth.py), with the same message.
+admin.site.login_form = AdminLoginForm

@@ -35,20 +35,39 @@ else:
 DEBUG = env_bool("DEBUG", not PRODUCTION)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "" if PRODUCTION else "localhost,127.0.0.1,[::1],testserver")
 
+
+def secret_key_weakness(key: str) -> str:
+    """Why ``key`` is too weak for production, or "" when it looks random enough.
+
+    At least 50 characters, at least 12 distinct ones (a hex key from `openssl rand -hex 32` passes), and
+    no repeating pattern (the key is not a shorter string repeated, like 'abcde' * 12).
+    """
+    if key == DEFAULT_SECRET_KEY or key.startswith("django-insecure-"):
+        return "it is the development default"
+    if len(key) < 50:
+        return f"it has {len(key)} characters (50+ needed)"
+    if len(set(key)) < 12:
+        return f"it uses only {len(set(key))} distinct characters (12+ needed)"
+    period = next(p for p in range(1, len(key) + 1) if all(key[i] == key[i + p] for i in range(len(key) - p)))
+    if period <= len(key) // 2:
+        return f"it repeats a {period}-character pattern"
+    return ""
+
+
 if PRODUCTION:
-    if (
-        SECRET_KEY == DEFAULT_SECRET_KEY
-        or len(SECRET_KEY) < 50
-        or len(set(SECRET_KEY)) < 5
-        or SECRET_KEY.startswith("django-insecure-")
-    ):
+    if weakness := secret_key_weakness(SECRET_KEY):
         raise ImproperlyConfigured(
-            "DJANGO_ENV=production needs SECRET_KEY set to a random value of 50+ characters."
+            f"DJANGO_ENV=production needs SECRET_KEY set to a random value of 50+ characters: {weakness}. "
+            "Make one with: python3 -c 'import secrets; print(secrets.token_urlsafe(50))'"
         )
     if DEBUG:
         raise ImproperlyConfigured("DJANGO_ENV=production refuses to run with DEBUG on.")
     if not ALLOWED_HOSTS:
         raise ImproperlyConfigured("DJANGO_ENV=production needs ALLOWED_HOSTS.")
+    if "*" in ALLOWED_HOSTS:
+        raise ImproperlyConfigured(
+            "DJANGO_ENV=production refuses ALLOWED_HOSTS='*': list the host names the site answers to."
+        )
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -59,7 +78,6 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
@@ -70,6 +88,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "annotator.health.HealthCheckMiddleware",  # /healthz/ for container healthchecks: before host checks
+    "annotator.client.ClientAddressMiddleware",  # REMOTE_ADDR = the real client (trusted proxies only)
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -139,6 +158,19 @@ else:
 
 AUTH_USER_MODEL = "annotator.User"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# The first backend checks passwords with brute-force throttling (annotator/auth.py) and never lets a
+# password check fall through to the second, which is listed only so sessions begun by the entry views
+# (`login(..., backend=ModelBackend)`) stay valid.
+AUTHENTICATION_BACKENDS = [
+    "annotator.auth.ThrottledModelBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+LOGIN_FAILURES_PER_ACCOUNT = int(os.environ.get("LOGIN_FAILURES_PER_ACCOUNT", 5))
+LOGIN_FAILURES_PER_CLIENT = int(os.environ.get("LOGIN_FAILURES_PER_CLIENT", 20))
+LOGIN_LOCKOUT_SECONDS = int(os.environ.get("LOGIN_LOCKOUT_SECONDS", 15 * 60))
+# Addresses or networks of the reverse proxies whose X-Forwarded-For is believed (annotator/client.py).
+# Default: a proxy on the same host. Behind docker-compose, the address the proxy's connections come from.
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", "127.0.0.1,::1")
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
@@ -231,15 +263,23 @@ CELERY_BEAT_SCHEDULE = {
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
+# API tokens (labeling.models.ApiToken): lifetime, live tokens kept per user, how often last use is written.
+API_TOKEN_TTL_SECONDS = int(os.environ.get("API_TOKEN_TTL_DAYS", 30)) * 24 * 3600
+API_TOKEN_MAX_PER_USER = int(os.environ.get("API_TOKEN_MAX_PER_USER", 20))
+API_TOKEN_USAGE_RESOLUTION_SECONDS = 300
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        "labeling.api.auth.ApiTokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "labeling.api_pagination.CursorPagination",
     "PAGE_SIZE": 100,
+    # Throttles key on REMOTE_ADDR, which annotator.client.ClientAddressMiddleware has set to the real
+    # client; DRF's own reading of X-Forwarded-For (client-supplied, spoofable) stays off.
+    "NUM_PROXIES": 0,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Affect labels API",
@@ -260,12 +300,40 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+# Crowd keys, participant ids and invite tokens never reach the logs (annotator/redaction.py): the filter
+# sits on the handlers and on django.server (runserver's request log) and django.request (errors), which
+# are redefined here as Django defines them, plus the filter.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"redact": {"()": "annotator.redaction.RedactingFilter"}},
+    "formatters": {
+        "django.server": {
+            "()": "django.utils.log.ServerFormatter",
+            "format": "[{server_time}] {message}",
+            "style": "{",
+        }
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "filters": ["redact"]},
+        "django.server": {
+            "level": "INFO",
+            "class": "logging.StreamHandler",
+            "formatter": "django.server",
+            "filters": ["redact"],
+        },
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "django.server": {
+            "handlers": ["django.server"],
+            "level": "INFO",
+            "propagate": False,
+            "filters": ["redact"],
+        },
+        "django.request": {"filters": ["redact"]},
+    },
 }
 
 if PRODUCTION:

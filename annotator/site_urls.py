@@ -5,12 +5,12 @@ from annotator import (
     converters,  # noqa: F401 - registers the <dbid:...> converter
     views,
 )
-from annotator.forms import LoginForm
+from annotator.views.login import LoginView
 
 urlpatterns = [
     path(
         "login/",
-        auth_views.LoginView.as_view(authentication_form=LoginForm, redirect_authenticated_user=True),
+        LoginView.as_view(),
         name="login",
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),

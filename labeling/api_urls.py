@@ -33,5 +33,7 @@ urlpatterns = [
     path("studies/<int:study_id>/agreement/", agreement.AgreementView.as_view(), name="api-agreement"),
     # accounts
     path("me/", account.MeView.as_view(), name="api-me"),
-    path("auth/token/", account.TokenObtainView.as_view(), name="api-token"),
+    path("auth/token/", account.TokenView.as_view(), name="api-token"),
+    path("auth/tokens/", account.TokenListView.as_view(), name="api-tokens"),
+    path("auth/tokens/<int:token_id>/", account.TokenDetailView.as_view(), name="api-token-detail"),
 ]

@@ -184,8 +184,24 @@ def _rendered(directory: Path, todo: list[tuple[str, int, dict]]):
             yield name, future.result()
 
 
+PRODUCTION_REFUSAL = (
+    "Refusing to run the demo under DJANGO_ENV=production: it creates a superuser with a published "
+    "password and a crowd link with the key 'demo'. Nothing was created. Run the demo on a development "
+    "install; in production create accounts with `manage.py createsuperuser`."
+)
+
+
+def demo_refused() -> bool:
+    """The demo's published log-ins must never exist on a production install."""
+    from django.conf import settings
+
+    return bool(getattr(settings, "PRODUCTION", False))
+
+
 def demo_setup(*, simulate: bool = True) -> DemoResult:
     """Create (or complete) the demo study. Idempotent: a second run changes nothing."""
+    if demo_refused():
+        raise RuntimeError(PRODUCTION_REFUSAL)
     from django.contrib.auth.hashers import make_password
     from django.utils import timezone
 

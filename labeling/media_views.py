@@ -134,11 +134,12 @@ def _authenticated_user(request):
     if request.user.is_authenticated:
         return request.user
     if request.headers.get("Authorization", "").startswith("Token "):
-        from rest_framework.authentication import TokenAuthentication
         from rest_framework.exceptions import AuthenticationFailed
 
+        from labeling.api.auth import ApiTokenAuthentication
+
         try:
-            result = TokenAuthentication().authenticate(request)
+            result = ApiTokenAuthentication().authenticate(request)
         except AuthenticationFailed:
             return None
         return result[0] if result else None

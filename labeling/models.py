@@ -1,5 +1,6 @@
 """The research data: studies and their frozen rating schemes, clips, people, assignments, annotations."""
 
+import hashlib
 import secrets
 import uuid
 
@@ -437,3 +438,36 @@ class AgreementReport(models.Model):
 
     def __str__(self) -> str:
         return f"agreement of {self.study} ({self.status})"
+
+
+def api_token_hash(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def password_fingerprint(user=None, *, encoded: str | None = None) -> str:
+    """Changes whenever the user's password hash does (any path: admin, set_password + save, a raw update).
+    A hash upgrade of the same password re-stamps the tokens (labeling.services.tokens)."""
+    return hashlib.sha256(f"api-token:{user.password if encoded is None else encoded}".encode()).hexdigest()
+
+
+class ApiToken(models.Model):
+    """An API token (``Authorization: Token <key>``). Only the SHA-256 of the key is stored, with its first
+    characters in clear so people can tell their tokens apart. A token expires, and dies when its user's
+    password changes (``password_fingerprint`` no longer matches)."""
+
+    PREFIX_LENGTH = 8
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100, blank=True, default="", help_text="What it is for (optional).")
+    key_hash = models.CharField(max_length=64, unique=True)
+    prefix = models.CharField(max_length=PREFIX_LENGTH)
+    password_fingerprint = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "expires_at"], name="apitoken_user_expires")]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.name or 'token'})"

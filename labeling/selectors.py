@@ -24,6 +24,7 @@ from django.utils import timezone
 from labeling.models import (
     AgreementReport,
     Annotation,
+    ApiToken,
     Assignment,
     Clip,
     Invite,
@@ -31,6 +32,7 @@ from labeling.models import (
     Role,
     SchemeVersion,
     Study,
+    password_fingerprint,
 )
 
 
@@ -307,3 +309,10 @@ def agreement_latest(*, study: Study) -> dict:
         "current_count": mark["annotation_count"],
         "current_last_id": mark["last_annotation_id"],
     }
+
+
+def api_tokens_for_user(*, user) -> QuerySet[ApiToken]:
+    """The requester's live tokens (not expired, not from before their last password change), newest first."""
+    return ApiToken.objects.filter(
+        user=user, expires_at__gt=timezone.now(), password_fingerprint=password_fingerprint(user)
+    ).order_by("-created_at", "-id")

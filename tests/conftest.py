@@ -53,3 +53,11 @@ def user(db):
 def _fast_password_hashing(settings):
     """Full-strength PBKDF2 costs ~0.5 s per user made; tests need passwords that work, not that resist cracking."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Throttle counts (log-in failures, API rates) live in the cache: no test inherits another's."""
+    from django.core.cache import cache
+
+    cache.clear()

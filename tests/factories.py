@@ -8,6 +8,7 @@ from django.utils import timezone
 from annotator.models import User
 from labeling.models import Clip, Membership, Role, SchemeVersion, Study
 from labeling.scheme import DEFAULT_SPEC
+from labeling.services import api_token_create
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -81,3 +82,11 @@ def rating_data(**over) -> dict:
     }
     data.update(over)
     return data
+
+
+def api_key_for(user, **fields) -> str:
+    """A fresh API token for ``user`` through the real service; returns the key (only its hash is stored)."""
+    token, key = api_token_create(user=user)
+    if fields:
+        type(token).objects.filter(pk=token.pk).update(**fields)
+    return key

@@ -12,10 +12,11 @@ from typing import Any
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, serializers
-from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.response import Response
 from rest_framework.views import APIView, exception_handler, set_rollback
 
+from labeling.api.auth import ApiTokenAuthentication
 from labeling.errors import ServiceError
 
 INVALID_INPUT = "Please correct the marked fields."
@@ -58,7 +59,7 @@ class BaseAPIView(APIView):
     Session-authenticated writes need the CSRF token (``X-CSRFToken`` header), as DRF enforces.
     """
 
-    authentication_classes = [TokenAuthentication, SessionAuthentication]
+    authentication_classes = [ApiTokenAuthentication, SessionAuthentication]
 
     def get_exception_handler(self):
         return api_exception_handler

@@ -6,7 +6,16 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from labeling.models import Annotation, Assignment, Clip, Membership, Role, SchemeVersion, Study
+from labeling.models import (
+    Annotation,
+    ApiToken,
+    Assignment,
+    Clip,
+    Membership,
+    Role,
+    SchemeVersion,
+    Study,
+)
 from labeling.scheme import SchemeError, validate_spec
 
 MAX_ID = 2**63 - 1  # ids are 64-bit; larger numbers are refused with a 400 rather than reaching the database
@@ -414,9 +423,32 @@ class MeSerializer(serializers.Serializer):
 
 
 class TokenInputSerializer(serializers.Serializer):
-    username = serializers.CharField()
-    password = serializers.CharField(style={"input_type": "password"}, trim_whitespace=False)
+    username = serializers.CharField(max_length=150)
+    password = serializers.CharField(style={"input_type": "password"}, trim_whitespace=False, max_length=4096)
+    name = serializers.CharField(
+        max_length=100, required=False, allow_blank=True, default="", help_text="What the token is for."
+    )
 
 
-class TokenSerializer(serializers.Serializer):
-    token = serializers.CharField(help_text="Send as `Authorization: Token <token>`.")
+class ApiTokenSerializer(serializers.ModelSerializer):
+    prefix = serializers.CharField(help_text="The first characters of the token, to tell tokens apart.")
+    current = serializers.SerializerMethodField(help_text="Whether this request was made with this token.")
+
+    class Meta:
+        model = ApiToken
+        fields = ["id", "name", "prefix", "created_at", "expires_at", "last_used_at", "current"]
+
+    def get_current(self, token: ApiToken) -> bool:
+        return getattr(self.context.get("current"), "pk", None) == token.pk
+
+
+class TokenSerializer(ApiTokenSerializer):
+    token = serializers.SerializerMethodField(
+        help_text="Send as `Authorization: Token <token>`. Shown only now: only its hash is stored."
+    )
+
+    class Meta(ApiTokenSerializer.Meta):
+        fields = ["token", *ApiTokenSerializer.Meta.fields]
+
+    def get_token(self, token: ApiToken) -> str:
+        return self.context["key"]

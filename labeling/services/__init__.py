@@ -19,6 +19,7 @@ from .studies import (
     study_scheme_update,
     study_update,
 )
+from .tokens import api_token_create, api_token_revoke
 
 __all__ = [
     "agreement_compute",
@@ -27,6 +28,8 @@ __all__ = [
     "agreement_schedule_due",
     "clip_targets_extend",
     "annotation_submit",
+    "api_token_create",
+    "api_token_revoke",
     "assignment_claim_next",
     "assignment_heartbeat",
     "clip_create",

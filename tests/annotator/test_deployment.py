@@ -76,3 +76,21 @@ def test_gunicorn_config_is_the_one_compose_and_the_benchmark_use(monkeypatch):
     conf = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
     assert conf["worker_class"] == "gthread" and conf["workers"] == 3 and conf["threads"] >= 1
     assert conf["bind"] == "0.0.0.0:8000"
+
+
+def test_compose_does_not_publish_gunicorn_past_the_proxy(compose):
+    """Only the TLS proxy on the host reaches gunicorn; forwarding headers are believed only from it."""
+    web = compose["services"]["web"]
+    for mapping in web.get("ports", []):
+        assert str(mapping).startswith(("127.0.0.1:", "[::1]:")), f"web publishes {mapping} beyond loopback"
+    env = web["environment"]
+    for name in ("FORWARDED_ALLOW_IPS", "TRUSTED_PROXIES"):
+        assert "*" not in env[name] and "172.31.240.1" in env[name], env[name]
+    gateway = compose["networks"]["default"]["ipam"]["config"][0]["gateway"]
+    assert "172.31.240.1" in gateway
+
+
+def test_gunicorn_trusts_forwarding_headers_only_from_the_proxy(monkeypatch):
+    monkeypatch.delenv("FORWARDED_ALLOW_IPS", raising=False)
+    conf = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    assert conf["forwarded_allow_ips"] == "127.0.0.1,::1"

@@ -3,9 +3,8 @@
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from rest_framework.authtoken.models import Token
 
-from tests.factories import MembershipFactory, StudyFactory, UserFactory
+from tests.factories import MembershipFactory, StudyFactory, UserFactory, api_key_for
 
 
 @pytest.mark.django_db
@@ -21,8 +20,7 @@ def test_healthz_answers_whatever_the_host(client, settings):
 @pytest.mark.django_db
 def test_ping_is_one_indexed_select_after_token_auth(client):
     membership = MembershipFactory()
-    token = Token.objects.create(user=membership.user)
-    auth = {"HTTP_AUTHORIZATION": f"Token {token.key}"}
+    auth = {"HTTP_AUTHORIZATION": f"Token {api_key_for(membership.user)}"}
     with CaptureQueriesContext(connection) as ctx:
         response = client.get(f"/api/ping/?study={membership.study_id}", **auth)
     assert response.status_code == 200
@@ -34,8 +32,7 @@ def test_ping_is_one_indexed_select_after_token_auth(client):
 @pytest.mark.django_db
 def test_ping_is_scoped_to_the_requester(client):
     other_study = StudyFactory()
-    token = Token.objects.create(user=UserFactory())
-    auth = {"HTTP_AUTHORIZATION": f"Token {token.key}"}
+    auth = {"HTTP_AUTHORIZATION": f"Token {api_key_for(UserFactory())}"}
     assert client.get(f"/api/ping/?study={other_study.pk}", **auth).status_code == 404
     assert client.get("/api/ping/?study=x", **auth).status_code == 404
     assert client.get(f"/api/ping/?study={other_study.pk}").status_code == 401

@@ -112,6 +112,10 @@ def test_secret_key_can_come_from_a_file(tmp_path):
         ({"SECRET_KEY": "short-but-set"}, "SECRET_KEY"),
         ({"SECRET_KEY": "a" * 60}, "SECRET_KEY"),
         ({"SECRET_KEY": "django-insecure-" + good_secret()}, "SECRET_KEY"),
+        ({"SECRET_KEY": "abcde" * 12}, "SECRET_KEY"),
+        ({"SECRET_KEY": "abcdefghijklmnopqrstu" * 3}, "SECRET_KEY"),
+        ({"SECRET_KEY": "GOOD", "ALLOWED_HOSTS": "*"}, "ALLOWED_HOSTS"),
+        ({"SECRET_KEY": "GOOD", "ALLOWED_HOSTS": "labels.example.org,*"}, "ALLOWED_HOSTS"),
         ({"SECRET_KEY": "GOOD", "DEBUG": "1"}, "DEBUG"),
         ({"SECRET_KEY": "GOOD", "DEBUG": "true"}, "DEBUG"),
         ({"SECRET_KEY": "GOOD", "ALLOWED_HOSTS": ""}, "ALLOWED_HOSTS"),
@@ -121,6 +125,10 @@ def test_secret_key_can_come_from_a_file(tmp_path):
         "short-secret",
         "one-char-secret",
         "insecure-prefix",
+        "weak-secret-abcde-times-12",
+        "weak-secret-repeating-pattern",
+        "allowed-hosts-star",
+        "allowed-hosts-with-star",
         "debug-1",
         "debug-true",
         "no-hosts",
@@ -157,3 +165,40 @@ def test_development_check_deploy_does_warn(tmp_path):
     """The counter-check: the same command does find problems with the development defaults."""
     proc = manage(tmp_path, "check", "--deploy")
     assert re.search(r"security\.W0\d\d", proc.stdout + proc.stderr)
+
+
+def test_production_refuses_weak_secret_key_and_allowed_hosts_star(tmp_path):
+    """The finding's own examples, and the message says what is wrong."""
+    weak = manage(tmp_path, "check", DJANGO_ENV="production", SECRET_KEY="abcde" * 12, ALLOWED_HOSTS="x.org")
+    assert weak.returncode != 0 and "distinct characters" in weak.stderr
+    star = manage(tmp_path, "check", DJANGO_ENV="production", SECRET_KEY=good_secret(), ALLOWED_HOSTS="*")
+    assert star.returncode != 0 and "ALLOWED_HOSTS='*'" in star.stderr
+
+
+@pytest.mark.parametrize("key", [secrets.token_hex(32), secrets.token_urlsafe(50)], ids=["hex-64", "urlsafe"])
+def test_production_accepts_random_secret_keys(tmp_path, key):
+    assert dump(tmp_path, DJANGO_ENV="production", SECRET_KEY=key, ALLOWED_HOSTS="x.org")["secret"] == key
+
+
+def test_demo_command_refuses_to_run_in_production(tmp_path):
+    """Exit non-zero with a clear message, and nothing created (not even the database file's tables)."""
+    proc = manage(
+        tmp_path,
+        "demo",
+        "--no-simulate",
+        DJANGO_ENV="production",
+        SECRET_KEY=good_secret(),
+        ALLOWED_HOSTS="x.org",
+    )
+    assert proc.returncode != 0
+    assert "Refusing to run the demo under DJANGO_ENV=production" in proc.stderr
+    assert "Created" not in proc.stdout and "Log in at" not in proc.stdout
+    db = tmp_path / "var" / "db.sqlite3"
+    if db.exists():
+        import sqlite3
+
+        tables = {
+            r[0] for r in sqlite3.connect(db).execute("SELECT name FROM sqlite_master WHERE type='table'")
+        }
+        if "annotator_user" in tables:
+            assert sqlite3.connect(db).execute("SELECT count(*) FROM annotator_user").fetchone() == (0,)

@@ -10,19 +10,17 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from labeling import services
 from labeling.models import Annotation, Assignment, Clip
-from tests.factories import ClipFactory, MembershipFactory, StudyFactory
+from tests.factories import ClipFactory, MembershipFactory, StudyFactory, api_key_for
 from tests.factories import rating_data as rating
 
 
 def client_for(user) -> APIClient:
     client = APIClient()
-    token, _ = Token.objects.get_or_create(user=user)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {api_key_for(user)}")
     return client
 
 

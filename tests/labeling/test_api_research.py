@@ -9,21 +9,19 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from labeling import services
 from labeling.api.account import TokenThrottle
 from labeling.demo import render_demo_clip
-from labeling.models import Annotation, Clip, Membership, Participant, SchemeVersion, Study
-from tests.factories import ClipFactory, MembershipFactory, StudyFactory, UserFactory
+from labeling.models import Annotation, ApiToken, Clip, Membership, Participant, SchemeVersion, Study
+from tests.factories import ClipFactory, MembershipFactory, StudyFactory, UserFactory, api_key_for
 from tests.factories import rating_data as rating
 
 
 def client_for(user) -> APIClient:
     client = APIClient()
-    token, _ = Token.objects.get_or_create(user=user)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {api_key_for(user)}")
     return client
 
 
@@ -405,13 +403,16 @@ def test_token_from_username_and_password_then_token_auth(db):
     wrong = anon.post("/api/auth/token/", {"username": user.username, "password": "nope"}, format="json")
     assert wrong.status_code == 400 and "credentials" in wrong.json()["detail"] + str(wrong.json()["errors"])
     resp = anon.post(
-        "/api/auth/token/", {"username": user.username, "password": "a-long-test-password"}, format="json"
+        "/api/auth/token/",
+        {"username": user.username, "password": "a-long-test-password", "name": "pipeline"},
+        format="json",
     )
-    assert resp.status_code == 200
-    token = resp.json()["token"]
-    assert token == Token.objects.get(user=user).key
+    assert resp.status_code == 201
+    body = resp.json()
+    token = body["token"]
+    assert body["name"] == "pipeline" and body["prefix"] == token[:8] and body["expires_at"]
     again = anon.post("/api/auth/token/", {"username": user.username, "password": "a-long-test-password"})
-    assert again.json()["token"] == token
+    assert again.status_code == 201 and again.json()["token"] != token  # a new token each time
     authed = APIClient()
     authed.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     assert authed.get("/api/me/").json()["username"] == user.username
@@ -426,7 +427,7 @@ def test_token_requests_are_throttled(db, monkeypatch):
         anon.post("/api/auth/token/", {"username": "x", "password": str(i)}).status_code for i in range(3)
     ]
     assert guesses == [400, 400, 429]
-    assert not Token.objects.exists()
+    assert not ApiToken.objects.exists()
 
 
 def test_list_endpoints_make_no_query_per_row(study, rc, researcher, make_annotator):

@@ -178,3 +178,18 @@ def test_simulate_annotators(db, media_root):
         assert 1 <= a.valence_raw <= 9 and -1 <= a.valence <= 1 and 1 <= a.valence_confidence <= 5
     assert "at least 1" in str(run("simulate_annotators", "sim-study", "--annotators", "0")[2])
     assert "No study" in str(run("simulate_annotators", "nope", "--annotators", "1")[2])
+
+
+def test_demo_command_refuses_to_run_in_production(db, settings, media_root):
+    """`manage.py demo` would create a superuser with a published password and crowd key 'demo'."""
+    settings.PRODUCTION = True
+    with pytest.raises(CommandError, match="DJANGO_ENV=production"):
+        call_command("demo", "--no-simulate", stdout=StringIO())
+    assert not get_user_model().objects.exists()
+    assert not Study.objects.exists() and not Clip.objects.exists()
+    assert media_files(media_root) == []
+    from labeling.demo import demo_setup
+
+    with pytest.raises(RuntimeError, match="DJANGO_ENV=production"):  # the function refuses on its own too
+        demo_setup(simulate=False)
+    assert not get_user_model().objects.exists()

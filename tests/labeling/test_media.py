@@ -9,14 +9,13 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from PIL import Image
-from rest_framework.authtoken.models import Token
 
 from labeling import services
 from labeling.demo import render_demo_clip
 from labeling.errors import ValidationFailed
 from labeling.media_views import UNSATISFIABLE, parse_range
 from labeling.models import Assignment, Clip, Participant
-from tests.factories import MembershipFactory, StudyFactory, UserFactory
+from tests.factories import MembershipFactory, StudyFactory, UserFactory, api_key_for
 
 
 @pytest.fixture(scope="session")
@@ -354,8 +353,7 @@ def test_media_permissions(study, media_root, good_mp4, client):
     Assignment.objects.filter(pk=lease.pk).update(status=Assignment.Status.EXPIRED)
     assert statuses(member.user) == [404, 404]  # a lapsed lease, never rated: no longer theirs to watch
     Assignment.objects.filter(pk=lease.pk).update(status=Assignment.Status.ACTIVE)
-    token = Token.objects.create(user=member.user)
-    assert statuses(HTTP_AUTHORIZATION=f"Token {token.key}") == [200, 200]
+    assert statuses(HTTP_AUTHORIZATION=f"Token {api_key_for(member.user)}") == [200, 200]
     assert statuses(HTTP_AUTHORIZATION="Token not-a-token") == [404, 404]
 
 

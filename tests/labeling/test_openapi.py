@@ -26,6 +26,9 @@ EXPECTED_OPERATIONS = {
     ("post", "/api/studies/{study_id}/agreement/"): "agreement_compute",
     ("get", "/api/me/"): "me",
     ("post", "/api/auth/token/"): "auth_token_obtain",
+    ("delete", "/api/auth/token/"): "auth_token_revoke_current",
+    ("get", "/api/auth/tokens/"): "auth_tokens_list",
+    ("delete", "/api/auth/tokens/{token_id}/"): "auth_tokens_revoke",
 }
 
 

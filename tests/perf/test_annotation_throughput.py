@@ -55,7 +55,6 @@ def _setup_database() -> dict:
     from django.core.management import call_command
     from django.db import connection
     from django.utils import timezone
-    from rest_framework.authtoken.models import Token
 
     from annotator.models import User
     from labeling import services
@@ -95,7 +94,7 @@ def _setup_database() -> dict:
     for i in range(N_CLIENTS):
         user = User.objects.create_user(f"bench-annotator-{i}", password=None)
         Membership.objects.create(study=study, user=user, role="annotator", consented_at=now)
-        tokens.append(Token.objects.create(user=user).key)
+        tokens.append(services.api_token_create(user=user)[1])
     return {"study_id": study.pk, "tokens": tokens, "clips": study.clips.count()}
 
 
@@ -141,9 +140,11 @@ def _statements_per_request(study_id: int) -> dict:
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
-    from rest_framework.authtoken.models import Token
 
-    token = Token.objects.filter(user__username="bench-annotator-0").values_list("key", flat=True).get()
+    from annotator.models import User
+    from labeling.services import api_token_create
+
+    _, token = api_token_create(user=User.objects.get(username="bench-annotator-0"))  # keys are not stored
     client = Client(HTTP_AUTHORIZATION=f"Token {token}")
     counts = {}
     with CaptureQueriesContext(connection) as ctx:

@@ -1,7 +1,13 @@
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.urls import NoReverseMatch, reverse
 
-from labeling.demo import ANNOTATOR_LOGINS, RESEARCHER_LOGIN, demo_setup
+from labeling.demo import (
+    ANNOTATOR_LOGINS,
+    PRODUCTION_REFUSAL,
+    RESEARCHER_LOGIN,
+    demo_refused,
+    demo_setup,
+)
 
 
 class Command(BaseCommand):
@@ -11,6 +17,8 @@ class Command(BaseCommand):
         parser.add_argument("--no-simulate", action="store_true", help="do not add simulated ratings")
 
     def handle(self, *args, **options):
+        if demo_refused():
+            raise CommandError(PRODUCTION_REFUSAL)
         result = demo_setup(simulate=not options["no_simulate"])
         study = result.study
         if result.created or result.clips_added or result.simulated:
