@@ -17,7 +17,7 @@ def mark_withdrawn_clips(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('labeling', '0006_clip_extra_k'),
+        ('labeling', '0007_auth_api_tokens'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
