@@ -1,16 +1,22 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
+from annotator import services
 from annotator.models import User
+from labeling.errors import ServiceError
 
 
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
-    """Accounts, including pseudonymous crowd annotators (one per crowd-platform id, no e-mail)."""
+    """Accounts, including pseudonymous crowd annotators (one per study and crowd-platform id, no e-mail).
+
+    Deleting goes through user_delete (live leases end first, so clips get their slots back); an annotator
+    who asks to be removed is anonymised instead (labels kept)."""
 
     list_display = [
         "username",
         "crowd_pid",
+        "crowd_study",
         "is_pseudonymous",
         "email",
         "is_staff",
@@ -18,5 +24,32 @@ class UserAdmin(BaseUserAdmin):
         "date_joined",
     ]
     list_filter = ["is_pseudonymous", "is_staff", "is_superuser", "is_active"]
+    list_select_related = ["crowd_study"]
     search_fields = ["username", "email", "first_name", "last_name", "crowd_pid"]
-    fieldsets = [*BaseUserAdmin.fieldsets, ("Crowd", {"fields": ["is_pseudonymous", "crowd_pid"]})]
+    fieldsets = [
+        *BaseUserAdmin.fieldsets,
+        ("Crowd", {"fields": ["is_pseudonymous", "crowd_study", "crowd_pid"]}),
+    ]
+    readonly_fields = ["crowd_study"]
+    actions = ["anonymise"]
+
+    def delete_model(self, request, obj):
+        services.user_delete(user=obj)
+
+    def delete_queryset(self, request, queryset):
+        for user in queryset:
+            services.user_delete(user=user)
+
+    @admin.action(description="Anonymise the selected annotators (labels are kept)", permissions=["change"])
+    def anonymise(self, request, queryset):
+        done = 0
+        for user in queryset:
+            try:
+                services.annotator_anonymise(user=user)
+                done += 1
+            except ServiceError as exc:
+                self.message_user(request, f"{user.get_username()}: {exc.message}", messages.ERROR)
+        if done:
+            self.message_user(
+                request, f"{done} account(s) anonymised; their labels are kept.", messages.SUCCESS
+            )

@@ -53,3 +53,14 @@ def user(db):
 def _fast_password_hashing(settings):
     """Full-strength PBKDF2 costs ~0.5 s per user made; tests need passwords that work, not that resist cracking."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_local_cache():
+    """Rate-limit counters (crowd sign-ups, throttles) start at zero in each test. Only the per-process
+    memory cache is cleared: a shared Redis cache is left alone (tests there use fresh client addresses)."""
+    from django.core.cache import caches
+    from django.core.cache.backends.locmem import LocMemCache
+
+    if isinstance(caches["default"], LocMemCache):
+        caches["default"].clear()

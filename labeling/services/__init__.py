@@ -8,11 +8,13 @@ from .agreement import (
     clip_targets_extend,
 )
 from .annotations import annotation_submit
-from .assignments import assignment_claim_next, assignment_heartbeat, leases_expire
+from .assignments import assignment_claim_next, assignment_heartbeat, leases_expire, leases_release
 from .clips import clip_create, participant_get_or_create
 from .studies import (
     membership_add,
     membership_consent,
+    membership_problem,
+    membership_remove,
     participant_withdraw,
     study_create,
     study_scheme_update,
@@ -30,8 +32,11 @@ __all__ = [
     "assignment_heartbeat",
     "clip_create",
     "leases_expire",
+    "leases_release",
     "membership_add",
     "membership_consent",
+    "membership_problem",
+    "membership_remove",
     "participant_get_or_create",
     "participant_withdraw",
     "study_create",

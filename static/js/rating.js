@@ -397,6 +397,8 @@ async function preloadNext() {
       submitBtn.firstChild.textContent = "Submit and finish ";
       return;
     }
+    // 409 before the first rating in the study (one clip at a time until then), or a busy queue: no
+    // preload; the queue page picks the next clip after submitting.
     if (res.status !== 201 && res.status !== 200) return;
     const next = await res.json();
     if (next.id === config.assignmentId) return;
