@@ -4,6 +4,7 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from annotator import services
 from annotator.models import User
 from labeling.errors import ServiceError
+from labeling.models import Assignment
 
 
 @admin.register(User)
@@ -32,6 +33,13 @@ class UserAdmin(BaseUserAdmin):
     ]
     readonly_fields = ["crowd_study"]
     actions = ["anonymise"]
+
+    def get_deleted_objects(self, objs, request):
+        """A user's leases (read-only in the admin) go with them: user_delete ends them first. Users with
+        ratings stay protected by the database (Annotation.annotator is PROTECT)."""
+        deleted, model_count, perms_needed, protected = super().get_deleted_objects(objs, request)
+        perms_needed.discard(Assignment._meta.verbose_name)
+        return deleted, model_count, perms_needed, protected
 
     def delete_model(self, request, obj):
         services.user_delete(user=obj)

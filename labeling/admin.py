@@ -290,7 +290,7 @@ class SchemeVersionAdmin(ReadOnlyAdmin):
 class MembershipForm(forms.ModelForm):
     class Meta:
         model = Membership
-        fields = "__all__"
+        fields = ["study", "user", "role", "joined_via"]
 
     def clean(self):
         data = super().clean()
