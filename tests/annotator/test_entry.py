@@ -12,7 +12,7 @@ from django.utils import timezone
 from annotator import services
 from annotator.models import User
 from labeling.errors import NotAllowed
-from labeling.models import Invite, Membership
+from labeling.models import Assignment, Invite, Membership
 from tests.factories import ClipFactory, MembershipFactory, StudyFactory, UserFactory
 
 PID = "5f1a2b3c4d5e6f7a8b9c0d1e"
@@ -197,6 +197,40 @@ def test_crowd_signups_are_rate_limited_per_client_address(client, study, settin
     assert other_address.get(crowd_url(study, PROLIFIC_PID="pid9aaaa")).status_code == 302
     # Returning participants are never held back.
     assert client.get(crowd_url(study, PROLIFIC_PID="pid0aaaa")).status_code == 302
+
+
+def test_crowd_entry_flood_cannot_block_the_queue(study, settings):
+    """The probe: nine made-up ids from one client, each claiming and preloading, took every slot of a
+    study. Now the client makes at most CROWD_SIGNUPS_PER_CLIENT accounts, each holds one short lease until
+    it rates, and a real participant still gets a clip."""
+    settings.CROWD_SIGNUPS_PER_CLIENT = 5
+    ClipFactory.create_batch(3, study=study, target_k=3)  # nine slots
+    statuses = []
+    for i in range(9):
+        flooder = Client(REMOTE_ADDR="10.66.66.66")
+        response = flooder.get(crowd_url(study, PROLIFIC_PID=f"fake{i}xxxx"))
+        statuses.append(response.status_code)
+        if response.status_code != 302:
+            continue
+        Membership.objects.filter(study=study, user_id=session_user_id(flooder)).update(
+            consented_at=timezone.now()
+        )
+        first = flooder.post(
+            f"/api/studies/{study.pk}/assignments/next/", {}, content_type="application/json"
+        )
+        assert first.status_code == 201
+        preload = flooder.post(
+            f"/api/studies/{study.pk}/assignments/next/",
+            {"exclude": [first.json()["id"]]},
+            content_type="application/json",
+        )
+        assert preload.status_code == 409
+    assert statuses == [302] * 5 + [429] * 4
+    assert Assignment.objects.filter(study=study, status="active").count() == 5
+    real = Client(REMOTE_ADDR="10.1.2.3")
+    assert real.get(crowd_url(study, PROLIFIC_PID="realperson1")).status_code == 302
+    Membership.objects.filter(study=study, user_id=session_user_id(real)).update(consented_at=timezone.now())
+    assert real.post(f"/api/studies/{study.pk}/assignments/next/").status_code == 201
 
 
 def test_crowd_signups_are_rate_limited_per_study(study, settings):
