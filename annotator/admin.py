@@ -31,7 +31,7 @@ class UserAdmin(BaseUserAdmin):
         *BaseUserAdmin.fieldsets,
         ("Crowd", {"fields": ["is_pseudonymous", "crowd_study", "crowd_pid"]}),
     ]
-    readonly_fields = ["crowd_study"]
+    readonly_fields = ["crowd_study", "crowd_pid"]  # set only by crowd entry (one study per crowd account)
     actions = ["anonymise"]
 
     def get_deleted_objects(self, objs, request):

@@ -330,3 +330,15 @@ def test_admin_refuses_to_add_a_crowd_account_to_another_study(admin_client_):
     assert not Membership.objects.filter(user=crowd).exists()
     data["study"] = home.pk
     assert admin_client_.post(reverse("admin:labeling_membership_add"), data).status_code == 302
+
+
+def test_admin_user_change_page_keeps_crowd_ids_read_only(admin_client_):
+    crowd = UserFactory(
+        username="crowd-2", is_pseudonymous=True, crowd_study=StudyFactory(), crowd_pid="5f1a2b3c4d"
+    )
+    url = reverse("admin:annotator_user_change", args=[crowd.pk])
+    page = admin_client_.get(url)
+    assert page.status_code == 200 and "5f1a2b3c4d" in page.content.decode()
+    assert (
+        'name="crowd_pid"' not in page.content.decode() and 'name="crowd_study"' not in page.content.decode()
+    )
