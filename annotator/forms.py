@@ -1,6 +1,7 @@
 from django import forms
 from django.contrib.admin.forms import AdminAuthenticationForm
-from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth import get_user_model
+from django.contrib.auth.forms import AuthenticationForm, BaseUserCreationForm
 from django.core.exceptions import ValidationError
 
 from annotator.auth import THROTTLED_ATTR, throttled_message
@@ -40,3 +41,15 @@ class ConsentForm(forms.Form):
     """Accept or decline the study's consent text (the button pressed carries the decision)."""
 
     decision = forms.ChoiceField(choices=[("accept", "I agree"), ("decline", "I do not agree")])
+
+
+class SignupForm(BaseUserCreationForm):
+    """A normal account (user name + password, checked by AUTH_PASSWORD_VALIDATORS), for researcher invites."""
+
+    class Meta(BaseUserCreationForm.Meta):
+        model = get_user_model()
+        fields = ("username",)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["username"].widget.attrs.update({"autocomplete": "username", "autocapitalize": "none"})

@@ -198,6 +198,10 @@ SECURE_CSP = {
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+# New accounts made through crowd links (annotator/services.py crowd_enter): at most this many per client
+# address per 10 minutes, and per study per minute; more get a "try again shortly" page (429).
+CROWD_SIGNUPS_PER_CLIENT = int(os.environ.get("CROWD_SIGNUPS_PER_CLIENT", "5"))
+CROWD_SIGNUPS_PER_STUDY = int(os.environ.get("CROWD_SIGNUPS_PER_STUDY", "60"))
 
 LANGUAGE_CODE = "en"
 TIME_ZONE = "UTC"

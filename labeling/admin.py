@@ -289,8 +289,27 @@ class SchemeVersionAdmin(ReadOnlyAdmin):
 # --- People ---------------------------------------------------------------------------------------------
 
 
+class MembershipForm(forms.ModelForm):
+    class Meta:
+        model = Membership
+        fields = ["study", "user", "role", "joined_via"]
+
+    def clean(self):
+        data = super().clean()
+        study, user, role = data.get("study"), data.get("user"), data.get("role")
+        if study is not None and user is not None and role:
+            problem = services.membership_problem(study=study, user=user, role=role)
+            if problem:
+                raise forms.ValidationError({"user": problem})
+        return data
+
+
 @admin.register(Membership)
 class MembershipAdmin(ScopedAdmin):
+    """Removing a member goes through membership_remove: their live leases end and the clips get their
+    slots back."""
+
+    form = MembershipForm
     list_display = ["who", "study", "role", "joined_via", "consented_at", "completed_at", "created_at"]
     list_filter = [StudyFilter, "role", "joined_via"]
     list_select_related = ["user", "study"]
@@ -301,6 +320,13 @@ class MembershipAdmin(ScopedAdmin):
     @admin.display(description="user", ordering="user__username")
     def who(self, obj):
         return person(obj.user)
+
+    def delete_model(self, request, obj):
+        services.membership_remove(membership=obj)
+
+    def delete_queryset(self, request, queryset):
+        for membership in queryset:
+            services.membership_remove(membership=membership)
 
 
 @admin.register(Invite)

@@ -8,6 +8,7 @@ class LabelingConfig(AppConfig):
     verbose_name = "Labeling"
 
     def ready(self) -> None:
+        from labeling import signals  # noqa: F401 - connects the lease safety net
         from labeling.services.tokens import on_user_pre_save
 
         # A password change revokes the user's API tokens; a hash upgrade of the same password does not.

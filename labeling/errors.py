@@ -23,3 +23,13 @@ class NotAllowed(ServiceError):
 
 class Conflict(ServiceError):
     status = 409
+
+
+class RateLimited(ServiceError):
+    """Too many attempts from one client (or at one target) for now; `retry_after` is in seconds."""
+
+    status = 429
+
+    def __init__(self, message: str, errors: dict[str, str] | None = None, *, retry_after: int = 60):
+        super().__init__(message, errors)
+        self.retry_after = retry_after

@@ -63,10 +63,12 @@ def study_for_researcher(*, user, study_id: int) -> Study:
 
 def assignment_for_annotator(*, user, assignment_id: int, with_clip: bool = True) -> Assignment:
     """One of the requester's own assignments (with its study and scheme, and its clip unless the caller
-    needs only the clip's id), or 404."""
+    needs only the clip's id) in a study they are still a member of, or 404."""
     related = ("study", "scheme_version", "clip") if with_clip else ("study", "scheme_version")
     try:
-        return Assignment.objects.select_related(*related).get(pk=assignment_id, annotator=user)
+        return Assignment.objects.select_related(*related).get(
+            pk=assignment_id, annotator=user, study__memberships__user=user
+        )
     except (Assignment.DoesNotExist, ValueError, TypeError, OverflowError):
         raise Http404("No such assignment.") from None
 

@@ -10,7 +10,9 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from annotator import services
-from labeling.errors import ServiceError
+from annotator.client import client_address
+from annotator.forms import SignupForm
+from labeling.errors import RateLimited, ServiceError
 from labeling.models import Invite, Membership, Role
 
 from .progress import annotator_progress
@@ -54,9 +56,24 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "annotator/home.html", {"rows": rows})
 
 
+def _invite_page(request: HttpRequest, invite: Invite, *, signup=None, status: int = 200) -> HttpResponse:
+    needs_account = services.invite_account_problem(
+        invite=invite, user=request.user if request.user.is_authenticated else None
+    )
+    if needs_account and signup is None and not request.user.is_authenticated:
+        signup = SignupForm()
+    return render(
+        request,
+        "annotator/invite.html",
+        {"invite": invite, "study": invite.study, "needs_account": needs_account, "signup": signup},
+        status=status,
+    )
+
+
 @require_http_methods(["GET", "POST"])
 def invite_entry(request: HttpRequest, token: str) -> HttpResponse:
-    """GET shows what the invite is for (link scanners must not use it up); POST joins."""
+    """GET shows what the invite is for (link scanners must not use it up); POST joins. A researcher invite
+    needs a real account: the visitor logs in first or signs up here with a user name and password."""
     invite = get_object_or_404(Invite.objects.select_related("study"), token=token)
     user = request.user if request.user.is_authenticated else None
     member = user is not None and Membership.objects.filter(study_id=invite.study_id, user=user).first()
@@ -68,9 +85,19 @@ def invite_entry(request: HttpRequest, token: str) -> HttpResponse:
             request, title="Invite link not usable", message=problem, status=410, study=invite.study
         )
     if request.method == "GET":
-        return render(request, "annotator/invite.html", {"invite": invite, "study": invite.study})
+        return _invite_page(request, invite)
     try:
-        user, membership = services.invite_accept(invite=invite, user=user)
+        if user is None and invite.role == Role.RESEARCHER:
+            signup = SignupForm(request.POST)
+            if not signup.is_valid():
+                return _invite_page(request, invite, signup=signup, status=400)
+            user, membership = services.invite_accept_signup(
+                invite=invite,
+                username=signup.cleaned_data["username"],
+                password=signup.cleaned_data["password1"],
+            )
+        else:
+            user, membership = services.invite_accept(invite=invite, user=user)
     except ServiceError as exc:
         return entry_error(request, title="Invite link not usable", message=exc.message, status=exc.status)
     if not request.user.is_authenticated:
@@ -78,10 +105,26 @@ def invite_entry(request: HttpRequest, token: str) -> HttpResponse:
     return redirect(_next_page(membership))
 
 
-@require_GET
+def _crowd_error(request: HttpRequest, exc: ServiceError, study) -> HttpResponse:
+    title = "This study link is incomplete" if exc.errors else "Cannot start this study"
+    if isinstance(exc, RateLimited):
+        title = "Please try again shortly"
+    response = entry_error(
+        request, title=title, message=exc.message, errors=exc.errors, status=exc.status, study=study
+    )
+    if isinstance(exc, RateLimited):
+        response["Retry-After"] = str(exc.retry_after)
+    return response
+
+
+@require_http_methods(["GET", "POST"])
 def crowd_entry(request: HttpRequest, slug: str) -> HttpResponse:
     """A crowd platform's link (?key=<study's crowd key>&PROLIFIC_PID=...): one pseudonymous account per
-    PROLIFIC_PID, logged in on every visit."""
+    study and PROLIFIC_PID, logged in on every visit.
+
+    A browser logged in as another account (a researcher, a guest, or another crowd participant, also of
+    this study) is never switched silently: GET shows a page that asks, and only its POST (CSRF-checked)
+    continues as the participant of the link."""
     study = services.crowd_study_for_link(slug=slug, key=request.GET.get("key"))
     if study is None:  # unknown study, crowd entry off, or a wrong key: all look the same
         return entry_error(
@@ -90,13 +133,23 @@ def crowd_entry(request: HttpRequest, slug: str) -> HttpResponse:
             message="This link does not open a study. Check that you used the whole link from the crowd-work platform.",
             status=404,
         )
+    try:
+        params = services.crowd_params_check(
+            pid=request.GET.get("PROLIFIC_PID"),
+            study_id=request.GET.get("STUDY_ID"),
+            session_id=request.GET.get("SESSION_ID"),
+        )
+    except ServiceError as exc:
+        return _crowd_error(request, exc, study)
     current = request.user
-    if current.is_authenticated and not getattr(current, "crowd_pid", ""):
-        # A researcher's (or an invited guest's) session is never swapped for a crowd account silently.
+    same_account = current.is_authenticated and (
+        getattr(current, "crowd_study_id", None) == study.pk and current.crowd_pid == params["pid"]
+    )
+    if current.is_authenticated and not same_account and request.method != "POST":
         response = render(
             request,
             "annotator/crowd_signed_in.html",
-            {"study": study, "current": current, "next": request.get_full_path()},
+            {"study": study, "current": current, "action": request.get_full_path()},
             status=409,
         )
         response["Cache-Control"] = "no-store"
@@ -104,15 +157,13 @@ def crowd_entry(request: HttpRequest, slug: str) -> HttpResponse:
     try:
         user, membership = services.crowd_enter(
             study=study,
-            pid=request.GET.get("PROLIFIC_PID"),
-            study_id=request.GET.get("STUDY_ID"),
-            session_id=request.GET.get("SESSION_ID"),
+            pid=params["pid"],
+            study_id=params["study_id"],
+            session_id=params["session_id"],
+            client=client_address(request),
         )
     except ServiceError as exc:
-        title = "This study link is incomplete" if exc.errors else "Cannot start this study"
-        return entry_error(
-            request, title=title, message=exc.message, errors=exc.errors, status=exc.status, study=study
-        )
+        return _crowd_error(request, exc, study)
     if current.pk != user.pk:
-        login(request, user, backend=BACKEND)  # another crowd participant on a shared computer
+        login(request, user, backend=BACKEND)  # a new session: the previous account is logged out
     return redirect(_next_page(membership))

@@ -31,7 +31,9 @@ class ClaimNextView(BaseAPIView):
         description=(
             "Returns the annotator's own unexpired lease first, else a new lease on the least-covered clip "
             "(breadth-first towards K distinct annotators per clip; never a clip this annotator already had). "
-            "Pass `exclude` with the ids of leases the client holds to preload a second clip."
+            "Pass `exclude` with the ids of leases the client holds to preload a second clip; until the "
+            "annotator's first rating in the study that second clip is refused with 409 (rate the first one, "
+            "then claim again), and a first lease is short until the rating page's heartbeat extends it."
         ),
         request=ClaimInputSerializer,
         responses={
@@ -40,7 +42,10 @@ class ClaimNextView(BaseAPIView):
             400: BAD_INPUT,
             403: error("Consent not yet given, or the study is closed."),
             404: NOT_FOUND,
-            409: error("The queue is busy; try again."),
+            409: error(
+                "The queue is busy (try again), or a second clip was asked for before the first rating "
+                "(`errors.exclude`: rate the clip held, then claim)."
+            ),
         },
     )
     def post(self, request: Request, study_id: int) -> Response:

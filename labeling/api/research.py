@@ -231,6 +231,9 @@ class MemberListView(ResearchView):
         if user is None:
             raise ValidationFailed("Nobody was added.", {"username": f"no user named {username!r}"})
         existing = Membership.objects.filter(study=study, user=user).first()
+        problem = existing is None and services.membership_problem(study=study, user=user, role=role)
+        if problem:  # a crowd participant's account belongs to its own study only
+            raise ValidationFailed("Nobody was added.", {"username": problem})
         if existing is not None and existing.role != role:
             raise Conflict(
                 f"{username} is already a member of this study as {existing.get_role_display().lower()}."

@@ -8,11 +8,13 @@ from .agreement import (
     clip_targets_extend,
 )
 from .annotations import annotation_submit
-from .assignments import assignment_claim_next, assignment_heartbeat, leases_expire
+from .assignments import assignment_claim_next, assignment_heartbeat, leases_expire, leases_release
 from .clips import clip_create, clip_update, clip_update_check, participant_get_or_create
 from .studies import (
     membership_add,
     membership_consent,
+    membership_problem,
+    membership_remove,
     participant_reinstate,
     participant_withdraw,
     study_create,
@@ -36,8 +38,11 @@ __all__ = [
     "clip_update",
     "clip_update_check",
     "leases_expire",
+    "leases_release",
     "membership_add",
     "membership_consent",
+    "membership_problem",
+    "membership_remove",
     "participant_get_or_create",
     "participant_reinstate",
     "participant_withdraw",

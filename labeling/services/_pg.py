@@ -24,7 +24,10 @@ _CLIP_FIELDS = Clip._meta.concrete_fields
 _FROM_ASSIGNMENT = ("assignment_id", "study_id", "clip_id", "annotator_id", "scheme_version_id")
 
 _CLAIM_SQL = f"""
-WITH own_pick AS (
+WITH rated AS (
+    SELECT EXISTS (SELECT 1 FROM {ASSIGNMENT} a WHERE a.study_id = %(study)s AND a.annotator_id = %(user)s
+                   AND a.status = 'submitted') AS yes
+), own_pick AS (
     SELECT a.id FROM {ASSIGNMENT} a JOIN {CLIP} c ON c.id = a.clip_id
     WHERE a.study_id = %(study)s AND a.annotator_id = %(user)s AND a.status = 'active'
       AND a.lease_expires_at > %(now)s AND c.is_active AND NOT (a.id = ANY(%(exclude)s::bigint[]))
@@ -33,10 +36,10 @@ WITH own_pick AS (
 ), own AS (
     UPDATE {ASSIGNMENT} a SET lease_expires_at = %(end)s
     FROM own_pick WHERE a.id = own_pick.id AND a.status = 'active'
-    RETURNING a.id, a.clip_id, a.scheme_version_id, a.leased_at
+    RETURNING a.id, a.clip_id, a.scheme_version_id, a.leased_at, a.lease_expires_at
 ), cand AS (
     SELECT c.id FROM {CLIP} c
-    WHERE NOT EXISTS (SELECT 1 FROM own_pick)
+    WHERE %(allow_new)s AND NOT EXISTS (SELECT 1 FROM own_pick)
       AND c.study_id = %(study)s AND c.is_active AND c.n_assigned < c.target_k
       AND NOT EXISTS (SELECT 1 FROM {ASSIGNMENT} a WHERE a.clip_id = c.id AND a.annotator_id = %(user)s)
     ORDER BY c.n_assigned, c.shuffle_key
@@ -50,18 +53,20 @@ WITH own_pick AS (
     INSERT INTO {ASSIGNMENT} (study_id, clip_id, annotator_id, scheme_version_id, status, leased_at, lease_expires_at)
     SELECT %(study)s, bump.id, %(user)s,
            (SELECT id FROM {SCHEME} WHERE study_id = %(study)s ORDER BY version DESC LIMIT 1),
-           'active', %(now)s, %(end)s
+           'active', %(now)s, CASE WHEN (SELECT yes FROM rated) THEN %(end)s ELSE %(first_end)s END
     FROM bump
-    RETURNING id, scheme_version_id, leased_at
+    RETURNING id, scheme_version_id, leased_at, lease_expires_at
 ), got AS (
     SELECT ins.id AS a_id, ins.scheme_version_id AS a_scheme, ins.leased_at AS a_leased_at,
+           ins.lease_expires_at AS a_end,
            {", ".join(f"bump.{f.column} AS c_{f.column}" for f in _CLIP_FIELDS)}
     FROM ins JOIN bump ON true
     UNION ALL
-    SELECT own.id, own.scheme_version_id, own.leased_at, {", ".join(f"c.{f.column}" for f in _CLIP_FIELDS)}
+    SELECT own.id, own.scheme_version_id, own.leased_at, own.lease_expires_at,
+           {", ".join(f"c.{f.column}" for f in _CLIP_FIELDS)}
     FROM own JOIN {CLIP} c ON c.id = own.clip_id
 )
-SELECT got.a_id, got.a_leased_at, sv.id, sv.version, sv.spec::text, sv.created_at,
+SELECT got.a_id, got.a_leased_at, got.a_end, sv.id, sv.version, sv.spec::text, sv.created_at,
        {", ".join(f"got.c_{f.column}" for f in _CLIP_FIELDS)}
 FROM got JOIN {SCHEME} sv ON sv.id = got.a_scheme
 """
@@ -73,11 +78,27 @@ def _statement():
 
 
 def claim(
-    *, study_id: int, user_id: int, exclude_ids: list[int], now: datetime, lease_end: datetime
+    *,
+    study_id: int,
+    user_id: int,
+    exclude_ids: list[int],
+    now: datetime,
+    lease_end: datetime,
+    first_lease_end: datetime,
+    allow_new: bool = True,
 ) -> Assignment | None:
-    """The annotator's own unexpired lease (not in `exclude_ids`), extended; else a new lease on the
-    least-covered clip they have never had. None when neither can be had without waiting."""
-    params = {"study": study_id, "user": user_id, "exclude": list(exclude_ids), "now": now, "end": lease_end}
+    """The annotator's own unexpired lease (not in `exclude_ids`), extended; else (when `allow_new`) a new
+    lease on the least-covered clip they have never had, ending at `first_lease_end` until the annotator's
+    first rating in the study. None when neither can be had without waiting."""
+    params = {
+        "study": study_id,
+        "user": user_id,
+        "exclude": list(exclude_ids),
+        "now": now,
+        "end": lease_end,
+        "first_end": first_lease_end,
+        "allow_new": allow_new,
+    }
     try:
         with _statement(), connection.cursor() as cursor:
             cursor.execute(_CLAIM_SQL, params)
@@ -86,7 +107,9 @@ def claim(
         return None  # the same annotator claimed this clip from another tab at this moment
     if row is None:
         return None
-    assignment_id, leased_at, scheme_id, version, spec, scheme_created_at, *clip_values = row
+    assignment_id, leased_at, lease_expires_at, scheme_id, version, spec, scheme_created_at, *clip_values = (
+        row
+    )
     clip = Clip.from_db(connection.alias, [f.attname for f in _CLIP_FIELDS], clip_values)
     assignment = Assignment(
         id=assignment_id,
@@ -96,7 +119,7 @@ def claim(
         annotator_id=user_id,
         status=Assignment.Status.ACTIVE,
         leased_at=leased_at,
-        lease_expires_at=lease_end,
+        lease_expires_at=lease_expires_at,
     )
     scheme = SchemeVersion(
         id=scheme_id, study_id=study_id, version=version, spec=json.loads(spec), created_at=scheme_created_at

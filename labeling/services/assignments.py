@@ -12,7 +12,7 @@ from collections import Counter
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, F, OuterRef, Value
+from django.db.models import Exists, F, OuterRef, Q, Value
 from django.db.models.functions import Greatest, Least
 from django.utils import timezone
 
@@ -21,13 +21,49 @@ from labeling.errors import Conflict, NotAllowed
 from labeling.models import Assignment, Clip, Membership
 from labeling.services import _pg
 
-# An annotator may hold two leases per study: the clip being rated and the next one, preloaded.
+# An annotator may hold two leases per study: the clip being rated and the next one, preloaded. Until their
+# first rating in the study only one, and a short one (the rating page's heartbeat, every minute, extends it
+# to the study's lease length), so made-up participants who never rate cannot starve the queue.
 MAX_ACTIVE_LEASES = 2
+FIRST_LEASE_MINUTES = 5
 _CLAIM_ATTEMPTS = 8
 
 
 def _lease_end(membership: Membership, now: datetime) -> datetime:
     return now + timedelta(minutes=membership.study.lease_minutes)
+
+
+def _first_lease_end(membership: Membership, now: datetime) -> datetime:
+    return now + timedelta(minutes=min(membership.study.lease_minutes, FIRST_LEASE_MINUTES))
+
+
+def _may_take_second_lease(*, study_id: int, user_id: int, now: datetime) -> bool:
+    """Whether an annotator asking to preload may get a new lease: yes once they have rated a clip of the
+    study, or when they hold no live lease at all. One query, run only on preload claims."""
+    statuses = set(
+        Assignment.objects.filter(study_id=study_id, annotator_id=user_id)
+        .filter(
+            Q(status=Assignment.Status.SUBMITTED)
+            | Q(status=Assignment.Status.ACTIVE, lease_expires_at__gt=now, clip__is_active=True)
+        )
+        .values_list("status", flat=True)
+        .distinct()
+    )
+    return Assignment.Status.SUBMITTED in statuses or Assignment.Status.ACTIVE not in statuses
+
+
+FIRST_RATING_FIRST = "Rate the clip you have first: the next one is chosen after your first rating."
+
+
+def _slots_return(rows: list[tuple[int, int, int]]) -> None:
+    """Give the clips of ended leases (rows of id, clip_id, the study's K) their slots back."""
+    study_k = {r[1]: r[2] for r in rows}
+    for clip_id, n in Counter(r[1] for r in rows).items():
+        # A target raised to make room for live leases (K lowered meanwhile) falls back to K + extra_k.
+        wanted = Greatest(Value(study_k[clip_id]) + F("extra_k"), F("n_assigned") - n)
+        Clip.objects.filter(pk=clip_id).update(
+            n_assigned=F("n_assigned") - n, target_k=Least(F("target_k"), wanted)
+        )
 
 
 def leases_expire(*, study_id: int | None = None, now: datetime | None = None) -> int:
@@ -49,14 +85,34 @@ def leases_expire(*, study_id: int | None = None, now: datetime | None = None) -
         ).update(status=Assignment.Status.EXPIRED)
         if expired != len(rows):  # cannot happen under the row locks / SQLite's one writer; never miscount
             raise IntegrityError("lease expiry raced; retry")
-        study_k = {r[1]: r[2] for r in rows}
-        for clip_id, n in Counter(r[1] for r in rows).items():
-            # A target raised to make room for live leases (K lowered meanwhile) falls back to K + extra_k.
-            wanted = Greatest(Value(study_k[clip_id]) + F("extra_k"), F("n_assigned") - n)
-            Clip.objects.filter(pk=clip_id).update(
-                n_assigned=F("n_assigned") - n, target_k=Least(F("target_k"), wanted)
-            )
+        _slots_return(rows)
         return expired
+
+
+@transaction.atomic
+def leases_release(*, annotator_id: int, study_id: int | None = None, now: datetime | None = None) -> int:
+    """End every live lease of one annotator (in one study, or everywhere) now: each clip gets its slot
+    back. Used when a member is removed, a user deleted or anonymised. Returns how many leases ended.
+
+    Unlike the expiry sweep this waits for row locks (never skips one): a lease skipped here would be
+    deleted with its user still counted on the clip.
+    """
+    now = now or timezone.now()
+    qs = Assignment.objects.filter(annotator_id=annotator_id, status=Assignment.Status.ACTIVE)
+    if study_id is not None:
+        qs = qs.filter(study_id=study_id)
+    if connection.features.has_select_for_update:
+        qs = qs.select_for_update(no_key=True, of=("self",))
+    rows = list(qs.order_by("clip_id").values_list("id", "clip_id", "study__overlap_k"))
+    if not rows:
+        return 0
+    ended = Assignment.objects.filter(id__in=[r[0] for r in rows], status=Assignment.Status.ACTIVE).update(
+        status=Assignment.Status.EXPIRED, lease_expires_at=now
+    )
+    if ended != len(rows):  # pragma: no cover - the rows are locked (PostgreSQL) or SQLite has one writer
+        raise IntegrityError("lease release raced; retry")
+    _slots_return(rows)
+    return ended
 
 
 def assignment_claim_next(
@@ -65,7 +121,8 @@ def assignment_claim_next(
     """The annotator's next clip: their own unexpired lease first, else a new lease on the least-covered clip.
 
     Returns None when nothing is left for this annotator. `exclude_ids` skips leases the client already
-    holds (the clip on screen), so the next one can be preloaded.
+    holds (the clip on screen), so the next one can be preloaded; until the annotator's first rating in the
+    study that second lease is refused (Conflict), and a first new lease is short (FIRST_LEASE_MINUTES).
     """
     if membership.consented_at is None:
         raise NotAllowed("Consent must be accepted before the first clip.")
@@ -73,9 +130,16 @@ def assignment_claim_next(
     user_id = membership.user_id
     now = now or timezone.now()
     lease_end = _lease_end(membership, now)
+    allow_new = not exclude_ids or _may_take_second_lease(study_id=study.pk, user_id=user_id, now=now)
     if connection.vendor == "postgresql" and study.is_active and len(exclude_ids) < MAX_ACTIVE_LEASES:
         claimed = _pg.claim(
-            study_id=study.pk, user_id=user_id, exclude_ids=list(exclude_ids), now=now, lease_end=lease_end
+            study_id=study.pk,
+            user_id=user_id,
+            exclude_ids=list(exclude_ids),
+            now=now,
+            lease_end=lease_end,
+            first_lease_end=_first_lease_end(membership, now),
+            allow_new=allow_new,
         )
         if claimed is not None:  # the usual case, in one statement
             return claimed
@@ -100,9 +164,15 @@ def assignment_claim_next(
         return None
     if not study.is_active:  # a lease already held may be finished; no new ones
         raise NotAllowed("This study is closed.")
+    if not allow_new:
+        raise Conflict(FIRST_RATING_FIRST, {"exclude": "a second clip is held only after the first rating"})
 
     # The general path: expired leases back to the pool first, then a claim that waits for locked rows.
     leases_expire(study_id=study.pk, now=now)
+    if not Assignment.objects.filter(
+        study_id=study.pk, annotator_id=user_id, status=Assignment.Status.SUBMITTED
+    ).exists():
+        lease_end = _first_lease_end(membership, now)
     scheme = selectors.scheme_current(study=study)
     seen = Assignment.objects.filter(clip_id=OuterRef("pk"), annotator_id=user_id)
     candidates = (

@@ -9,7 +9,7 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 from django.utils.text import slugify
 
-from labeling.errors import Conflict, ValidationFailed
+from labeling.errors import Conflict, NotAllowed, ValidationFailed
 from labeling.models import (
     Assignment,
     Clip,
@@ -21,7 +21,7 @@ from labeling.models import (
     Study,
 )
 from labeling.scheme import DEFAULT_SPEC, SchemeError, validate_spec
-from labeling.services.assignments import leases_expire
+from labeling.services.assignments import leases_expire, leases_release
 
 log = logging.getLogger(__name__)
 
@@ -97,14 +97,40 @@ def study_update(*, study: Study, fields: dict[str, Any], scheme: dict[str, Any]
     return locked
 
 
+def membership_problem(*, study: Study, user, role: str) -> str | None:
+    """Why `user` cannot be a member of `study` in `role`, or None. A crowd account (User.crowd_study set)
+    belongs to its own study, as an annotator, and to no other."""
+    crowd_study_id = getattr(user, "crowd_study_id", None)
+    if crowd_study_id is not None and (crowd_study_id != study.pk or role != Role.ANNOTATOR):
+        return "This is a crowd participant's account: it can only annotate in the study it joined through."
+    return None
+
+
 def membership_add(
     *, study: Study, user, role: str = Role.ANNOTATOR, via: str = Membership.Via.ACCOUNT, **fields: Any
 ) -> Membership:
-    """Make `user` a member (idempotent: an existing membership is returned unchanged)."""
+    """Make `user` a member (idempotent: an existing membership is returned unchanged).
+
+    Refuses (NotAllowed) to make a crowd account a member of any study but its own, or a researcher.
+    """
+    existing = Membership.objects.filter(study=study, user=user).first()
+    if existing is not None:
+        return existing
+    problem = membership_problem(study=study, user=user, role=role)
+    if problem:
+        raise NotAllowed(problem)
     membership, _ = Membership.objects.get_or_create(
         study=study, user=user, defaults={"role": role, "joined_via": via, **fields}
     )
     return membership
+
+
+@transaction.atomic
+def membership_remove(*, membership: Membership) -> None:
+    """Remove a member from a study: their live leases end now (each clip gets its slot back) and the
+    membership goes, so they can no longer claim, keep or submit a clip there. Their labels stay."""
+    leases_release(annotator_id=membership.user_id, study_id=membership.study_id)
+    Membership.objects.filter(pk=membership.pk).delete()
 
 
 def membership_consent(*, membership: Membership) -> Membership:

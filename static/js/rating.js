@@ -42,6 +42,7 @@ let cannotJudge = false;
 let sending = false;
 let nextPageUrl = null;
 let nothingNext = false;
+let preloadSettled = false; // the preload request has been answered (or failed): whatever it said
 
 // ---------- player ----------
 let watch = null; // the watch gate below; the player reports progress before it exists
@@ -397,6 +398,8 @@ async function preloadNext() {
       submitBtn.firstChild.textContent = "Submit and finish ";
       return;
     }
+    // 409 before the first rating in the study (one clip at a time until then), or a busy queue: no
+    // preload; the queue page picks the next clip after submitting.
     if (res.status !== 201 && res.status !== 200) return;
     const next = await res.json();
     if (next.id === config.assignmentId) return;
@@ -404,6 +407,8 @@ async function preloadNext() {
     preloadClip(document.getElementById("preload-box"), next.clip?.media_url, next.clip?.poster_url);
   } catch {
     /* no preload: the queue page picks the next clip after submitting */
+  } finally {
+    preloadSettled = true;
   }
 }
 
@@ -422,6 +427,10 @@ if (pending?.body && pending.rejected) {
   send(pending);
 }
 flushPending({ userId: config.userId, exceptKey: pendingKey });
-const get = { nextPageUrl: () => nextPageUrl, nothingNext: () => nothingNext };
+const get = {
+  nextPageUrl: () => nextPageUrl,
+  nothingNext: () => nothingNext,
+  preloadSettled: () => preloadSettled,
+};
 window.ratingPage = { values, player, submissionId, pendingKey, watch, buildBody };
 for (const [name, fn] of Object.entries(get)) Object.defineProperty(window.ratingPage, name, { get: fn });

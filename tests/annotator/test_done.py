@@ -123,6 +123,7 @@ def test_closed_study_with_a_preloaded_lease_finishes_with_the_code(client):
     study = StudyFactory(overlap_k=3, completion_code="CODE123")
     ClipFactory.create_batch(3, study=study)
     m = MembershipFactory(study=study)
+    services.annotation_submit(assignment=services.assignment_claim_next(membership=m), data=rating())
     a1 = services.assignment_claim_next(membership=m)
     services.assignment_claim_next(membership=m, exclude_ids=[a1.pk])  # the next clip, preloaded
     services.annotation_submit(assignment=a1, data=rating())

@@ -1,15 +1,19 @@
-"""Ways in: log-in, crowd links (one pseudonymous account per PROLIFIC_PID) and invite links."""
+"""Ways in: log-in, crowd links (one pseudonymous account per study and PROLIFIC_PID) and invite links."""
 
 import re
 from datetime import timedelta
 
 import pytest
+from django.db import IntegrityError, transaction
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from annotator import services
 from annotator.models import User
-from labeling.models import Invite, Membership
-from tests.factories import MembershipFactory, StudyFactory, UserFactory
+from labeling.errors import NotAllowed
+from labeling.models import Assignment, Invite, Membership
+from tests.factories import ClipFactory, MembershipFactory, StudyFactory, UserFactory
 
 PID = "5f1a2b3c4d5e6f7a8b9c0d1e"
 
@@ -59,19 +63,49 @@ def test_same_pid_later_logs_back_into_the_same_account(client, study):
     assert Membership.objects.get(user=first).crowd_session_id == "se789"  # the platform's new attempt
 
 
-def test_same_pid_in_a_second_study_reuses_the_account(client, study):
+def test_same_pid_in_a_second_study_is_a_separate_account(client, study):
+    """Was test_same_pid_in_a_second_study_reuses_the_account (one account per PID site-wide, issue 6 item 1)."""
     other = StudyFactory()
     client.get(crowd_url(study))
+    first = User.objects.get(crowd_study=study, crowd_pid=PID)
+    client.logout()
     client.get(crowd_url(other))
-    user = User.objects.get(crowd_pid=PID)
-    assert set(Membership.objects.filter(user=user).values_list("study_id", flat=True)) == {
-        study.pk,
-        other.pk,
-    }
+    second = User.objects.get(crowd_study=other, crowd_pid=PID)
+    assert first.pk != second.pk
+    assert list(Membership.objects.filter(user=first).values_list("study_id", flat=True)) == [study.pk]
+    assert list(Membership.objects.filter(user=second).values_list("study_id", flat=True)) == [other.pk]
+
+
+def test_crowd_pid_of_another_study_cannot_take_over_account(client, study):
+    """Anyone with study B's crowd link and the PID of a participant of study A reaches only a fresh account
+    of study B: never the A account, its memberships, leases or labels."""
+    victim_study = StudyFactory()
+    ClipFactory(study=victim_study)
+    client.get(crowd_url(victim_study))
+    victim = User.objects.get(crowd_study=victim_study, crowd_pid=PID)
+    Membership.objects.filter(user=victim).update(consented_at=timezone.now())
+    assert client.post(f"/api/studies/{victim_study.pk}/assignments/next/").status_code == 201
+    attacker = Client()
+    response = attacker.get(crowd_url(study))  # another study's link, the victim's PID
+    assert response.status_code == 302
+    assert session_user_id(attacker) != victim.pk
+    assert attacker.get(reverse("study-queue", args=[victim_study.pk])).status_code == 404
+    assert attacker.post(f"/api/studies/{victim_study.pk}/assignments/next/").status_code == 404
+    assert Membership.objects.filter(user=victim).count() == 1
+
+
+def test_crowd_account_is_unique_per_study_and_pid_in_the_database(study):
+    UserFactory(username="crowd-a", is_pseudonymous=True, crowd_study=study, crowd_pid=PID)
+    UserFactory(username="crowd-b", is_pseudonymous=True, crowd_study=StudyFactory(), crowd_pid=PID)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        User.objects.create(username="crowd-c", is_pseudonymous=True, crowd_study=study, crowd_pid=PID)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        User.objects.create(username="crowd-d", is_pseudonymous=True, crowd_pid="9d9d9d9d")  # no study
 
 
 def test_different_pids_get_different_accounts(client, study):
     client.get(crowd_url(study))
+    client.logout()
     client.get(crowd_url(study, PROLIFIC_PID="6a0b1c2d3e4f5a6b7c8d9e0f"))
     assert User.objects.filter(is_pseudonymous=True).count() == 2
     assert session_user_id(client) == User.objects.get(crowd_pid="6a0b1c2d3e4f5a6b7c8d9e0f").pk
@@ -84,18 +118,33 @@ def test_consented_crowd_worker_returning_goes_to_the_queue(client, study):
     assert response["Location"] == reverse("study-queue", args=[study.pk])
 
 
-def test_crowd_link_replaces_another_crowd_participant(client, study):
-    """A shared computer: the next crowd participant's link logs the previous one (also crowd) out."""
-    before = UserFactory(is_pseudonymous=True, crowd_pid="8c8c8c8c8c8c8c8c8c8c8c8c")
-    client.force_login(before)
-    assert client.get(crowd_url(study)).status_code == 302
-    assert session_user_id(client) == User.objects.get(crowd_pid=PID).pk
+def test_same_pid_same_study_while_logged_in_just_continues(client, study):
+    client.get(crowd_url(study))
+    user = User.objects.get(crowd_pid=PID)
+    response = client.get(crowd_url(study, SESSION_ID="se999"))
+    assert response.status_code == 302 and session_user_id(client) == user.pk
+    assert User.objects.filter(crowd_pid=PID).count() == 1
+
+
+def test_crowd_link_asks_before_replacing_another_crowd_participant(study):
+    """A shared computer: the next participant's link (same study or another) asks before logging the
+    previous crowd participant out. Was test_crowd_link_replaces_another_crowd_participant (silent switch)."""
+    client = Client(enforce_csrf_checks=True)
+    for before_study in (study, StudyFactory()):
+        before = UserFactory(
+            is_pseudonymous=True, crowd_study=before_study, crowd_pid="8c8c8c8c8c8c8c8c8c8c8c8c"
+        )
+        client.force_login(before)
+        response = client.get(crowd_url(study))
+        assert response.status_code == 409 and "Continue as the participant" in response.content.decode()
+        assert session_user_id(client) == before.pk
+        assert not User.objects.filter(crowd_study=study, crowd_pid=PID).exists()
 
 
 @pytest.mark.parametrize("kind", ["researcher", "staff", "invited guest"])
 def test_crowd_link_never_silently_logs_out_an_account(client, study, kind):
-    """A researcher testing the link (or an invited guest, whose account has no password) is told to log
-    out first: nothing is created and the session stays theirs."""
+    """A researcher testing the link (or an invited guest, whose account has no password) is asked first:
+    nothing is created and the session stays theirs until they choose to continue."""
     if kind == "researcher":
         current = MembershipFactory(study=study, role="researcher").user
     elif kind == "staff":
@@ -106,23 +155,97 @@ def test_crowd_link_never_silently_logs_out_an_account(client, study, kind):
     response = client.get(crowd_url(study))
     body = response.content.decode()
     assert response.status_code == 409 and response["Cache-Control"] == "no-store"
-    assert f"You are logged in as {current.username}" in body and "log out" in body
-    assert 'action="/logout/"' in body and 'name="next"' in body
+    assert f"You are logged in as {current.username}" in body
+    assert 'method="post"' in body and "csrfmiddlewaretoken" in body
+    assert f'action="{crowd_url(study).replace("&", "&amp;")}"' in body
+    assert f"Keep {current.username}" in body
     assert session_user_id(client) == current.pk
     assert not User.objects.filter(crowd_pid=PID).exists()
     assert not Membership.objects.filter(study=study, joined_via="crowd").exists()
     assert ("no password" in body) == (kind == "invited guest")
 
 
-def test_logging_out_from_the_crowd_link_page_continues_into_the_study(client, study, researcher):
+def test_continuing_from_the_crowd_link_page_signs_in_as_the_participant(study, researcher):
+    """Was test_logging_out_from_the_crowd_link_page_continues_into_the_study: the page's own POST (with its
+    CSRF token) continues; a POST without the token changes nothing."""
+    client = Client(enforce_csrf_checks=True)
     client.force_login(researcher)
     link = crowd_url(study)
     page = client.get(link).content.decode()
-    next_url = page.split('name="next" value="')[1].split('"')[0].replace("&amp;", "&")
-    response = client.post(reverse("logout"), {"next": next_url})
-    assert response.status_code == 302 and response["Location"] == link
-    response = client.get(response["Location"])
-    assert response.status_code == 302 and session_user_id(client) == User.objects.get(crowd_pid=PID).pk
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+    assert client.post(link).status_code == 403  # no CSRF token: refused
+    assert session_user_id(client) == researcher.pk
+    response = client.post(link, {"csrfmiddlewaretoken": token})
+    assert response.status_code == 302 and response["Location"] == reverse("study-consent", args=[study.pk])
+    assert session_user_id(client) == User.objects.get(crowd_pid=PID).pk
+
+
+# ---------- flooding ----------
+
+
+def test_crowd_signups_are_rate_limited_per_client_address(client, study, settings):
+    settings.CROWD_SIGNUPS_PER_CLIENT = 3
+    for i in range(3):
+        client.logout()
+        assert client.get(crowd_url(study, PROLIFIC_PID=f"pid{i}aaaa")).status_code == 302
+    client.logout()
+    response = client.get(crowd_url(study, PROLIFIC_PID="pid9aaaa"))
+    assert response.status_code == 429 and int(response["Retry-After"]) > 0
+    assert "try again" in response.content.decode()
+    assert not User.objects.filter(crowd_pid="pid9aaaa").exists()
+    other_address = Client(REMOTE_ADDR="10.9.8.7")
+    assert other_address.get(crowd_url(study, PROLIFIC_PID="pid9aaaa")).status_code == 302
+    # Returning participants are never held back.
+    assert client.get(crowd_url(study, PROLIFIC_PID="pid0aaaa")).status_code == 302
+
+
+def test_crowd_entry_flood_cannot_block_the_queue(study, settings):
+    """The probe: nine made-up ids from one client, each claiming and preloading, took every slot of a
+    study. Now the client makes at most CROWD_SIGNUPS_PER_CLIENT accounts, each holds one short lease until
+    it rates, and a real participant still gets a clip."""
+    settings.CROWD_SIGNUPS_PER_CLIENT = 5
+    ClipFactory.create_batch(3, study=study, target_k=3)  # nine slots
+    statuses = []
+    for i in range(9):
+        flooder = Client(REMOTE_ADDR="10.66.66.66")
+        response = flooder.get(crowd_url(study, PROLIFIC_PID=f"fake{i}xxxx"))
+        statuses.append(response.status_code)
+        if response.status_code != 302:
+            continue
+        Membership.objects.filter(study=study, user_id=session_user_id(flooder)).update(
+            consented_at=timezone.now()
+        )
+        first = flooder.post(
+            f"/api/studies/{study.pk}/assignments/next/", {}, content_type="application/json"
+        )
+        assert first.status_code == 201
+        preload = flooder.post(
+            f"/api/studies/{study.pk}/assignments/next/",
+            {"exclude": [first.json()["id"]]},
+            content_type="application/json",
+        )
+        assert preload.status_code == 409
+    assert statuses == [302] * 5 + [429] * 4
+    assert Assignment.objects.filter(study=study, status="active").count() == 5
+    real = Client(REMOTE_ADDR="10.1.2.3")
+    assert real.get(crowd_url(study, PROLIFIC_PID="realperson1")).status_code == 302
+    Membership.objects.filter(study=study, user_id=session_user_id(real)).update(consented_at=timezone.now())
+    assert real.post(f"/api/studies/{study.pk}/assignments/next/").status_code == 201
+
+
+def test_crowd_signups_are_rate_limited_per_study(study, settings):
+    settings.CROWD_SIGNUPS_PER_STUDY = 2
+    for i in range(2):
+        assert (
+            Client(REMOTE_ADDR=f"10.0.0.{i}").get(crowd_url(study, PROLIFIC_PID=f"pid{i}bbbb")).status_code
+            == 302
+        )
+    response = Client(REMOTE_ADDR="10.0.0.9").get(crowd_url(study, PROLIFIC_PID="pid9bbbb"))
+    assert response.status_code == 429 and "Please try again" in response.content.decode()
+    assert (
+        Client(REMOTE_ADDR="10.0.0.9").get(crowd_url(StudyFactory(), PROLIFIC_PID="pid9bbbb")).status_code
+        == 302
+    )
 
 
 # ---------- the crowd key ----------
@@ -245,14 +368,16 @@ def test_closed_study_takes_no_new_crowd_workers_but_lets_members_back(client, s
     response = client.get(crowd_url(study))
     assert response.status_code == 403 and "closed" in response.content.decode()
     assert not User.objects.filter(crowd_pid=PID).exists()
-    member = UserFactory(username="crowd-old", is_pseudonymous=True, crowd_pid="7b7b7b7b7b7b7b7b7b7b7b7b")
+    member = UserFactory(
+        username="crowd-old", is_pseudonymous=True, crowd_study=study, crowd_pid="7b7b7b7b7b7b7b7b7b7b7b7b"
+    )
     MembershipFactory(study=study, user=member, joined_via="crowd")
     response = client.get(crowd_url(study, PROLIFIC_PID="7b7b7b7b7b7b7b7b7b7b7b7b"))
     assert response.status_code == 302 and session_user_id(client) == member.pk
 
 
 def test_crowd_pid_never_logs_into_a_staff_or_regular_account(client, study):
-    UserFactory(username="admin-with-pid", is_staff=True, crowd_pid=PID)
+    UserFactory(username="admin-with-pid", is_staff=True, crowd_study=study, crowd_pid=PID)
     response = client.get(crowd_url(study))
     assert response.status_code == 403
     assert session_user_id(client) is None
@@ -336,6 +461,58 @@ def test_invite_to_closed_study_is_refused(client, study):
 
 def test_unknown_invite_is_404(client, db):
     assert client.get(reverse("invite", args=["nope"])).status_code == 404
+
+
+def test_researcher_invite_makes_no_passwordless_researcher(client, study):
+    invite = make_invite(study, role="researcher")
+    page = client.get(reverse("invite", args=[invite.token])).content.decode()
+    assert "Sign up and join" in page and 'name="password1"' in page and "Log in" in page
+    response = client.post(reverse("invite", args=[invite.token]))  # the old one-click join
+    assert response.status_code == 400
+    assert not Membership.objects.filter(study=study).exists()
+    assert session_user_id(client) is None and not User.objects.exists()
+    with pytest.raises(NotAllowed):
+        services.invite_accept(invite=invite, user=None)
+    invite.refresh_from_db()
+    assert invite.uses == 0
+
+
+def test_researcher_invite_refuses_a_logged_in_pseudonymous_account(client, study):
+    invite = make_invite(study, role="researcher")
+    guest = UserFactory(username="guest-1a2b3c", is_pseudonymous=True)
+    guest.set_unusable_password()
+    guest.save()
+    client.force_login(guest)
+    assert "has none" in client.get(reverse("invite", args=[invite.token])).content.decode()
+    response = client.post(reverse("invite", args=[invite.token]))
+    assert response.status_code == 403
+    assert not Membership.objects.filter(study=study, user=guest).exists()
+
+
+def test_researcher_invite_signup_makes_a_real_account_with_a_checked_password(client, study):
+    invite = make_invite(study, role="researcher")
+    url = reverse("invite", args=[invite.token])
+    weak = client.post(url, {"username": "dr-new", "password1": "short", "password2": "short"})
+    assert weak.status_code == 400 and "too short" in weak.content.decode()
+    assert not User.objects.filter(username="dr-new").exists()
+    good = "a-long-enough-passphrase-42"
+    response = client.post(url, {"username": "dr-new", "password1": good, "password2": good})
+    assert response.status_code == 302
+    user = User.objects.get(username="dr-new")
+    assert not user.is_pseudonymous and user.check_password(good)
+    assert Membership.objects.get(study=study, user=user).role == "researcher"
+    assert session_user_id(client) == user.pk
+    invite.refresh_from_db()
+    assert invite.uses == 1
+
+
+def test_crowd_account_cannot_join_another_study_through_an_invite(client, study):
+    crowd = UserFactory(username="crowd-x", is_pseudonymous=True, crowd_study=StudyFactory(), crowd_pid=PID)
+    MembershipFactory(study=crowd.crowd_study, user=crowd)
+    client.force_login(crowd)
+    response = client.post(reverse("invite", args=[make_invite(study).token]))
+    assert response.status_code == 403 and "crowd participant" in response.content.decode()
+    assert not Membership.objects.filter(study=study, user=crowd).exists()
 
 
 def test_invite_accept_counts_uses_atomically(study):

@@ -19,4 +19,5 @@ def play_to_the_end(page, *, keyboard: bool):
     else:
         page.click("#big-play")
     page.wait_for_function("() => document.body.classList.contains('has-ended')", timeout=20_000)
-    page.wait_for_function("() => window.ratingPage.nextPageUrl !== null || window.ratingPage.nothingNext")
+    # The preload has been answered: a next clip, nothing left, or (before the first rating) a refusal.
+    page.wait_for_function("() => window.ratingPage.preloadSettled")

@@ -22,6 +22,12 @@ def enter(page, live_server, study, pid):
     wait_for_rating_page(page)
 
 
+def switch_to(page, live_server, study, pid):
+    """Another participant's link on a browser where someone is logged in: the page asks first."""
+    page.goto(crowd_link(live_server, study, pid))
+    page.get_by_role("button", name="Continue as the participant of this link").click()
+
+
 def cannot_judge(page):
     page.get_by_label("I cannot judge this clip").check()
     page.locator("label.chip:has(input[value='Too short to tell'])").click()
@@ -168,7 +174,9 @@ def test_pending_ratings_on_a_shared_computer_belong_to_their_user(live_server, 
 
     posted = []
     page.on("request", lambda req: posted.append(req.url) if "/annotation/" in req.url else None)
-    enter(page, live_server, crowd_study, "93bbbbbb93bbbbbb93bbbbbb")  # B, on the same browser
+    switch_to(page, live_server, crowd_study, "93bbbbbb93bbbbbb93bbbbbb")  # B, on the same browser
+    page.get_by_role("button", name="I agree").click()
+    wait_for_rating_page(page)
     b_user = User.objects.get(crowd_pid="93bbbbbb93bbbbbb93bbbbbb")
     page.wait_for_timeout(800)  # give B's page time to flush whatever it (wrongly) might
     assert posted == [] and planted["key"] in pending_records(page)
@@ -176,7 +184,7 @@ def test_pending_ratings_on_a_shared_computer_belong_to_their_user(live_server, 
     assert page.evaluate("window.ratingPage.pendingKey").startswith(f"{PENDING}u{b_user.pk}:")
     assert not Annotation.objects.exists()
 
-    page.goto(crowd_link(live_server, crowd_study, "93aaaaaa93aaaaaa93aaaaaa"))  # A comes back
+    switch_to(page, live_server, crowd_study, "93aaaaaa93aaaaaa93aaaaaa")  # A comes back
     page.wait_for_function(f"() => localStorage.getItem('{planted['key']}') === null", timeout=20_000)
     annotation = Annotation.objects.get()
     assert annotation.annotator_id == a_user.pk

@@ -274,3 +274,71 @@ def test_migrated_studies_do_not_share_a_crowd_key(transactional_db):
     executor.migrate(executor.loader.graph.leaf_nodes())
     keys = list(StudyModel.objects.filter(slug__startswith="old-").values_list("crowd_key", flat=True))
     assert len(keys) == 3 and len(set(keys)) == 3 and all(len(k) >= 20 for k in keys)
+
+
+# --- issue 6: removing members and users through the admin ---------------------------------------------------
+
+
+def test_admin_membership_delete_ends_leases_and_returns_the_slot(admin_client_):
+    study = StudyFactory()
+    clip = ClipFactory(study=study, target_k=1)
+    member = MembershipFactory(study=study)
+    services.assignment_claim_next(membership=member)
+    url = reverse("admin:labeling_membership_delete", args=[member.pk])
+    assert admin_client_.post(url, {"post": "yes"}).status_code == 302
+    assert not Membership.objects.filter(pk=member.pk).exists()
+    assert Clip.objects.get(pk=clip.pk).n_assigned == 0
+    other = MembershipFactory(study=study)  # bulk action too
+    services.assignment_claim_next(membership=other)
+    changelist = reverse("admin:labeling_membership_changelist")
+    admin_client_.post(
+        changelist, {"action": "delete_selected", "_selected_action": [other.pk], "post": "yes"}
+    )
+    assert not Membership.objects.filter(pk=other.pk).exists()
+    assert Clip.objects.get(pk=clip.pk).n_assigned == 0
+
+
+def test_admin_user_delete_returns_the_clip_slot(admin_client_):
+    study = StudyFactory()
+    clip = ClipFactory(study=study, target_k=1)
+    member = MembershipFactory(study=study)
+    services.assignment_claim_next(membership=member)
+    url = reverse("admin:annotator_user_delete", args=[member.user_id])
+    assert admin_client_.post(url, {"post": "yes"}).status_code == 302
+    assert Clip.objects.get(pk=clip.pk).n_assigned == 0
+
+
+def test_admin_anonymise_action_keeps_labels(admin_client_):
+    study = StudyFactory()
+    ClipFactory.create_batch(2, study=study)
+    member = MembershipFactory(study=study, user=UserFactory(email="someone@example.org", first_name="Sam"))
+    services.annotation_submit(assignment=services.assignment_claim_next(membership=member), data=rating())
+    changelist = reverse("admin:annotator_user_changelist")
+    response = admin_client_.post(changelist, {"action": "anonymise", "_selected_action": [member.user_id]})
+    assert response.status_code == 302
+    member.user.refresh_from_db()
+    assert member.user.username.startswith("anon-") and member.user.email == "" and not member.user.is_active
+    assert Annotation.objects.filter(annotator=member.user).count() == 1
+
+
+def test_admin_refuses_to_add_a_crowd_account_to_another_study(admin_client_):
+    home, other = StudyFactory(), StudyFactory()
+    crowd = UserFactory(username="crowd-1", is_pseudonymous=True, crowd_study=home, crowd_pid="5f1a2b3c4d")
+    data = {"study": other.pk, "user": crowd.pk, "role": "annotator", "joined_via": "account"}
+    response = admin_client_.post(reverse("admin:labeling_membership_add"), data)
+    assert response.status_code == 200 and "crowd participant" in response.content.decode()
+    assert not Membership.objects.filter(user=crowd).exists()
+    data["study"] = home.pk
+    assert admin_client_.post(reverse("admin:labeling_membership_add"), data).status_code == 302
+
+
+def test_admin_user_change_page_keeps_crowd_ids_read_only(admin_client_):
+    crowd = UserFactory(
+        username="crowd-2", is_pseudonymous=True, crowd_study=StudyFactory(), crowd_pid="5f1a2b3c4d"
+    )
+    url = reverse("admin:annotator_user_change", args=[crowd.pk])
+    page = admin_client_.get(url)
+    assert page.status_code == 200 and "5f1a2b3c4d" in page.content.decode()
+    assert (
+        'name="crowd_pid"' not in page.content.decode() and 'name="crowd_study"' not in page.content.decode()
+    )

@@ -14,6 +14,7 @@ from rest_framework.test import APIClient
 
 from labeling import services
 from labeling.models import Annotation, Assignment, Clip
+from labeling.services.assignments import FIRST_LEASE_MINUTES
 from tests.factories import ClipFactory, MembershipFactory, StudyFactory, api_key_for
 from tests.factories import rating_data as rating
 
@@ -78,12 +79,20 @@ def test_claim_returns_201_with_everything_the_page_needs(api, study, member):
         "has_audio": False,
     }
     expires = parse_datetime(body["lease_expires_at"])
-    assert expires >= before + timedelta(minutes=study.lease_minutes) - timedelta(seconds=5)
+    first_lease = min(study.lease_minutes, FIRST_LEASE_MINUTES)  # until the first rating (issue 6)
+    assert expires >= before + timedelta(minutes=first_lease) - timedelta(seconds=5)
     clip.refresh_from_db()
     assert clip.n_assigned == 1
 
 
+def submit_url(assignment_id):
+    return f"/api/assignments/{assignment_id}/annotation/"
+
+
 def test_claim_with_exclude_preloads_another_clip(api, study):
+    """Once the annotator has rated a clip (before that see test_unrated_participant_holds_one_lease_...)."""
+    rated = api.post(claim_url(study.pk), {}, format="json").json()
+    assert api.post(submit_url(rated["id"]), rating(), format="json").status_code == 201
     first = api.post(claim_url(study.pk), {}, format="json").json()
     second = api.post(claim_url(study.pk), {"exclude": [first["id"]]}, format="json")
     assert second.status_code == 201
@@ -91,7 +100,29 @@ def test_claim_with_exclude_preloads_another_clip(api, study):
     # a plain retry returns the lease already held, not a third clip
     again = api.post(claim_url(study.pk), format="json")
     assert again.json()["id"] == first["id"]
-    assert Assignment.objects.count() == 2
+    assert Assignment.objects.count() == 3
+
+
+def test_unrated_participant_holds_one_lease_preload_is_refused_in_the_error_shape(api, study):
+    first = api.post(claim_url(study.pk), {}, format="json").json()
+    before = snapshot()
+    second = api.post(claim_url(study.pk), {"exclude": [first["id"]]}, format="json")
+    assert second.status_code == 409
+    assert second.json() == {
+        "detail": "Rate the clip you have first: the next one is chosen after your first rating.",
+        "errors": {"exclude": "a second clip is held only after the first rating"},
+    }
+    assert snapshot() == before
+
+
+def test_removed_member_cannot_submit_or_heartbeat(api, study, member):
+    claimed = api.post(claim_url(study.pk), {}, format="json").json()
+    services.membership_remove(membership=member)
+    before = snapshot()
+    assert api.post(f"/api/assignments/{claimed['id']}/heartbeat/", format="json").status_code == 404
+    assert api.post(submit_url(claimed["id"]), rating(), format="json").status_code == 404
+    assert api.post(claim_url(study.pk), {}, format="json").status_code == 404
+    assert snapshot() == before and not Annotation.objects.exists()
 
 
 def test_claim_rejects_a_malformed_exclude(api, study):

@@ -265,6 +265,19 @@ def test_members_list_with_counts_and_add_by_username(study, rc, clips, research
     assert state() == before
 
 
+def test_crowd_account_of_another_study_cannot_be_added_as_member(study, rc):
+    crowd = UserFactory(
+        username="crowd-elsewhere", is_pseudonymous=True, crowd_study=StudyFactory(), crowd_pid="5f1a2b3c4d"
+    )
+    before = state()
+    for role in ("annotator", "researcher"):
+        resp = rc.post(
+            f"/api/studies/{study.pk}/members/", {"username": crowd.username, "role": role}, format="json"
+        )
+        assert resp.status_code == 400 and "crowd participant" in resp.json()["errors"]["username"]
+    assert state() == before and not Membership.objects.filter(user=crowd, study=study).exists()
+
+
 # --- annotations -------------------------------------------------------------------------------------------
 
 

@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from labeling import services
 from labeling.errors import Conflict, NotAllowed, ValidationFailed
-from labeling.models import Annotation, Assignment, Clip
+from labeling.models import Annotation, Assignment, Clip, Membership
 from tests.factories import ClipFactory
 from tests.factories import rating_data as rating
 
@@ -43,6 +43,7 @@ def test_claim_needs_consent(study, clips, make_annotator):
 
 def test_claim_returns_own_lease_first_and_prefetches_next(study, clips, make_annotator):
     m = make_annotator(study)
+    services.annotation_submit(assignment=services.assignment_claim_next(membership=m), data=rating())
     a = services.assignment_claim_next(membership=m)
     assert services.assignment_claim_next(membership=m).pk == a.pk
     b = services.assignment_claim_next(membership=m, exclude_ids=[a.pk])
@@ -167,3 +168,100 @@ def test_study_update_refuses_bad_values_and_changes_nothing(study):
         services.study_update(study=study, fields={"overlap_k": 0})
     study.refresh_from_db()
     assert study.overlap_k == 3
+
+
+# ---------- issue 6: leases of participants who never rate, members removed, users deleted ----------
+
+
+def test_unrated_participant_holds_one_lease_until_the_first_rating(study, clips, make_annotator):
+    """Made-up crowd ids that never rate cannot starve the queue: the preload of a second clip is refused
+    until the first rating (on PostgreSQL's one-statement path and the general path alike)."""
+    m = make_annotator(study)
+    a = services.assignment_claim_next(membership=m)
+    before = sorted(Clip.objects.values_list("id", "n_assigned"))
+    with pytest.raises(Conflict) as refused:
+        services.assignment_claim_next(membership=m, exclude_ids=[a.pk])
+    assert refused.value.errors == {"exclude": "a second clip is held only after the first rating"}
+    assert sorted(Clip.objects.values_list("id", "n_assigned")) == before
+    assert Assignment.objects.filter(annotator=m.user).count() == 1
+    assert services.assignment_claim_next(membership=m).pk == a.pk  # the lease held is still handed back
+    services.annotation_submit(assignment=a, data=rating())
+    b = services.assignment_claim_next(membership=m)
+    assert services.assignment_claim_next(membership=m, exclude_ids=[b.pk]) is not None
+
+
+def test_unrated_participant_whose_lease_lapsed_may_claim_again(study, clips, make_annotator):
+    m = make_annotator(study)
+    a = services.assignment_claim_next(membership=m)
+    later = timezone.now() + timedelta(minutes=study.lease_minutes + 1)
+    b = services.assignment_claim_next(membership=m, exclude_ids=[a.pk], now=later)
+    assert b is not None and b.pk != a.pk
+
+
+def test_first_lease_is_short_and_the_heartbeat_extends_it(study, clips, make_annotator):
+    from labeling.services.assignments import FIRST_LEASE_MINUTES
+
+    study.lease_minutes = 30
+    study.save()
+    m = make_annotator(study)
+    now = timezone.now()
+    a = services.assignment_claim_next(membership=m, now=now)
+    assert a.lease_expires_at == now + timedelta(minutes=FIRST_LEASE_MINUTES)
+    a.refresh_from_db()
+    assert a.lease_expires_at == now + timedelta(minutes=FIRST_LEASE_MINUTES)
+    beat = services.assignment_heartbeat(assignment=a, now=now)
+    assert beat.lease_expires_at == now + timedelta(minutes=30)
+    services.annotation_submit(assignment=a, data=rating())
+    b = services.assignment_claim_next(membership=m, now=now)
+    assert b.lease_expires_at == now + timedelta(minutes=30)  # after the first rating: the study's length
+
+
+def test_removed_member_loses_their_leases_and_the_clip_slot_returns(study, make_annotator):
+    clip = ClipFactory(study=study, target_k=1)
+    m = make_annotator(study)
+    a = services.assignment_claim_next(membership=m)
+    assert Clip.objects.get(pk=clip.pk).n_assigned == 1
+    services.membership_remove(membership=m)
+    a.refresh_from_db()
+    assert a.status == Assignment.Status.EXPIRED
+    assert Clip.objects.get(pk=clip.pk).n_assigned == 0
+    assert not Membership.objects.filter(pk=m.pk).exists()
+    assert services.assignment_claim_next(membership=make_annotator(study)).clip_id == clip.pk
+
+
+def test_removed_member_cannot_submit_or_keep_a_lease(study, make_annotator):
+    from django.http import Http404
+
+    from labeling import selectors
+
+    ClipFactory(study=study, target_k=2)
+    m = make_annotator(study)
+    a = services.assignment_claim_next(membership=m)
+    services.membership_remove(membership=m)
+    with pytest.raises(Http404):  # what the submit and heartbeat endpoints load the assignment with
+        selectors.assignment_for_annotator(user=m.user, assignment_id=a.pk)
+    assert not Annotation.objects.exists()
+
+
+@pytest.mark.parametrize("how", ["queryset delete", "instance delete"])
+def test_raw_membership_delete_still_returns_the_clip_slot(study, make_annotator, how):
+    clip = ClipFactory(study=study, target_k=1)
+    m = make_annotator(study)
+    services.assignment_claim_next(membership=m)
+    if how == "queryset delete":
+        Membership.objects.filter(pk=m.pk).delete()
+    else:
+        m.delete()
+    assert Clip.objects.get(pk=clip.pk).n_assigned == 0
+
+
+def test_deleting_a_user_who_holds_a_lease_returns_the_clip_slot(study, make_annotator):
+    """Assignment.annotator is CASCADE: before issue 6 the clip kept counting the deleted user's lease."""
+    clip = ClipFactory(study=study, target_k=2)
+    holder, other = make_annotator(study), make_annotator(study)
+    services.assignment_claim_next(membership=holder)
+    services.assignment_claim_next(membership=other)
+    assert Clip.objects.get(pk=clip.pk).n_assigned == 2
+    type(holder.user).objects.filter(pk=holder.user_id).delete()
+    assert Clip.objects.get(pk=clip.pk).n_assigned == 1
+    assert services.assignment_claim_next(membership=make_annotator(study)).clip_id == clip.pk
