@@ -23,3 +23,9 @@ class NotAllowed(ServiceError):
 
 class Conflict(ServiceError):
     status = 409
+
+
+class Unavailable(ServiceError):
+    """A service the request needs (the task broker) is unreachable; nothing was changed."""
+
+    status = 503

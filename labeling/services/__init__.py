@@ -10,6 +10,7 @@ from .agreement import (
 from .annotations import annotation_submit
 from .assignments import assignment_claim_next, assignment_heartbeat, leases_expire
 from .clips import clip_create, participant_get_or_create
+from .heartbeats import heartbeat_record
 from .studies import (
     membership_add,
     membership_consent,
@@ -29,6 +30,7 @@ __all__ = [
     "assignment_claim_next",
     "assignment_heartbeat",
     "clip_create",
+    "heartbeat_record",
     "leases_expire",
     "membership_add",
     "membership_consent",
