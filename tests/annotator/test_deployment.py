@@ -30,6 +30,7 @@ def test_compose_has_every_service_with_a_healthcheck(compose):
     assert services["redis"]["image"].startswith("redis:7")
     assert "/healthz/" in " ".join(services["web"]["healthcheck"]["test"])
     assert "inspect ping" in " ".join(services["worker"]["healthcheck"]["test"])
+    assert "background_status --require beat" in " ".join(services["beat"]["healthcheck"]["test"])
 
 
 def test_compose_runs_gunicorn_celery_and_beat_after_migrate(compose):

@@ -175,3 +175,21 @@ def test_simulate_annotators(db, media_root):
         assert 1 <= a.valence_raw <= 9 and -1 <= a.valence <= 1 and 1 <= a.valence_confidence <= 5
     assert "at least 1" in str(run("simulate_annotators", "sim-study", "--annotators", "0")[2])
     assert "No study" in str(run("simulate_annotators", "nope", "--annotators", "1")[2])
+
+
+@pytest.mark.django_db
+def test_background_status_command_fails_when_beat_is_stale():
+    """Beat's container healthcheck (issue 6, item 16): exit non-zero unless beat's heartbeat is fresh."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    with pytest.raises(CommandError, match=r"not running: beat \(never\)"):
+        call_command("background_status", "--require", "beat", stdout=StringIO())
+    services.heartbeat_record(kind="beat", name="b", now=timezone.now() - timedelta(minutes=10))
+    with pytest.raises(CommandError, match=r"beat \(stale\)"):
+        call_command("background_status", "--require", "beat", stdout=StringIO())
+    services.heartbeat_record(kind="beat", name="b")
+    out = StringIO()
+    call_command("background_status", "--require", "beat", stdout=out)
+    assert '"beat": "ok"' in out.getvalue() and '"worker": "never"' in out.getvalue()
