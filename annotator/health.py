@@ -2,7 +2,11 @@
 
 - ``/healthz/`` is answered by a middleware placed first, before host validation and the HTTPS redirect,
   so that a container healthcheck can call ``http://127.0.0.1:8000/healthz/`` whatever ALLOWED_HOSTS is.
-  It runs ``SELECT 1`` and says 200 or 503; it reveals nothing else.
+  It is the web process's liveness: 200 when the database answers, else 503. The body also says whether
+  the background processes are alive, ``{"status": "ok", "worker": "ok"|"stale"|"never", "beat": ...}``
+  (from their heartbeats, labeling.selectors.background_status), without failing on them: a dead worker
+  must not get the web containers restarted. ``/healthz/?full=1`` is for monitoring: 503 unless the
+  database, a worker and beat are all ok. It reveals nothing else.
 - ``GET /api/ping/?study=<id>`` is the floor that tests/perf compares claim and submit against: the same
   DRF stack and authentication as the annotation API, and exactly one indexed SELECT (the requester's
   membership of the study). Not part of the public API schema.
@@ -20,6 +24,7 @@ from rest_framework.response import Response
 
 from labeling.api.base import BaseAPIView
 from labeling.models import Membership
+from labeling.selectors import background_status
 
 logger = logging.getLogger(__name__)
 HEALTH_PATH = "/healthz/"
@@ -36,10 +41,16 @@ class HealthCheckMiddleware:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT 1")
                 cursor.fetchone()
+            background = background_status()
         except DatabaseError:
             logger.exception("health check: database unreachable")
             return JsonResponse({"status": "database unreachable"}, status=503)
-        return JsonResponse({"status": "ok"})
+        body = {"status": "ok", "worker": background["worker"], "beat": background["beat"]}
+        full = request.GET.get("full", "") in {"1", "true", "yes"}
+        if full and not (body["worker"] == body["beat"] == "ok"):
+            body["status"] = "background processes not running"
+            return JsonResponse(body, status=503)
+        return JsonResponse(body)
 
 
 class PingView(BaseAPIView):

@@ -245,6 +245,10 @@ if CELERY_BROKER_URL == "filesystem://":
         "control_folder": str(_broker_dir / "control"),  # broadcast/pidbox files (kombu >= 5.3)
         "store_processed": False,
     }
+elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    # A request that enqueues (an agreement run) must learn within seconds that the broker is unreachable
+    # (it answers 503), not wait for the operating system's connect timeout on each publish retry.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 5}
 # Cache (API throttling, shared by all web processes): Redis when configured, else per-process memory.
 _CACHE_URL = os.environ.get("CACHE_URL") or os.environ.get("REDIS_URL")
 if _CACHE_URL:
@@ -266,6 +270,11 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# Beat's scheduler records a heartbeat as it ticks; each worker records one from a consumer bootstep
+# (annotator/celery.py). /healthz/ and the study page call a process stale after BACKGROUND_STALE_SECONDS.
+CELERY_BEAT_SCHEDULER = "annotator.celery:HeartbeatScheduler"
+BACKGROUND_HEARTBEAT_SECONDS = int(os.environ.get("BACKGROUND_HEARTBEAT_SECONDS", 30))
+BACKGROUND_STALE_SECONDS = int(os.environ.get("BACKGROUND_STALE_SECONDS", 150))
 
 # API tokens (labeling.models.ApiToken): lifetime, live tokens kept per user, how often last use is written.
 API_TOKEN_TTL_SECONDS = int(os.environ.get("API_TOKEN_TTL_DAYS", 30)) * 24 * 3600

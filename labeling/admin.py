@@ -17,6 +17,7 @@ from django.utils.html import format_html
 from django.utils.text import slugify
 
 from labeling import selectors, services
+from labeling.errors import ServiceError
 from labeling.forms import SchemeJSONField
 from labeling.models import (
     Annotation,
@@ -215,9 +216,15 @@ class StudyAdmin(ScopedAdmin):
     def compute_agreement(self, request, queryset):
         started = running = 0
         for study in queryset:  # already scoped to the user's studies
-            _, created = services.agreement_request(study=study, requested_by=request.user)
+            try:
+                _, created = services.agreement_request(study=study, requested_by=request.user)
+            except ServiceError as exc:  # the broker is down: say so, and stop (the next would fail too)
+                self.message_user(request, f"{study}: {exc.message}", messages.ERROR)
+                break
             started += created
             running += not created
+        if not (started or running):
+            return
         parts = [f"Agreement run queued for {started} {'study' if started == 1 else 'studies'}."]
         if running:
             parts.append(f"{running} already had a run pending or going; it was left to finish.")

@@ -33,3 +33,9 @@ class RateLimited(ServiceError):
     def __init__(self, message: str, errors: dict[str, str] | None = None, *, retry_after: int = 60):
         super().__init__(message, errors)
         self.retry_after = retry_after
+
+
+class Unavailable(ServiceError):
+    """A service the request needs (the task broker) is unreachable; nothing was changed."""
+
+    status = 503

@@ -471,3 +471,26 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.prefix}… ({self.name or 'token'})"
+
+
+class Heartbeat(models.Model):
+    """When a background process last said it is alive: each Celery worker every
+    BACKGROUND_HEARTBEAT_SECONDS while it is connected to the broker, and beat as its scheduler loop ticks.
+
+    In the database, not the cache: the embedded default's cache is per-process memory, and the web
+    process must read what the worker and beat processes wrote. One row per (kind, process host name).
+    """
+
+    class Kind(models.TextChoices):
+        WORKER = "worker", "Celery worker"
+        BEAT = "beat", "Celery beat"
+
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    name = models.CharField(max_length=200, help_text="The worker's node name, or beat's host name.")
+    seen_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["kind", "name"], name="heartbeat_one_row_per_process")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.name} at {self.seen_at:%Y-%m-%d %H:%M:%S}"

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db.models import (
     Count,
     Exists,
@@ -27,6 +28,7 @@ from labeling.models import (
     ApiToken,
     Assignment,
     Clip,
+    Heartbeat,
     Invite,
     Membership,
     Role,
@@ -318,3 +320,26 @@ def api_tokens_for_user(*, user) -> QuerySet[ApiToken]:
     return ApiToken.objects.filter(
         user=user, expires_at__gt=timezone.now(), password_fingerprint=password_fingerprint(user)
     ).order_by("-created_at", "-id")
+
+
+def background_status(*, now: datetime | None = None) -> dict:
+    """Are the Celery worker(s) and beat alive? Site-wide (no study data), one query.
+
+    "worker" / "beat": "ok" (a heartbeat within BACKGROUND_STALE_SECONDS), "stale" (older) or "never";
+    "workers": how many workers are ok; "worker_seen_at" / "beat_seen_at": the latest heartbeat or None.
+    """
+    now = now or timezone.now()
+    fresh_since = now - timedelta(seconds=settings.BACKGROUND_STALE_SECONDS)
+    rows = {
+        row["kind"]: row
+        for row in Heartbeat.objects.order_by()
+        .values("kind")
+        .annotate(last=Max("seen_at"), alive=Count("id", filter=Q(seen_at__gte=fresh_since)))
+    }
+    status: dict = {}
+    for kind in Heartbeat.Kind.values:
+        last = rows.get(kind, {}).get("last")
+        status[kind] = "never" if last is None else ("ok" if last >= fresh_since else "stale")
+        status[f"{kind}_seen_at"] = last
+    status["workers"] = rows.get(Heartbeat.Kind.WORKER, {}).get("alive", 0)
+    return status

@@ -107,6 +107,7 @@ def _agreement_context(study: Study, *, figures: bool = True) -> dict:
         # which finished reports the page shows: when this changes, the whole section is re-rendered
         "seen": f"{report.pk if report else 0}-{latest['failed'].pk if latest['failed'] else 0}",
     }
+    agreement["background"] = selectors.background_status()  # reports and lease expiry need both
     if figures and result:
         agreement["figures"] = plots.report_figures(result)
     return {"study": study, "agreement": agreement, "now": timezone.now()}

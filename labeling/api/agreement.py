@@ -1,7 +1,8 @@
 """A study's inter-rater agreement report: read the latest one, or start a run.
 
 For the study's researchers (and superusers); anyone else gets 404. Runs are computed by a Celery worker:
-a POST answers 202 at once with the pending (or already running) report; poll the GET for its progress.
+a POST answers 202 at once with the pending (or already running) report, or 503 when the broker refuses the
+message (then nothing is left queued); poll the GET for its progress.
 The result's JSON shape is documented in labeling/report.py and docs (numbers on the canonical scale
 -1..1, undefined statistics as null).
 """
@@ -15,7 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from labeling import selectors, services
-from labeling.api.base import NOT_FOUND, BaseAPIView
+from labeling.api.base import NOT_FOUND, BaseAPIView, error
 from labeling.models import AgreementReport
 
 TAG = ["research"]
@@ -111,10 +112,15 @@ class AgreementView(BaseAPIView):
         summary="Start an agreement run (or get the one already pending or running)",
         description=(
             "Answers 202 at once; a worker computes the report. One run per study at a time: while one is "
-            "pending or running, that one is returned. Runs start at least 30 s after the previous one finished."
+            "pending or running, that one is returned. Runs start at least 30 s after the previous one finished. "
+            "503 when the task queue is unreachable: nothing was started (retry later)."
         ),
         request=None,
-        responses={202: AgreementReportSerializer, 404: NOT_FOUND},
+        responses={
+            202: AgreementReportSerializer,
+            404: NOT_FOUND,
+            503: error("The task queue (broker) is unreachable; nothing was started."),
+        },
     )
     def post(self, request: Request, study_id: int) -> Response:
         study = selectors.study_for_researcher(user=request.user, study_id=study_id)

@@ -10,6 +10,7 @@ from .agreement import (
 from .annotations import annotation_submit
 from .assignments import assignment_claim_next, assignment_heartbeat, leases_expire, leases_release
 from .clips import clip_create, clip_update, clip_update_check, participant_get_or_create
+from .heartbeats import heartbeat_record
 from .studies import (
     membership_add,
     membership_consent,
@@ -37,6 +38,7 @@ __all__ = [
     "clip_create",
     "clip_update",
     "clip_update_check",
+    "heartbeat_record",
     "leases_expire",
     "leases_release",
     "membership_add",

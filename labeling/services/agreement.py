@@ -23,6 +23,7 @@ from django.db import IntegrityError, InterfaceError, OperationalError, connecti
 from django.db.models import Count, Exists, F, IntegerField, Max, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
+from labeling.errors import Unavailable
 from labeling.models import AgreementReport, Annotation, Clip, Study
 from labeling.report import build_result, load_ratings, policy_candidates
 
@@ -49,22 +50,44 @@ def _open(study_id: int) -> QuerySet[AgreementReport]:
     return AgreementReport.objects.filter(study_id=study_id, status__in=AgreementReport.OPEN)
 
 
-def _enqueue(report_id: int, countdown: float = 0.0) -> None:
-    """Queue the compute task once the surrounding transaction commits. A broker error is logged, not
-    raised (the report stays pending and `agreement_schedule_due` queues it again)."""
+BROKER_DOWN = (
+    "The agreement run could not be queued: the task queue (broker) is unreachable. Nothing was started; "
+    "try again in a moment, and tell the platform operator if it persists."
+)
+
+
+def _enqueue(report_id: int, countdown: float = 0.0, *, on_failure_delete: bool = False) -> None:
+    """Queue the compute task once the surrounding transaction commits.
+
+    Beat's enqueues (on_failure_delete=False) log a broker error and go on: the report stays pending and
+    `agreement_schedule_due` queues it again REKICK_AFTER later. A request's enqueue (on_failure_delete=True)
+    must not be answered as accepted: the report it just created is deleted and Unavailable (503) is raised.
+    Outside a transaction (a request: autocommit) the callback runs at once, so the caller gets the error.
+    """
     from labeling.tasks import compute_agreement  # the tasks module imports this one
 
     def send():
-        compute_agreement.apply_async((report_id,), countdown=max(0.0, countdown) or None)
+        try:
+            compute_agreement.apply_async((report_id,), countdown=max(0.0, countdown) or None)
+        except Exception as exc:  # kombu's OperationalError, a missing transport dependency, ...
+            if not on_failure_delete:
+                logger.exception("could not queue agreement report %s; beat will queue it again", report_id)
+                return
+            logger.error("could not queue agreement report %s: %r; it was withdrawn", report_id, exc)
+            AgreementReport.objects.filter(pk=report_id, status=Status.PENDING, attempts=0).delete()
+            raise Unavailable(BROKER_DOWN) from exc
 
-    transaction.on_commit(send, robust=True)
+    transaction.on_commit(send, robust=not on_failure_delete)
 
 
 def agreement_request(
     *, study: Study, requested_by=None, enqueue: bool = True, now: datetime | None = None
 ) -> tuple[AgreementReport, bool]:
     """Ask for a run now: returns (the open report, False) if one is pending or running, else
-    (a new pending report, True), queued to start when the last run is at least DEBOUNCE old."""
+    (a new pending report, True), queued to start when the last run is at least DEBOUNCE old.
+
+    Raises Unavailable (503) if the broker refuses the message; the new report is then deleted, so nothing
+    is left queued that no worker will ever see (called outside a transaction, as requests are)."""
     now = now or timezone.now()
     existing = _open(study.pk).first()
     if existing is not None:
@@ -87,7 +110,7 @@ def agreement_request(
             raise
         return existing, False
     if enqueue:
-        _enqueue(report.pk, (not_before - now).total_seconds())
+        _enqueue(report.pk, (not_before - now).total_seconds(), on_failure_delete=True)
     return report, True
 
 

@@ -30,6 +30,7 @@ def test_compose_has_every_service_with_a_healthcheck(compose):
     assert services["redis"]["image"].startswith("redis:7")
     assert "/healthz/" in " ".join(services["web"]["healthcheck"]["test"])
     assert "inspect ping" in " ".join(services["worker"]["healthcheck"]["test"])
+    assert "background_status --require beat" in " ".join(services["beat"]["healthcheck"]["test"])
 
 
 def test_compose_runs_gunicorn_celery_and_beat_after_migrate(compose):
@@ -94,3 +95,16 @@ def test_gunicorn_trusts_forwarding_headers_only_from_the_proxy(monkeypatch):
     monkeypatch.delenv("FORWARDED_ALLOW_IPS", raising=False)
     conf = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
     assert conf["forwarded_allow_ips"] == "127.0.0.1,::1"
+
+
+def test_celery_redis_transport_dependencies_are_declared():
+    """Issue 6, item 15: `pip install .` gave a Celery whose Redis transport cannot import (kombu needs
+    `packaging`, which only the redis extra declares); the test extras hid it. .ci/production-smoke proves
+    the runtime install in a fresh venv; this pins the declaration."""
+    import tomllib
+
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    celery = [d for d in deps if re.match(r"celery\b", d)]
+    assert celery and re.match(r"celery\[([a-z,\s]*,\s*)?redis\b", celery[0]), celery
+    assert (ROOT / ".ci" / "production-smoke").stat().st_mode & 0o111  # executable, run by .ci/run
+    assert "production-smoke" in (ROOT / ".ci" / "run").read_text()

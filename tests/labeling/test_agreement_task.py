@@ -432,6 +432,28 @@ def test_a_real_worker_computes_a_requested_report(tmp_path):
     assert report.result["dimensions"]["valence"]["alpha_interval"]["estimate"] is not None
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_records_a_heartbeat_that_healthz_reports(tmp_path, client):
+    """Issue 6, item 16: nothing noticed a dead worker. A running worker now records heartbeats (a consumer
+    bootstep, in the database every process reads); /healthz/ reports it."""
+    from labeling.models import Heartbeat
+
+    app.conf.task_always_eager = False
+    assert client.get("/healthz/").json()["worker"] == "never"
+    with deadline(120), own_broker_folder(tmp_path):
+        with start_worker(
+            app, pool="solo", perform_ping_check=False, shutdown_timeout=20, loglevel="WARNING"
+        ) as worker:
+            stop = time.monotonic() + 30
+            while not Heartbeat.objects.filter(kind="worker").exists() and time.monotonic() < stop:
+                time.sleep(0.1)
+            beat = Heartbeat.objects.get(kind="worker")
+            assert beat.name == worker.hostname
+            assert timezone.now() - beat.seen_at < timedelta(seconds=30)
+            assert client.get("/healthz/").json()["worker"] == "ok"
+            assert selectors.background_status()["workers"] == 1
+
+
 # ---- review 3: withdrawals, retried policy, killed runs ----------------------------------------------------------
 
 

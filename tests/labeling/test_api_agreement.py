@@ -139,3 +139,49 @@ def test_superuser_may_read_any_study(setup, sent):
     client.force_authenticate(UserFactory(is_superuser=True, is_staff=True))
     assert client.get(url(study.pk)).status_code == 200
     assert client.post(url(study.pk)).status_code == 202
+
+
+@pytest.mark.django_db(transaction=True)
+def test_agreement_post_with_the_broker_down_is_503_and_leaves_no_queued_report(monkeypatch):
+    """Issue 6, item 16: the web process logged the failed enqueue and answered 202; the report then sat
+    'queued' with no message in any queue."""
+    from kombu.exceptions import OperationalError as BrokerError
+
+    def refuse(*args, **kwargs):
+        raise BrokerError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(compute_agreement, "apply_async", refuse)
+    study = StudyFactory()
+    researcher = MembershipFactory(study=study, role="researcher").user
+    client = APIClient()
+    client.force_authenticate(researcher)
+    resp = client.post(url(study.pk))
+    assert resp.status_code == 503
+    assert resp.json() == {"detail": services.agreement.BROKER_DOWN}
+    assert not AgreementReport.objects.exists()
+    monkeypatch.setattr(compute_agreement, "apply_async", lambda args, **kw: None)  # the broker is back
+    assert client.post(url(study.pk)).status_code == 202
+    assert AgreementReport.objects.get().status == "pending"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_agreement_post_with_an_unreachable_broker_url_is_503(monkeypatch):
+    """A real publish to a Redis nobody listens on (loopback port 9, the discard port: closed)."""
+    from annotator.celery import app
+
+    unreachable = "redis://127.0.0.1:9/0"
+    monkeypatch.setenv("CELERY_BROKER_URL", unreachable)  # Celery reads it before its own setting
+    monkeypatch.setitem(app.conf, "broker_url", unreachable)
+    monkeypatch.setitem(app.conf, "broker_transport_options", {"socket_connect_timeout": 2})
+    app._pool = app.amqp._producer_pool = None
+    try:
+        study = StudyFactory()
+        researcher = MembershipFactory(study=study, role="researcher").user
+        client = APIClient()
+        client.force_authenticate(researcher)
+        resp = client.post(url(study.pk))
+    finally:
+        app.pool.force_close_all()
+        app._pool = app.amqp._producer_pool = None
+    assert resp.status_code == 503 and "broker" in resp.json()["detail"]
+    assert not AgreementReport.objects.exists()

@@ -193,3 +193,21 @@ def test_demo_command_refuses_to_run_in_production(db, settings, media_root):
     with pytest.raises(RuntimeError, match="DJANGO_ENV=production"):  # the function refuses on its own too
         demo_setup(simulate=False)
     assert not get_user_model().objects.exists()
+
+
+@pytest.mark.django_db
+def test_background_status_command_fails_when_beat_is_stale():
+    """Beat's container healthcheck (issue 6, item 16): exit non-zero unless beat's heartbeat is fresh."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    with pytest.raises(CommandError, match=r"not running: beat \(never\)"):
+        call_command("background_status", "--require", "beat", stdout=StringIO())
+    services.heartbeat_record(kind="beat", name="b", now=timezone.now() - timedelta(minutes=10))
+    with pytest.raises(CommandError, match=r"beat \(stale\)"):
+        call_command("background_status", "--require", "beat", stdout=StringIO())
+    services.heartbeat_record(kind="beat", name="b")
+    out = StringIO()
+    call_command("background_status", "--require", "beat", stdout=out)
+    assert '"beat": "ok"' in out.getvalue() and '"worker": "never"' in out.getvalue()

@@ -165,10 +165,10 @@ def test_query_count_is_pinned_and_independent_of_study_size(client, django_asse
             rate_next(MembershipFactory(study=study))
     client.force_login(researcher)
     # session, user, study, coverage, annotator counts, annotators, recent, rate, scheme, invites,
-    # agreement (latest done report, open/failed reports, annotation watermark)
-    with django_assert_num_queries(13):
+    # agreement (latest done report, open/failed reports, annotation watermark), worker and beat heartbeats
+    with django_assert_num_queries(14):
         client.get(reverse("study-detail", args=[large.pk]))
-    assert _page_queries(client, small) == _page_queries(client, large) == 13
+    assert _page_queries(client, small) == _page_queries(client, large) == 14
     assert _page_queries(client, small, htmx=True) == _page_queries(client, large, htmx=True) == 8
 
 
