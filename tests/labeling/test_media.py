@@ -57,10 +57,10 @@ def assert_refused(study, root: Path, path: Path, *words: str, name: str = "bad.
 
 
 def write_video(
-    path: Path, *, codec: str, fmt: str, size=(64, 48), frames=10, pix_fmt="yuv420p", rotation=0
+    path: Path, *, codec: str, fmt: str, size=(64, 48), frames=10, pix_fmt="yuv420p", rotation=0, rate=10
 ) -> Path:
     with av.open(str(path), "w", format=fmt) as container:
-        stream = container.add_stream(codec, rate=10)
+        stream = container.add_stream(codec, rate=rate)
         stream.width, stream.height, stream.pix_fmt = size[0], size[1], pix_fmt
         if rotation:
             stream.set_display_rotation(rotation)
@@ -203,6 +203,18 @@ def test_too_long_is_refused(study, media_root, good_mp4, settings):
 def test_resolution_too_high_is_refused(study, media_root, good_mp4, settings):
     settings.CLIP_MAX_PIXELS = 320 * 240 - 1
     assert_refused(study, media_root, good_mp4, "320×240", "megapixels")
+
+
+def test_high_frame_rate_clip_is_refused(study, media_root, tmp_path, settings):
+    settings.CLIP_MAX_FPS = 240
+    path = write_video(tmp_path / "fast.mp4", codec="libx264", fmt="mp4", frames=20, rate=1000)
+    assert_refused(study, media_root, path, "1000 frames per second", "limit is 240")
+
+
+def test_frame_rate_at_the_limit_is_accepted(study, media_root, tmp_path, settings):
+    settings.CLIP_MAX_FPS = 240
+    clip = create(study, write_video(tmp_path / "ok.mp4", codec="libx264", fmt="mp4", frames=20, rate=240))
+    assert clip.fps == 240
 
 
 def test_codec_browsers_cannot_play_is_refused(study, media_root, tmp_path):
