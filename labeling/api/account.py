@@ -5,13 +5,13 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema
 from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.serializers import AuthTokenSerializer
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle
 
 from labeling.api.base import BAD_INPUT, BaseAPIView, error
+from labeling.api.parsers import FormParser, JSONParser, MultiPartParser
 from labeling.api.serializers import MeSerializer, TokenInputSerializer, TokenSerializer
 from labeling.models import Membership
 
