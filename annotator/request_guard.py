@@ -132,7 +132,7 @@ class RequestGuardMiddleware:
                 request,
                 413,
                 "Request too large",
-                f"The request body is larger than this address accepts ({_mb(budget)}); nothing was read.",
+                f"The request body is too large for this address (at most {_mb(budget)}); nothing was read.",
             )
         return None
 

@@ -274,3 +274,11 @@ def test_migrated_studies_do_not_share_a_crowd_key(transactional_db):
     executor.migrate(executor.loader.graph.leaf_nodes())
     keys = list(StudyModel.objects.filter(slug__startswith="old-").values_list("crowd_key", flat=True))
     assert len(keys) == 3 and len(set(keys)) == 3 and all(len(k) >= 20 for k in keys)
+
+
+def test_admin_scheme_with_a_lone_surrogate_tag_is_refused(admin_client_):
+    scheme = json.dumps({"context_groups": [{"name": "setting", "tags": ["home", "street\ud800"]}]})
+    response = admin_client_.post(reverse("admin:labeling_study_add"), study_post(scheme=scheme))
+    assert response.status_code == 200
+    assert "surrogate characters are not allowed" in response.content.decode()
+    assert not Study.objects.filter(title="Faces at home").exists()

@@ -306,6 +306,23 @@ def test_partial_get(served, header, start, end):
     assert body(response) == data[start : end + 1]
 
 
+@pytest.mark.parametrize(
+    "header,status",
+    [
+        ("bytes=" + "9" * 5000 + "-", 416),  # a start past any file
+        ("bytes=0-" + "9" * 5000, 206),  # an end past the file: up to its last byte
+        ("bytes=-" + "9" * 5000, 206),  # a suffix longer than the file: all of it
+        ("bytes=" + "0" * 5000 + "5-9", 206),  # leading zeros are still a small number
+    ],
+)
+def test_range_header_with_thousands_of_digits_is_not_500(served, header, status):
+    clip, data, client = served
+    response = client.get(reverse("clip-media", args=[clip.pk]), HTTP_RANGE=header)
+    assert response.status_code == status
+    if status == 206:
+        assert body(response) == (data[5:10] if header.endswith("5-9") else data)
+
+
 def test_unsatisfiable_range(served):
     clip, data, client = served
     response = client.get(reverse("clip-media", args=[clip.pk]), HTTP_RANGE=f"bytes={len(data)}-")

@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from labeling import services
 from labeling.errors import Conflict, NotAllowed, ValidationFailed
-from labeling.models import Annotation, Assignment, Clip
+from labeling.models import Annotation, Assignment, Clip, Study
 from tests.factories import ClipFactory
 from tests.factories import rating_data as rating
 
@@ -167,3 +167,25 @@ def test_study_update_refuses_bad_values_and_changes_nothing(study):
         services.study_update(study=study, fields={"overlap_k": 0})
     study.refresh_from_db()
     assert study.overlap_k == 3
+
+
+@pytest.mark.parametrize(
+    "group",
+    [
+        {"name": "setting", "tags": ["home", "street\ud800"]},
+        {"name": "setting", "label": "Set\ud800ting", "tags": ["home"]},
+        {"name": "set\x00ting", "tags": ["home"]},
+        {"name": "setting", "label": 5, "tags": ["home"]},
+    ],
+    ids=["surrogate-tag", "surrogate-label", "nul-name", "label-not-text"],
+)
+def test_lone_surrogate_in_scheme_tag_vocabulary_is_refused_and_the_study_still_reads(study, group):
+    spec = {"context_groups": [group]}
+    with pytest.raises(ValidationFailed) as info:
+        services.study_update(study=study, fields={}, scheme=spec)
+    assert "context_groups" in info.value.errors
+    with pytest.raises(ValidationFailed):
+        services.study_create(title="New", slug="new", scheme=spec, created_by=None)
+    assert not Study.objects.filter(slug="new").exists()
+    assert [s.version for s in study.schemes.all()] == [1]
+    str(study.schemes.get().spec)  # the stored scheme still reads
