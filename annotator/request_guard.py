@@ -26,6 +26,7 @@ from rest_framework.authentication import SessionAuthentication
 from rest_framework.request import Request
 
 from labeling.api.base import request_body_error
+from labeling.api.serializers import MAX_ID
 from labeling.models import Membership, Role
 
 # Upload endpoints, by URL name: how many clip files one request may carry.
@@ -92,9 +93,10 @@ def body_budget(request: HttpRequest) -> int:
         allowed = user.is_staff
     else:
         study_id = match.kwargs.get("study_id")
-        allowed = (
-            user.is_superuser
-            or Membership.objects.filter(study_id=study_id, user=user, role=Role.RESEARCHER).exists()
+        allowed = user.is_superuser or (
+            isinstance(study_id, int)
+            and 0 < study_id <= MAX_ID  # SQLite refuses larger integers
+            and Membership.objects.filter(study_id=study_id, user=user, role=Role.RESEARCHER).exists()
         )
     return files * settings.CLIP_MAX_BYTES + FORM_OVERHEAD if allowed else small
 
@@ -124,7 +126,7 @@ class RequestGuardMiddleware:
                     request, 411, "Length required", "Send the request body with a Content-Length header."
                 )
             return None
-        if not declared.isdigit():
+        if not (declared.isascii() and declared.isdigit()):
             return refusal(request, 400, "Bad request", "The Content-Length header is not a number.")
         budget = body_budget(request)
         if len(declared) > 15 or int(declared) > budget:

@@ -144,9 +144,24 @@ def test_chunked_body_without_content_length_is_411(db, spool_dir):
     assert body.read_bytes == 0
 
 
-def test_content_length_that_is_not_a_number_is_400(db):
-    status, _, content = wsgi("POST", "/api/auth/token/", length="12abc")
+@pytest.mark.parametrize("length", ["12abc", "\u00b2", "-1"])
+def test_content_length_that_is_not_a_number_is_400(db, length):
+    status, _, content = wsgi("POST", "/api/auth/token/", length=length)
     assert status == 400 and json.loads(content)["detail"]
+
+
+def test_upload_to_a_huge_study_id_gets_the_small_cap_not_a_500(db, spool_dir):
+    membership = MembershipFactory(role="researcher")
+    token, _ = Token.objects.get_or_create(user=membership.user)
+    body = CountingInput(50 * MB)
+    status, _, _ = wsgi(
+        "POST",
+        f"/api/studies/{'9' * 30}/clips/",
+        body=body,
+        length=body.size,
+        headers={"HTTP_AUTHORIZATION": f"Token {token.key}"},
+    )
+    assert status == 413 and body.read_bytes == 0
 
 
 def test_nul_byte_in_invite_url_is_400_page(client, db):
