@@ -95,6 +95,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Body budget (413 before reading), chunked bodies (411), NUL in URLs (400): before anything reads a body.
+    "annotator.request_guard.RequestGuardMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -228,8 +230,12 @@ STORAGES = {
 CLIP_MAX_BYTES = int(os.environ.get("CLIP_MAX_BYTES", 200 * 1024 * 1024))
 CLIP_MAX_SECONDS = float(os.environ.get("CLIP_MAX_SECONDS", 600))
 CLIP_MAX_PIXELS = int(os.environ.get("CLIP_MAX_PIXELS", 3840 * 2160))
+CLIP_MAX_FPS = float(os.environ.get("CLIP_MAX_FPS", 240))
 CLIP_PROBE_TIMEOUT_SECONDS = float(os.environ.get("CLIP_PROBE_TIMEOUT_SECONDS", 30))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+# Body budget of every request except clip uploads by researchers (annotator/request_guard.py): larger
+# bodies are refused with 413 before a byte is read. Clip uploads allow CLIP_MAX_BYTES per file.
+REQUEST_MAX_BYTES = int(os.environ.get("REQUEST_MAX_BYTES", DATA_UPLOAD_MAX_MEMORY_SIZE))
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 # Celery: Redis (or any broker URL) in production, kombu's filesystem transport by default.
@@ -287,6 +293,15 @@ REST_FRAMEWORK = {
         "labeling.api.auth.ApiTokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # JSON only (the schema and Swagger UI at /api/docs/ document the API); parsers that refuse text no
+    # database can store (NUL, lone surrogates) and over-deep JSON with a 400 naming the field.
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [
+        "labeling.api.parsers.JSONParser",
+        "labeling.api.parsers.FormParser",
+        "labeling.api.parsers.MultiPartParser",
+    ],
+    "DEFAULT_METADATA_CLASS": "labeling.api.metadata.Metadata",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "labeling.api_pagination.CursorPagination",
     "PAGE_SIZE": 100,

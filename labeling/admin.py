@@ -38,6 +38,16 @@ from labeling.views import invite_url
 current_request: contextvars.ContextVar = contextvars.ContextVar("labeling_admin_request", default=None)
 
 
+def id_param(value) -> int | None:
+    """A row id from a query parameter, or None: ASCII digits within 64 bits (SQLite refuses larger integers
+    with an OverflowError, and str.isdigit() accepts digits int() refuses, such as "²")."""
+    value = str(value or "")
+    if not (value.isascii() and value.isdigit() and len(value) <= 19):
+        return None
+    number = int(value)
+    return number if number <= 2**63 - 1 else None
+
+
 def count_of(qs, fk: str = "study"):
     """A correlated COUNT subquery (no join fan-out, no N+1)."""
     return Coalesce(Subquery(qs.order_by().values(fk).annotate(n=Count("pk")).values("n")), 0)
@@ -58,7 +68,8 @@ class StudyFilter(admin.SimpleListFilter):
         value = self.value()
         if not value:
             return queryset
-        return queryset.filter(study_id=int(value)) if str(value).isdigit() else queryset.none()
+        study_id = id_param(value)
+        return queryset.filter(study_id=study_id) if study_id is not None else queryset.none()
 
 
 class SchemeVersionFilter(admin.SimpleListFilter):
@@ -69,7 +80,7 @@ class SchemeVersionFilter(admin.SimpleListFilter):
         qs = SchemeVersion.objects.filter(study__in=selectors.studies_for_researcher(user=request.user))
         study = request.GET.get("study", "")
         if study:
-            qs = qs.filter(study_id=study) if study.isdigit() else qs.none()
+            qs = qs.filter(study_id=id_param(study)) if id_param(study) is not None else qs.none()
         qs = qs.order_by("study__title", "version").values_list("id", "study__title", "version")
         return [(pk, f"{title} v{version}") for pk, title, version in qs]
 
@@ -77,7 +88,8 @@ class SchemeVersionFilter(admin.SimpleListFilter):
         value = self.value()
         if not value:
             return queryset
-        return queryset.filter(scheme_version_id=int(value)) if str(value).isdigit() else queryset.none()
+        version_id = id_param(value)
+        return queryset.filter(scheme_version_id=version_id) if version_id is not None else queryset.none()
 
 
 class ScopedAdmin(admin.ModelAdmin):
@@ -347,7 +359,7 @@ class InviteAdmin(ScopedAdmin):
 
     def get_changeform_initial_data(self, request):
         initial = super().get_changeform_initial_data(request)
-        if str(request.GET.get("study", "")).isdigit():
+        if id_param(request.GET.get("study")) is not None:
             initial["study"] = request.GET["study"]
         return initial
 

@@ -9,6 +9,7 @@ from django.conf import settings
 
 from labeling.models import Study
 from labeling.scheme import SchemeError, validate_spec
+from labeling.text import text_problem
 
 # Django refuses requests with more files than this (DATA_UPLOAD_MAX_NUMBER_FILES); say so up front.
 MAX_FILES_PER_UPLOAD = getattr(settings, "DATA_UPLOAD_MAX_NUMBER_FILES", 100) or 100
@@ -81,7 +82,10 @@ class SchemeJSONField(forms.JSONField):
 
     def prepare_value(self, value):
         if isinstance(value, (dict, list)):
-            return json.dumps(value, indent=2, ensure_ascii=False)
+            text = json.dumps(value, indent=2, ensure_ascii=False)
+            # A refused scheme is shown again as typed; a lone surrogate stays an escape (\ud800), since
+            # the page itself could not be encoded with it.
+            return json.dumps(value, indent=2) if text_problem(text) else text
         return super().prepare_value(value)
 
     def validate(self, value):

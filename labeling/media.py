@@ -166,7 +166,11 @@ def check_playable(info: dict, playable: dict[str, set[str]] | None = None) -> N
         )
 
 
-def check_limits(info: dict, *, max_seconds: float, max_pixels: int) -> None:
+def check_limits(info: dict, *, max_seconds: float, max_pixels: int, max_fps: float | None = None) -> None:
+    if max_fps is not None and info.get("fps", 0) > max_fps:
+        raise MediaRefused(
+            f"This video has {info['fps']:g} frames per second; the limit is {max_fps:g} frames per second."
+        )
     pixels = info["width"] * info["height"]
     if pixels > max_pixels:
         raise MediaRefused(
@@ -177,12 +181,21 @@ def check_limits(info: dict, *, max_seconds: float, max_pixels: int) -> None:
         raise MediaRefused(f"This video is {info['duration_s']:.1f} s long; the limit is {max_seconds:g} s.")
 
 
-def probe(path: Path, *, poster_path: Path, timeout: float, max_seconds: float, max_pixels: int) -> dict:
+def probe(
+    path: Path,
+    *,
+    poster_path: Path,
+    timeout: float,
+    max_seconds: float,
+    max_pixels: int,
+    max_fps: float = float("inf"),
+) -> dict:
     """Probe and decode `path` in a child process killed after `timeout` seconds; write the poster JPEG.
 
     Returns {container, video_codec, pix_fmt, duration_s, fps, width, height, has_audio}, with width and height
     as displayed (a rotated phone video reports its upright size); raises MediaRefused.
-    A file over the duration or pixel limits is reported without being decoded (check_limits refuses it).
+    A file over the duration, pixel or frame-rate limits is reported without being decoded (check_limits
+    refuses it).
     """
     root = str(Path(__file__).resolve().parent.parent)
     code = f"import sys; sys.path.insert(0, {root!r}); from labeling.media import _child_main; _child_main()"
@@ -195,6 +208,7 @@ def probe(path: Path, *, poster_path: Path, timeout: float, max_seconds: float, 
         str(poster_path),
         repr(float(max_seconds)),
         str(int(max_pixels)),
+        repr(float(max_fps)),
     ]
     try:
         done = subprocess.run(
@@ -265,7 +279,9 @@ def _decode_checks(path: str, poster_path: str, info: dict, ends: dict) -> None:
             )
 
 
-def _probe_file(path: str, poster_path: str, max_seconds: float, max_pixels: int) -> dict:
+def _probe_file(
+    path: str, poster_path: str, max_seconds: float, max_pixels: int, max_fps: float = float("inf")
+) -> dict:
     import av
 
     try:
@@ -297,7 +313,8 @@ def _probe_file(path: str, poster_path: str, max_seconds: float, max_pixels: int
         }
         if info["width"] <= 0 or info["height"] <= 0:
             raise MediaRefused("This video does not say how large its frames are.")
-        if info["width"] * info["height"] > max_pixels or info["duration_s"] > max_seconds:
+        too_big = info["width"] * info["height"] > max_pixels or info["duration_s"] > max_seconds
+        if too_big or info["fps"] > max_fps:
             return info  # the parent refuses it by its limits; do not spend time decoding
         # Demux the whole video stream (no decoding): where the data really ends, and whether it is intact.
         data_end, last_pts, packets = start, None, 0
@@ -335,11 +352,12 @@ def _probe_file(path: str, poster_path: str, max_seconds: float, max_pixels: int
 def _child_main() -> None:
     import resource
 
-    path, poster_path, max_seconds, max_pixels = (
+    path, poster_path, max_seconds, max_pixels, max_fps = (
         sys.argv[1],
         sys.argv[2],
         float(sys.argv[3]),
         int(sys.argv[4]),
+        float(sys.argv[5]),
     )
     for limit, value in (
         (resource.RLIMIT_AS, CHILD_MEMORY_BYTES),
@@ -350,7 +368,7 @@ def _child_main() -> None:
         except (ValueError, OSError):
             pass
     try:
-        out = {"ok": True, "info": _probe_file(path, poster_path, max_seconds, max_pixels)}
+        out = {"ok": True, "info": _probe_file(path, poster_path, max_seconds, max_pixels, max_fps)}
     except MediaRefused as exc:
         out = {"ok": False, "message": exc.message}
     except Exception as exc:  # anything the decoder throws is a refusal, not a crash of the web process

@@ -21,6 +21,13 @@ from labeling.selectors import clip_for_member
 BLOCK = 64 * 1024
 _RANGE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$", re.IGNORECASE)
 UNSATISFIABLE = "unsatisfiable"
+_HUGE = 10**18  # any byte position past this is past every file; longer digit strings are not parsed
+
+
+def _position(digits: str) -> int:
+    """A byte position, without int() on thousands of digits (Python refuses those with a ValueError)."""
+    digits = digits.lstrip("0") or "0"
+    return int(digits) if len(digits) <= 18 else _HUGE
 
 
 def parse_range(header: str | None, size: int):
@@ -35,12 +42,12 @@ def parse_range(header: str | None, size: int):
     if first == "" and last == "":
         return None
     if first == "":  # suffix range: the last N bytes
-        length = int(last)
+        length = _position(last)
         if length == 0 or size == 0:
             return UNSATISFIABLE
         return max(0, size - length), size - 1
-    start = int(first)
-    end = int(last) if last != "" else size - 1
+    start = _position(first)
+    end = _position(last) if last != "" else size - 1
     if last != "" and end < start:
         return None  # invalid range-spec: ignore the header
     if start >= size:

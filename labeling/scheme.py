@@ -20,6 +20,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from labeling.text import text_problem
+
 INSTRUMENTS = ("sam", "slider", "grid")
 DIMENSIONS = ("valence", "arousal")
 
@@ -96,6 +98,15 @@ def validate_spec(spec: Any) -> dict[str, Any]:
                 or not all(isinstance(t, str) and t.strip() for t in group["tags"])
             ):
                 errors["context_groups"] = f"group {i + 1} needs a name (no ':') and a list of non-empty tags"
+                break
+            texts = [group["name"], *group["tags"]]
+            if "label" in group:
+                texts.append(group["label"])
+            if not isinstance(group.get("label", ""), str):
+                errors["context_groups"] = f"group {i + 1}: the label must be text"
+                break
+            if bad := next((p for p in map(text_problem, texts) if p), None):
+                errors["context_groups"] = f"group {i + 1}: {bad[0].lower()}{bad[1:]}"
                 break
             if group["name"] in names:
                 errors["context_groups"] = f"group name {group['name']!r} appears twice"

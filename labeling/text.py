@@ -1,6 +1,10 @@
-"""Researcher-written text (instructions, consent) rendered from Markdown to safe HTML."""
+"""Researcher-written text (instructions, consent) rendered from Markdown to safe HTML; and the one check
+for text that cannot be stored (NUL, lone surrogates), used by the API parsers, the request guard and the
+scheme validation."""
 
 from __future__ import annotations
+
+import re
 
 import markdown
 import nh3
@@ -29,3 +33,17 @@ def render_markdown(text: str | None) -> SafeString:
         link_rel="noopener noreferrer",
     )
     return mark_safe(clean)  # noqa: S308 - sanitised by nh3 just above
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def text_problem(value: str) -> str | None:
+    """Why `value` cannot be stored as text, or None. PostgreSQL's text refuses NUL; a lone UTF-16 surrogate
+    (JSON can spell one as an escape) is not encodable as UTF-8, and SQLite would store it and fail on read.
+    The messages are DRF's, so a field reports the same words whichever layer caught it."""
+    if "\x00" in value:
+        return "Null characters are not allowed."
+    if match := _SURROGATE.search(value):
+        return f"Surrogate characters are not allowed: U+{ord(match.group()):X}."
+    return None

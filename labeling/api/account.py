@@ -11,7 +11,6 @@ from __future__ import annotations
 from django.contrib.auth import authenticate
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -19,6 +18,7 @@ from rest_framework.throttling import AnonRateThrottle
 
 from labeling import selectors, services
 from labeling.api.base import BAD_INPUT, NOT_FOUND, BaseAPIView, error
+from labeling.api.parsers import FormParser, JSONParser, MultiPartParser
 from labeling.api.serializers import (
     ApiTokenSerializer,
     MeSerializer,

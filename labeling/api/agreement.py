@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
-from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from labeling import selectors, services
 from labeling.api.base import NOT_FOUND, BaseAPIView, error
+from labeling.api.parsers import JSONParser
 from labeling.models import AgreementReport
 
 TAG = ["research"]

@@ -2,13 +2,16 @@
 
 Every error body is ``{"detail": "<message>", "errors": {"<field>": "<message>"}}`` (``errors`` only when
 fields are at fault). Service errors (labeling.errors.ServiceError) carry their own HTTP status; DRF and
-Django validation errors become 400 in the same shape.
+Django validation errors become 400 in the same shape, and so do the request-body errors Django raises while
+a view reads the body (too large: 413, too many files or fields: 400) and bodies no parser can take.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, serializers
@@ -40,7 +43,28 @@ def _flatten(detail: Any, prefix: str = "") -> dict[str, str]:
     return {prefix or "non_field_errors": str(detail)}
 
 
+def request_body_error(exc: Exception) -> tuple[int, dict] | None:
+    """(status, error body) for what Django or a parser raises on a request body it will not take; else None."""
+    if isinstance(exc, RequestDataTooBig):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE // (1024 * 1024)
+        return 413, {"detail": f"The request body is too large (at most {limit} MB outside file uploads)."}
+    if isinstance(exc, TooManyFilesSent):
+        n = settings.DATA_UPLOAD_MAX_NUMBER_FILES
+        return 400, {"detail": INVALID_INPUT, "errors": {"file": f"At most {n} files per request."}}
+    if isinstance(exc, TooManyFieldsSent):
+        n = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+        return 400, {"detail": f"The request has more than {n} fields."}
+    if isinstance(exc, RecursionError):
+        return 400, {"detail": "The request body is nested too deeply."}
+    if isinstance(exc, UnicodeError):
+        return 400, {"detail": "The request is not valid UTF-8 text."}
+    return None
+
+
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:
+    if body_error := request_body_error(exc):
+        set_rollback()
+        return Response(body_error[1], status=body_error[0])
     if isinstance(exc, ServiceError):
         set_rollback()
         return Response(exc.as_dict(), status=exc.status)

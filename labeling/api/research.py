@@ -12,12 +12,12 @@ from django.db.models import F, Func, IntegerField, OuterRef, Prefetch, QuerySet
 from django.db.models.functions import Coalesce
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from labeling import selectors, services
 from labeling.api.base import BAD_INPUT, NOT_FOUND, BaseAPIView, error
+from labeling.api.parsers import FormParser, JSONParser, MultiPartParser
 from labeling.api.serializers import (
     AnnotationFilterSerializer,
     ClipSerializer,

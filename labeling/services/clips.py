@@ -140,9 +140,13 @@ def clip_create(
                 timeout=settings.CLIP_PROBE_TIMEOUT_SECONDS,
                 max_seconds=settings.CLIP_MAX_SECONDS,
                 max_pixels=settings.CLIP_MAX_PIXELS,
+                max_fps=settings.CLIP_MAX_FPS,
             )
             media.check_limits(
-                info, max_seconds=settings.CLIP_MAX_SECONDS, max_pixels=settings.CLIP_MAX_PIXELS
+                info,
+                max_seconds=settings.CLIP_MAX_SECONDS,
+                max_pixels=settings.CLIP_MAX_PIXELS,
+                max_fps=settings.CLIP_MAX_FPS,
             )
             media.check_playable(info, getattr(settings, "CLIP_PLAYABLE_FORMATS", None))
         except media.MediaRefused as exc:

@@ -342,3 +342,24 @@ def test_admin_user_change_page_keeps_crowd_ids_read_only(admin_client_):
     assert (
         'name="crowd_pid"' not in page.content.decode() and 'name="crowd_study"' not in page.content.decode()
     )
+
+
+def test_admin_scheme_with_a_lone_surrogate_tag_is_refused(admin_client_):
+    scheme = json.dumps({"context_groups": [{"name": "setting", "tags": ["home", "street\ud800"]}]})
+    response = admin_client_.post(reverse("admin:labeling_study_add"), study_post(scheme=scheme))
+    assert response.status_code == 200
+    assert "surrogate characters are not allowed" in response.content.decode()
+    assert not Study.objects.filter(title="Faces at home").exists()
+
+
+@pytest.mark.parametrize(
+    "value", ["9" * 30, "²", "-1", "1\x00"], ids=["huge", "superscript", "negative", "nul"]
+)
+@pytest.mark.parametrize("model", ["clip", "annotation", "assignment", "schemeversion", "invite"])
+def test_huge_integer_in_admin_study_filter_is_not_500(admin_client_, model, value):
+    StudyFactory()
+    params = {"study": value, "scheme": value} if model == "annotation" else {"study": value}
+    response = admin_client_.get(reverse(f"admin:labeling_{model}_changelist"), params)
+    assert response.status_code in (200, 302, 400), response.status_code
+    add = admin_client_.get(reverse("admin:labeling_invite_add"), {"study": value})
+    assert add.status_code in (200, 400)

@@ -400,3 +400,43 @@ def test_a_number_too_large_for_a_float_is_400(api, study):
         content_type="application/json",
     )
     assert resp.status_code == 400 and "valence" in resp.json()["errors"]
+
+
+# --- text no database can store (issue 6, item 12) ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("bad", ["a\x00b", "a\ud800b"], ids=["nul", "lone-surrogate"])
+@pytest.mark.parametrize(
+    "over",
+    [
+        {"context_note": "{bad}"},
+        {"cannot_judge": True, "valence": None, "arousal": None, "cannot_judge_reason": "{bad}"},
+        {"context_tags": ["setting:{bad}"]},
+        {"unknown_key{bad}": 1},
+    ],
+    ids=["note", "reason", "tag", "key"],
+)
+def test_nul_byte_or_lone_surrogate_in_a_note_or_reason_is_400_and_nothing_is_saved(
+    api, study, member, over, bad
+):
+    assignment_id = api.post(claim_url(study.pk), {}, format="json").json()["id"]
+    before = snapshot()
+    data = rating(**{k.replace("{bad}", bad): _fill(v, bad) for k, v in over.items()})
+    url = f"/api/assignments/{assignment_id}/annotation/"
+    response = api.post(url, json.dumps(data), content_type="application/json")  # \ud800 as an escape
+    assert response.status_code == 400, response.content
+    body = response.json()
+    assert body["detail"] and any(
+        m.startswith(("Null characters", "Surrogate characters", "a key")) for m in body["errors"].values()
+    )
+    assert snapshot() == before
+    ok = api.post(f"/api/assignments/{assignment_id}/annotation/", rating(), format="json")
+    assert ok.status_code == 201  # the clip can still be rated
+
+
+def _fill(value, bad):
+    if isinstance(value, str):
+        return value.replace("{bad}", bad)
+    if isinstance(value, list):
+        return [_fill(v, bad) for v in value]
+    return value

@@ -1,6 +1,7 @@
 """Researchers' REST API through HTTP: studies, clips (upload), members, annotations, me, token; and the
 rule that another user's id gets 404 on every object endpoint."""
 
+import json
 import secrets
 from datetime import timedelta
 
@@ -468,3 +469,140 @@ def test_list_endpoints_make_no_query_per_row(study, rc, researcher, make_annota
     small = counts()
     grow(10)
     assert counts() == small
+
+
+# --- bad input is a 4xx in the error shape, never a 500 (issue 6, item 12) --------------------------------
+
+
+def send_json(client, method: str, url: str, data):
+    """JSON with ASCII escapes (\\ud800), as a client would send a lone surrogate."""
+    return getattr(client, method)(url, json.dumps(data), content_type="application/json")
+
+
+def assert_error_shape(response, status: int) -> dict:
+    assert response.status_code == status, response.content
+    assert response["Content-Type"].startswith("application/json")
+    body = response.json()
+    assert isinstance(body["detail"], str) and body["detail"]
+    assert set(body) <= {"detail", "errors"}
+    return body
+
+
+def test_deeply_nested_json_to_token_endpoint_is_400(db):
+    nested = "[" * 100_000 + "]" * 100_000
+    response = APIClient().post("/api/auth/token/", nested, content_type="application/json")
+    assert "nested too deeply" in assert_error_shape(response, 400)["detail"]
+
+
+def test_json_nested_past_the_limit_is_400_even_when_python_could_parse_it(study, rc):
+    before = state()
+    label: object = 1
+    for _ in range(40):
+        label = [label]
+    deep = {"scheme": {"context_groups": [{"name": "x", "tags": ["a"], "label": label}]}}
+    response = rc.patch(f"/api/studies/{study.pk}/", deep, format="json")
+    assert "nested more than" in assert_error_shape(response, 400)["detail"]
+    assert state() == before
+
+
+@pytest.mark.parametrize("bad", ["a\x00b", "a\ud800b"], ids=["nul", "lone-surrogate"])
+@pytest.mark.parametrize("field", ["title", "instructions", "consent_text", "completion_code"])
+def test_nul_byte_or_lone_surrogate_in_study_text_is_400(study, rc, field, bad):
+    before = state()
+    response = send_json(rc, "patch", f"/api/studies/{study.pk}/", {field: bad})
+    body = assert_error_shape(response, 400)
+    assert body["errors"][field].startswith(("Null characters", "Surrogate characters"))
+    assert state() == before
+
+
+@pytest.mark.parametrize("tag", ["street\ud800", "street\x00"], ids=["lone-surrogate", "nul"])
+def test_lone_surrogate_in_scheme_tag_is_refused(study, rc, researcher, tag):
+    researcher.is_staff = True
+    researcher.save(update_fields=["is_staff"])
+    before = state()
+    scheme = {"context_groups": [{"name": "setting", "label": "Setting", "tags": ["home", tag]}]}
+    created = send_json(rc, "post", "/api/studies/", {"title": "New", "scheme": scheme})
+    assert "scheme.context_groups.0.tags.1" in assert_error_shape(created, 400)["errors"]
+    changed = send_json(rc, "patch", f"/api/studies/{study.pk}/", {"scheme": scheme})
+    assert "scheme.context_groups.0.tags.1" in assert_error_shape(changed, 400)["errors"]
+    assert state() == before
+    assert rc.get(f"/api/studies/{study.pk}/").status_code == 200  # the study still reads
+
+
+def test_lone_surrogate_in_member_username_and_token_credentials_is_400(study, rc):
+    member = send_json(rc, "post", f"/api/studies/{study.pk}/members/", {"username": "x\ud800"})
+    assert "username" in assert_error_shape(member, 400)["errors"]
+    token = send_json(APIClient(), "post", "/api/auth/token/", {"username": "x\x00", "password": "y\ud800"})
+    assert set(assert_error_shape(token, 400)["errors"]) == {"username", "password"}
+
+
+@pytest.mark.parametrize(
+    "raw", ["p=abc", "p=1\x00", "p=" + "9" * 40, "r=maybe", "o=-1&p=1", "not base64 at all!"]
+)
+def test_forged_pagination_cursor_is_400(study, rc, clips, raw):
+    import base64
+
+    cursor = raw if raw.endswith("!") else base64.b64encode(raw.encode()).decode()
+    for url in [f"/api/studies/{study.pk}/clips/", "/api/studies/", f"/api/studies/{study.pk}/annotations/"]:
+        response = rc.get(url, {"cursor": cursor})
+        assert "cursor" in assert_error_shape(response, 400)["errors"]
+
+
+def test_real_cursors_still_page_through_everything(study, rc, clips):
+    seen, url = [], f"/api/studies/{study.pk}/clips/?page_size=2"
+    while url:
+        body = rc.get(url).json()
+        seen += [c["id"] for c in body["results"]]
+        url = body["next"]
+    assert sorted(seen) == sorted(c.pk for c in clips)
+
+
+@pytest.mark.parametrize("path", ["/api/studies/", "clips/", "members/", "annotations/"])
+def test_html_accept_and_options_on_researcher_list_views_are_not_500(study, rc, clips, path):
+    url = path if path.startswith("/") else f"/api/studies/{study.pk}/{path}"
+    html = rc.get(url, HTTP_ACCEPT="text/html")
+    assert_error_shape(html, 406)
+    options = rc.options(url)
+    assert options.status_code == 200 and options.json()["renders"] == ["application/json"]
+    assert rc.get(url, HTTP_ACCEPT="text/html,application/xhtml+xml,*/*;q=0.8").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "clip=99999999999999999999999",
+        "annotator=99999999999999999999999",
+        "since=99999999999999999999999",
+        "page_size=99999999999999999999999",
+        "clip=-99999999999999999999999",
+        "page_size=" + "9" * 5000,
+    ],
+)
+def test_huge_integer_in_query_parameter_is_not_500(study, rc, researcher, query):
+    response = rc.get(f"/api/studies/{study.pk}/annotations/?{query}")
+    if query.startswith("page_size"):
+        assert response.status_code == 200  # capped at the maximum page size
+    else:
+        assert query.split("=")[0] in assert_error_shape(response, 400)["errors"]
+
+
+def test_six_megabyte_json_body_is_413_in_the_error_shape(study, rc):
+    before = state()
+    response = rc.patch(f"/api/studies/{study.pk}/", {"instructions": "x" * 6_000_000}, format="json")
+    assert "too large" in assert_error_shape(response, 413)["detail"]
+    assert state() == before
+
+
+def test_json_body_over_djangos_memory_limit_inside_the_budget_is_413_in_the_error_shape(study, rc, settings):
+    settings.REQUEST_MAX_BYTES = 10 * 1024 * 1024  # the guard lets it through; Django's own limit stops it
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+    response = rc.patch(f"/api/studies/{study.pk}/", {"instructions": "x" * 2_000_000}, format="json")
+    assert "too large" in assert_error_shape(response, 413)["detail"]
+
+
+def test_more_than_100_files_in_one_upload_is_400_in_the_error_shape(study, rc, media_root):
+    before = state()
+    files = {f"file{i}": SimpleUploadedFile(f"c{i}.mp4", b"x") for i in range(101)}
+    response = rc.post(f"/api/studies/{study.pk}/clips/", files, format="multipart")
+    assert "100 files" in assert_error_shape(response, 400)["errors"]["file"]
+    assert state() == before

@@ -56,10 +56,10 @@ def assert_refused(study, root: Path, path: Path, *words: str, name: str = "bad.
 
 
 def write_video(
-    path: Path, *, codec: str, fmt: str, size=(64, 48), frames=10, pix_fmt="yuv420p", rotation=0
+    path: Path, *, codec: str, fmt: str, size=(64, 48), frames=10, pix_fmt="yuv420p", rotation=0, rate=10
 ) -> Path:
     with av.open(str(path), "w", format=fmt) as container:
-        stream = container.add_stream(codec, rate=10)
+        stream = container.add_stream(codec, rate=rate)
         stream.width, stream.height, stream.pix_fmt = size[0], size[1], pix_fmt
         if rotation:
             stream.set_display_rotation(rotation)
@@ -204,6 +204,18 @@ def test_resolution_too_high_is_refused(study, media_root, good_mp4, settings):
     assert_refused(study, media_root, good_mp4, "320×240", "megapixels")
 
 
+def test_high_frame_rate_clip_is_refused(study, media_root, tmp_path, settings):
+    settings.CLIP_MAX_FPS = 240
+    path = write_video(tmp_path / "fast.mp4", codec="libx264", fmt="mp4", frames=20, rate=1000)
+    assert_refused(study, media_root, path, "1000 frames per second", "limit is 240")
+
+
+def test_frame_rate_at_the_limit_is_accepted(study, media_root, tmp_path, settings):
+    settings.CLIP_MAX_FPS = 240
+    clip = create(study, write_video(tmp_path / "ok.mp4", codec="libx264", fmt="mp4", frames=20, rate=240))
+    assert clip.fps == 240
+
+
 def test_codec_browsers_cannot_play_is_refused(study, media_root, tmp_path):
     path = write_video(tmp_path / "old.avi", codec="mpeg4", fmt="avi")
     assert_refused(study, media_root, path, "do not play", "H.264")
@@ -291,6 +303,23 @@ def test_partial_get(served, header, start, end):
     assert response["Content-Range"] == f"bytes {start}-{end}/{size}"
     assert response["Content-Length"] == str(end - start + 1)
     assert body(response) == data[start : end + 1]
+
+
+@pytest.mark.parametrize(
+    "header,status",
+    [
+        ("bytes=" + "9" * 5000 + "-", 416),  # a start past any file
+        ("bytes=0-" + "9" * 5000, 206),  # an end past the file: up to its last byte
+        ("bytes=-" + "9" * 5000, 206),  # a suffix longer than the file: all of it
+        ("bytes=" + "0" * 5000 + "5-9", 206),  # leading zeros are still a small number
+    ],
+)
+def test_range_header_with_thousands_of_digits_is_not_500(served, header, status):
+    clip, data, client = served
+    response = client.get(reverse("clip-media", args=[clip.pk]), HTTP_RANGE=header)
+    assert response.status_code == status
+    if status == 206:
+        assert body(response) == (data[5:10] if header.endswith("5-9") else data)
 
 
 def test_unsatisfiable_range(served):

@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from labeling import services
 from labeling.errors import Conflict, NotAllowed, ValidationFailed
-from labeling.models import Annotation, Assignment, Clip, Membership
+from labeling.models import Annotation, Assignment, Clip, Membership, Study
 from tests.factories import ClipFactory
 from tests.factories import rating_data as rating
 
@@ -265,3 +265,25 @@ def test_deleting_a_user_who_holds_a_lease_returns_the_clip_slot(study, make_ann
     type(holder.user).objects.filter(pk=holder.user_id).delete()
     assert Clip.objects.get(pk=clip.pk).n_assigned == 1
     assert services.assignment_claim_next(membership=make_annotator(study)).clip_id == clip.pk
+
+
+@pytest.mark.parametrize(
+    "group",
+    [
+        {"name": "setting", "tags": ["home", "street\ud800"]},
+        {"name": "setting", "label": "Set\ud800ting", "tags": ["home"]},
+        {"name": "set\x00ting", "tags": ["home"]},
+        {"name": "setting", "label": 5, "tags": ["home"]},
+    ],
+    ids=["surrogate-tag", "surrogate-label", "nul-name", "label-not-text"],
+)
+def test_lone_surrogate_in_scheme_tag_vocabulary_is_refused_and_the_study_still_reads(study, group):
+    spec = {"context_groups": [group]}
+    with pytest.raises(ValidationFailed) as info:
+        services.study_update(study=study, fields={}, scheme=spec)
+    assert "context_groups" in info.value.errors
+    with pytest.raises(ValidationFailed):
+        services.study_create(title="New", slug="new", scheme=spec, created_by=None)
+    assert not Study.objects.filter(slug="new").exists()
+    assert [s.version for s in study.schemes.all()] == [1]
+    str(study.schemes.get().spec)  # the stored scheme still reads
