@@ -12,10 +12,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.handlers.wsgi import WSGIHandler
 from django.db import close_old_connections
 from django.urls import reverse
-from rest_framework.authtoken.models import Token
 
 from labeling.models import Clip, Invite
-from tests.factories import MembershipFactory, StudyFactory, UserFactory
+from tests.factories import MembershipFactory, StudyFactory, UserFactory, api_key_for
 
 MB = 1024 * 1024
 
@@ -109,14 +108,14 @@ def test_anonymous_clip_upload_gets_the_small_cap(db, spool_dir):
 
 def test_annotator_token_gets_the_small_cap_on_the_clip_upload_endpoint(db, spool_dir):
     membership = MembershipFactory()  # an annotator of the study, not a researcher
-    token, _ = Token.objects.get_or_create(user=membership.user)
+    key = api_key_for(membership.user)
     body = CountingInput(50 * MB)
     status, _, _ = wsgi(
         "POST",
         f"/api/studies/{membership.study_id}/clips/",
         body=body,
         length=body.size,
-        headers={"HTTP_AUTHORIZATION": f"Token {token.key}"},
+        headers={"HTTP_AUTHORIZATION": f"Token {key}"},
     )
     assert status == 413 and body.read_bytes == 0
 
@@ -124,8 +123,8 @@ def test_annotator_token_gets_the_small_cap_on_the_clip_upload_endpoint(db, spoo
 def test_researcher_token_may_send_a_clip_sized_body_to_the_upload_endpoint(db, spool_dir, settings):
     settings.CLIP_MAX_BYTES = 20 * MB
     membership = MembershipFactory(role="researcher")
-    token, _ = Token.objects.get_or_create(user=membership.user)
-    auth = {"HTTP_AUTHORIZATION": f"Token {token.key}"}
+    key = api_key_for(membership.user)
+    auth = {"HTTP_AUTHORIZATION": f"Token {key}"}
     url = f"/api/studies/{membership.study_id}/clips/"
     over = CountingInput(22 * MB)  # past CLIP_MAX_BYTES plus the form overhead
     assert wsgi("POST", url, body=over, length=over.size, headers=auth)[0] == 413
@@ -152,14 +151,14 @@ def test_content_length_that_is_not_a_number_is_400(db, length):
 
 def test_upload_to_a_huge_study_id_gets_the_small_cap_not_a_500(db, spool_dir):
     membership = MembershipFactory(role="researcher")
-    token, _ = Token.objects.get_or_create(user=membership.user)
+    key = api_key_for(membership.user)
     body = CountingInput(50 * MB)
     status, _, _ = wsgi(
         "POST",
         f"/api/studies/{'9' * 30}/clips/",
         body=body,
         length=body.size,
-        headers={"HTTP_AUTHORIZATION": f"Token {token.key}"},
+        headers={"HTTP_AUTHORIZATION": f"Token {key}"},
     )
     assert status == 413 and body.read_bytes == 0
 
