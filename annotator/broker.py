@@ -131,6 +131,19 @@ class Channel(filesystem.Channel):
             finally:
                 fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
 
+    def queue_bind(self, queue, exchange=None, routing_key="", arguments=None, **kwargs):
+        """Bind, and make sure the binding is in the exchange's table before returning.
+
+        kombu records a binding in process-wide memory first and writes the table file after; another thread of
+        the same process (a web server's) that binds meanwhile sees "already bound", skips the file, publishes,
+        and the router, which reads the file, drops the message. Writing (idempotently) closes that window."""
+        exchange = exchange or "amq.direct"
+        if self.state.has_binding(queue, exchange, routing_key):
+            meta = self.typeof(exchange).prepare_bind(queue, exchange, routing_key, arguments)
+            self._queue_bind(exchange, *meta)
+            return
+        super().queue_bind(queue, exchange, routing_key, arguments, **kwargs)
+
     def _queue_bind(self, exchange, routing_key, pattern, queue):
         value = filesystem.exchange_queue_t(routing_key or "", pattern or "", queue or "")
         self._update_table(exchange, lambda queues: None if value in queues else [value, *queues])
