@@ -45,6 +45,13 @@ WEB_THREADS = os.environ.get("BENCH_WEB_THREADS", "4")
 K = 3
 TARGET_THROUGHPUT_RATIO = 0.5  # each endpoint at least half the floor's throughput
 TARGET_P95_RATIO = 2.0  # and a p95 at most twice the floor's
+# The clip columns the set-up's COPY fills; every NOT NULL column of labeling_clip must be here (a test in the
+# normal suite, tests/perf/test_bench_setup.py, checks it against the model, so a new column cannot rot this).
+CLIP_COPY_COLUMNS = (
+    "study_id", "file", "poster", "original_name", "sha256", "size_bytes", "container", "video_codec",
+    "duration_s", "fps", "width", "height", "has_audio", "is_active", "target_k", "extra_k", "n_assigned",
+    "n_submitted", "shuffle_key", "created_at",
+)  # fmt: skip
 
 
 # --------------------------------------------------------------------------- database set-up (subprocess)
@@ -73,13 +80,9 @@ def _setup_database() -> dict:
     researcher = User.objects.create_user("bench-researcher", password=None)
     study = services.study_create(title="Benchmark", slug="bench", created_by=researcher, overlap_k=K)
     now = timezone.now()
-    columns = (
-        "study_id, file, poster, original_name, sha256, size_bytes, container, video_codec, duration_s, fps, "
-        "width, height, has_audio, is_active, target_k, extra_k, n_assigned, n_submitted, shuffle_key, created_at"
-    )
     rng = random.Random(7)
     with connection.cursor() as cursor:
-        with cursor.cursor.copy(f"COPY labeling_clip ({columns}) FROM STDIN") as copy:
+        with cursor.cursor.copy(f"COPY labeling_clip ({', '.join(CLIP_COPY_COLUMNS)}) FROM STDIN") as copy:
             media = (
                 250_000,
                 "mp4",
