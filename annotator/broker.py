@@ -24,6 +24,8 @@ import logging
 import os
 import time
 import uuid
+from collections import deque
+from functools import cached_property
 from pathlib import Path
 from queue import Empty
 
@@ -69,32 +71,53 @@ class Channel(filesystem.Channel):
             raise ChannelError(f"Cannot add message {name!r} to {folder}") from exc
 
     def _get(self, queue):
-        """Take the oldest message of `queue`: claim it by an atomic rename, read it, delete it."""
-        suffix = f"{queue}.msg"
+        """Take the oldest message of `queue`: claim it by an atomic rename, read it, delete it.
+
+        The folder is listed once per batch, not once per message (kombu lists and sorts it on every get, so
+        a backlog of n files cost O(n log n) per message and the worker fell further behind the longer it was);
+        files published meanwhile are picked up by the next listing."""
         folder = Path(self.data_folder_in)
+        pending = self._pending.setdefault(queue, deque())
+        listed = False
+        while True:
+            if not pending:
+                if listed:
+                    raise Empty()
+                suffix = f"{queue}.msg"
+                pending.extend(sorted(n for n in os.listdir(folder) if n.partition(".")[2] == suffix))
+                listed = True
+                continue
+            payload = self._claim(folder, pending.popleft())
+            if payload is not None:
+                return payload
+
+    def _claim(self, folder: Path, name: str):
+        """The message in file `name` if this consumer wins it, else None (taken by another, or undecodable)."""
         claimed = folder / CLAIMED_DIR
-        claimed.mkdir(exist_ok=True)
-        for name in sorted(os.listdir(folder)):
-            if name.partition(".")[2] != suffix:
-                continue
-            mine = claimed / f"{os.getpid()}-{uuid.uuid4().hex}-{name}"
-            try:
-                os.rename(folder / name, mine)
-            except FileNotFoundError:
-                continue  # another consumer took it first
-            except OSError as exc:
-                raise ChannelError(f"Cannot claim message {name!r} in {folder}") from exc
-            try:
-                payload = loads(mine.read_bytes())
-            except (ValueError, UnicodeDecodeError):  # json.JSONDecodeError is a ValueError
-                self._set_aside(mine, name)
-                continue
-            if self.store_processed:
-                os.replace(mine, Path(self.processed_folder) / name)
-            else:
-                mine.unlink(missing_ok=True)
-            return payload
-        raise Empty()
+        mine = claimed / f"{os.getpid()}-{uuid.uuid4().hex}-{name}"
+        try:
+            os.rename(folder / name, mine)
+        except FileNotFoundError:
+            if not claimed.is_dir():
+                claimed.mkdir(exist_ok=True)
+                return self._claim(folder, name)
+            return None  # another consumer took it first
+        except OSError as exc:
+            raise ChannelError(f"Cannot claim message {name!r} in {folder}") from exc
+        try:
+            payload = loads(mine.read_bytes())
+        except (ValueError, UnicodeDecodeError):  # json.JSONDecodeError is a ValueError
+            self._set_aside(mine, name)
+            return None
+        if self.store_processed:
+            os.replace(mine, Path(self.processed_folder) / name)
+        else:
+            mine.unlink(missing_ok=True)
+        return payload
+
+    @cached_property
+    def _pending(self) -> dict:
+        return {}
 
     def _set_aside(self, path: Path, name: str) -> None:
         failed = Path(self.data_folder_in) / FAILED_DIR
