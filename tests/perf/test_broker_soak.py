@@ -163,7 +163,7 @@ def test_embedded_broker_soak_loses_nothing_and_the_worker_survives(tmp_path):
         "latency_p50_ms": round(statistics.median(latencies) * 1000, 1) if latencies else None,
         "latency_p95_ms": round(p95 * 1000, 1), "latency_max_ms": round(latencies[-1] * 1000, 1) if latencies else None,
         "pool_processes": len(pool_pids), "left_in_broker": len(left_in_broker), "set_aside": len(failed_files),
-        "elapsed_s": round(elapsed, 1),
+        "elapsed_s": round(elapsed, 1), "load": os.getloadavg()[0],
     }  # fmt: skip
     print("\nbroker soak:", json.dumps(result))
     if SMOKE:
@@ -183,7 +183,7 @@ def _report(r: dict) -> str:
     minutes = r["seconds"] / 60
     return f"""## Embedded broker soak ({minutes:g} min, filesystem transport)
 
-`BENCH_SOAK_SECONDS={r["seconds"]:g} make bench` (tests/perf/test_broker_soak.py): the embedded default as
+`BENCH_SOAK_SECONDS={r["seconds"]:g} pytest -m perf tests/perf/test_broker_soak.py -s` (`make bench` runs it for 5 min): the embedded default as
 `make run` runs it — SQLite, the filesystem broker (annotator/broker.py: atomic publish by rename, atomic
 claim by rename), a real `celery -A annotator worker -B --concurrency=2` — with {r["producers"]} producer
 processes enqueueing through `delay_on_commit` at a steady {r["rate"]:g} tasks/s in total for {minutes:g} min.
@@ -193,7 +193,9 @@ processes enqueueing through `delay_on_commit` at a steady {r["rate"]:g} tasks/s
 | {r["sent"]:,} | {r["executed"]:,} | **{r["lost"]}** | {r["duplicates"]} | {r["crash_lines"]} | {"yes" if r["worker_alive"] else "**no**"} | {r["latency_p50_ms"]} / {r["latency_p95_ms"]} / {r["latency_max_ms"]} |
 
 - Messages left in the broker folder after the drain: {r["left_in_broker"]}; set aside as undecodable: {r["set_aside"]}.
-- Queue drained {r["drain_s"]} s after the last send; sends more than 1 s behind schedule: {r["late_sends"]}.
+- Queue drained {r["drain_s"]} s after the last send; sends more than 1 s behind schedule: {r["late_sends"]}
+  (the producers' own lag: a measure of how loaded the shared machine was; load average at the end
+  {r["load"]:.1f} on {os.cpu_count()} CPUs). Latency is the task's wait in the queue plus its run.
 """
 
 
