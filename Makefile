@@ -18,12 +18,13 @@ PYTHON_CANDIDATES = $(PYTHON) python3.13 python3.12 python3 \
 	/usr/local/bin/python3.1[2-9] /usr/bin/python3.1[2-9]
 PY_OK := import sys, venv, ensurepip; sys.exit(sys.version_info < (3, 12))
 
-.PHONY: help install install-test run migrate demo worker test bench lint format clean
+.PHONY: help install install-test run migrate demo worker test bench bench-smoke lint format clean
 
 help:
 	@echo "make run     install, migrate, load the demo study, serve the site and a Celery worker (with beat)"
 	@echo "make test    install with test extras and run the test suite (SQLite unless DATABASE_URL is set)"
 	@echo "make bench   benchmarks in tests/perf on PostgreSQL ($(BENCH_DATABASE_URL)), figures -> docs/benchmarks.md"
+	@echo "make bench-smoke  every benchmark at a small size (what CI runs): checks, no figures"
 	@echo "make lint    ruff check and ruff format --check"
 	@echo "make install create $(VENV) and install the dependencies"
 
@@ -65,6 +66,9 @@ demo: migrate
 	$(PY) manage.py demo
 
 # The site and a real Celery worker with beat (kombu's filesystem broker unless CELERY_BROKER_URL/REDIS_URL).
+# The site runs under gunicorn with gunicorn.conf.py (on SQLite: one process, a bounded thread pool, so writers
+# never queue past SQLite's busy timeout); `make run RELOAD=1` restarts it when the code changes.
+RELOAD ?=
 run: demo
 	@echo ""
 	@echo "  Site:   http://$(HOST):$(PORT)/          (researcher pages: /studies/, admin: /admin/)"
@@ -73,7 +77,7 @@ run: demo
 	@echo ""
 	@$(PY) -m celery -A annotator worker -B --loglevel=info --concurrency=2 & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
-	$(PY) manage.py runserver $(HOST):$(PORT)
+	GUNICORN_BIND='$(HOST):$(PORT)' WEB_RELOAD='$(RELOAD)' $(PY) -m gunicorn --config gunicorn.conf.py annotator.wsgi
 
 worker: install
 	$(PY) -m celery -A annotator worker -B --loglevel=info
@@ -87,6 +91,10 @@ test: install-test
 
 bench: install-test
 	DATABASE_URL='$(BENCH_DATABASE_URL)' $(PY) -m pytest -q -m perf tests/perf -s
+
+# Every benchmark at a small size (CI): integrity checks asserted, performance targets only reported.
+bench-smoke: install-test
+	BENCH_SMOKE=1 DATABASE_URL='$(BENCH_DATABASE_URL)' $(PY) -m pytest -q -m perf tests/perf -s
 
 lint: install-test
 	$(PY) -m ruff check .

@@ -238,9 +238,11 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 REQUEST_MAX_BYTES = int(os.environ.get("REQUEST_MAX_BYTES", DATA_UPLOAD_MAX_MEMORY_SIZE))
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
-# Celery: Redis (or any broker URL) in production, kombu's filesystem transport by default.
+# Celery: Redis (or any broker URL) in production, kombu's filesystem transport by default — through
+# annotator/broker.py, which publishes and claims message files atomically (kombu's own races under load).
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or os.environ.get("REDIS_URL") or "filesystem://"
 if CELERY_BROKER_URL == "filesystem://":
+    CELERY_BROKER_TRANSPORT = "annotator.broker:Transport"
     _broker_dir = VAR_DIR / "broker"
     for _sub in ("in", "processed", "control"):
         (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
@@ -250,6 +252,9 @@ if CELERY_BROKER_URL == "filesystem://":
         "processed_folder": str(_broker_dir / "processed"),
         "control_folder": str(_broker_dir / "control"),  # broadcast/pidbox files (kombu >= 5.3)
         "store_processed": False,
+        # kombu sleeps this long whenever the queue is empty *or* the prefetch window is full (1 s by default:
+        # with acks_late and prefetch 1 that capped the worker at a few tasks/s and queued a backlog).
+        "polling_interval": 0.1,
     }
 elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     # A request that enqueues (an agreement run) must learn within seconds that the broker is unreachable

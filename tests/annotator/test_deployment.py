@@ -108,3 +108,22 @@ def test_celery_redis_transport_dependencies_are_declared():
     assert celery and re.match(r"celery\[([a-z,\s]*,\s*)?redis\b", celery[0]), celery
     assert (ROOT / ".ci" / "production-smoke").stat().st_mode & 0o111  # executable, run by .ci/run
     assert "production-smoke" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_embedded_default_is_served_by_gunicorn_with_a_bounded_thread_pool(monkeypatch):
+    """`make run` used `manage.py runserver` (a thread per connection): 64 annotators meant 64 SQLite writers
+    queued on the lock, 500 "database is locked" and reset connections. It now runs gunicorn with the shared
+    config, which on SQLite (no DATABASE_URL) is one process with a bounded thread pool."""
+    for key in ("DATABASE_URL", "WEB_WORKERS", "WEB_THREADS", "WEB_RELOAD"):
+        monkeypatch.delenv(key, raising=False)
+    embedded = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    assert embedded["workers"] == 1 and 1 <= embedded["threads"] <= 8 and embedded["reload"] is False
+    assert embedded["threads"] * 2 < 20  # each waiting writer holds ~ms; the busy timeout is 20 s
+    monkeypatch.setenv("DATABASE_URL", "postgresql://db/affect")
+    production = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    assert (production["workers"], production["threads"]) == (4, 4)  # docker-compose's defaults
+    monkeypatch.setenv("WEB_RELOAD", "1")
+    assert runpy.run_path(str(ROOT / "gunicorn.conf.py"))["reload"] is True  # `make run RELOAD=1`
+    run = re.search(r"^run:.*?(?=^\S)", (ROOT / "Makefile").read_text(), re.S | re.M).group(0)
+    assert "gunicorn --config gunicorn.conf.py annotator.wsgi" in run and "runserver" not in run
+    assert "celery -A annotator worker -B" in run and "Crowd:" in run  # worker + beat, and the links

@@ -21,11 +21,11 @@ from labeling.report import build_result, load_ratings
 from labeling.scheme import DEFAULT_SPEC, allowed_tags
 from tests.factories import ClipFactory, MembershipFactory, StudyFactory
 from tests.labeling.report_helpers import rate_many
-from tests.perf.report import write_section
+from tests.perf.report import SMOKE, check_target, smoke_or, write_section
 
 pytestmark = [pytest.mark.perf, pytest.mark.django_db]
 
-CLIPS, ANNOTATORS, LIMIT_S = 10_000, 5, 30.0
+CLIPS, ANNOTATORS, LIMIT_S = smoke_or(10_000, 300), 5, 30.0
 COLUMNS = ("id", "clip_id", "annotator_id", "valence", "arousal", "cannot_judge", "context_tags")
 
 
@@ -88,7 +88,7 @@ def test_full_study_report_through_the_database():
 
     total_s, report = best_of(end_to_end, 2)
     assert report.status == "done", report.error
-    assert total_s < LIMIT_S, f"full report took {total_s:.1f} s (limit {LIMIT_S:.0f} s)"
+    check_target(total_s < LIMIT_S, f"full report took {total_s:.1f} s (limit {LIMIT_S:.0f} s)")
     stored = report.result
     assert stored["n_annotations"] == n and stored["bootstrap"]["n_resamples"] == 1000
     valence = stored["dimensions"]["valence"]
@@ -122,6 +122,10 @@ Valence α (interval) {valence["alpha_interval"]["estimate"]:.4f}, 95% CI [{vale
 Command: `make bench`, or `pytest -m perf tests/perf/test_report_bench.py -s`.
 """,
     )
+    if SMOKE:
+        print(
+            "\nSMOKE MODE: small sizes; results checked, the 30 s target not asserted, docs/benchmarks.md untouched"
+        )
     print(
         f"\nsetup {setup_s:.1f} s; baseline {ms(baseline_s)}, load {ms(load_s)}, statistics {ms(stats_s)}, "
         f"end to end {ms(total_s)}"
