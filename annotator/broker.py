@@ -13,7 +13,10 @@ Here a message is written to a temporary name outside the queue's view, flushed,
 queue folder, so a file a consumer can see is complete. A consumer claims a file by `os.rename` to a unique
 name in a claim folder on the same filesystem: atomic, so exactly one consumer wins and the others move on.
 A file that still cannot be decoded (e.g. left by an older version) is set aside in a `.failed` folder with
-an error in the log, never crashing the worker. The exchange tables (fanout bindings, used by the worker's
+an error in the log, never crashing the worker. kombu also deleted a message as it read it, so a worker killed
+between taking a task and acknowledging it (acks_late) lost the task; here the claimed file stays until the
+message is acknowledged, each consumer process holds an flock on an owner file while it lives, and the next
+process to read the queue puts back every claim whose owner has died. The exchange tables (fanout bindings, used by the worker's
 remote control) are rewritten the same way, under a separate lock file, so a reader never sees a truncated one.
 """
 
@@ -30,7 +33,7 @@ from pathlib import Path
 from queue import Empty
 
 from kombu.exceptions import ChannelError
-from kombu.transport import filesystem
+from kombu.transport import filesystem, virtual
 from kombu.utils.json import dumps, loads
 
 logger = logging.getLogger(__name__)
@@ -38,6 +41,57 @@ logger = logging.getLogger(__name__)
 TMP_DIR = ".tmp"  # inside the out folder: same filesystem as the queue, so os.replace is atomic
 CLAIMED_DIR = ".claimed"  # inside the in folder, for the same reason
 FAILED_DIR = ".failed"
+
+
+# Who holds claims in this process: a token, and an open lock file that proves the process is alive (the kernel
+# drops an flock when its process dies, however it dies). Re-made after a fork (prefork children).
+_OWNER: dict[int, tuple[str, object]] = {}
+
+
+def _owner(claimed: Path) -> str:
+    pid = os.getpid()
+    if pid not in _OWNER:
+        claimed.mkdir(parents=True, exist_ok=True)
+        token = uuid.uuid4().hex
+        lock = open(claimed / f"{token}.owner", "ab")  # noqa: SIM115 - held open for the process's life
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        _OWNER[pid] = (token, lock)
+    return _OWNER[pid][0]
+
+
+def restore_orphaned_claims(folder: Path) -> int:
+    """Put back in `folder` every message claimed by a process that has died before acknowledging it (killed
+    worker: `kill -9`, out of memory, power cut). Returns how many were restored."""
+    claimed = folder / CLAIMED_DIR
+    restored = 0
+    try:
+        owners = [p for p in claimed.iterdir() if p.suffix == ".owner"]
+    except FileNotFoundError:
+        return 0
+    for owner in owners:
+        try:
+            lock = open(owner, "ab")  # noqa: SIM115
+        except OSError:
+            continue
+        with lock:
+            try:
+                fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # its process is alive
+            token = owner.stem
+            for held in claimed.glob(f"{token}-*"):
+                original = held.name.split("-", 2)[2]  # "<token>-<uuid>-<original name>"
+                try:
+                    os.rename(held, folder / original)
+                    restored += 1
+                except FileNotFoundError:
+                    pass  # restored by another process meanwhile
+            owner.unlink(missing_ok=True)
+    if restored:
+        logger.warning(
+            "Broker: %d message(s) claimed by a process that died were put back in %s", restored, folder
+        )
+    return restored
 
 
 def _write_atomically(path: Path, data: bytes, tmp_dir: Path) -> None:
@@ -55,8 +109,24 @@ def _write_atomically(path: Path, data: bytes, tmp_dir: Path) -> None:
         raise
 
 
+class QoS(virtual.QoS):
+    """Acknowledging (or rejecting) a message is when its claimed file goes."""
+
+    def ack(self, delivery_tag):
+        super().ack(delivery_tag)
+        self.channel._release(delivery_tag)
+
+    def reject(self, delivery_tag, requeue=False):
+        super().reject(delivery_tag, requeue=requeue)  # requeue: published again first
+        self.channel._release(delivery_tag)
+
+
 class Channel(filesystem.Channel):
-    """kombu's filesystem channel with atomic publishing and atomic claiming."""
+    """kombu's filesystem channel with atomic publishing, atomic claiming, and claims kept until the message
+    is acknowledged: a worker killed while it holds messages loses none, the next process to read the queue
+    folder puts them back (restore_orphaned_claims)."""
+
+    QoS = QoS
 
     # -- messages
 
@@ -70,6 +140,36 @@ class Channel(filesystem.Channel):
         except OSError as exc:
             raise ChannelError(f"Cannot add message {name!r} to {folder}") from exc
 
+    @cached_property
+    def _held(self) -> dict:
+        """delivery tag -> claimed file, for messages delivered to an acknowledging consumer."""
+        return {}
+
+    @cached_property
+    def _no_ack_queues(self) -> set:
+        return set()
+
+    def basic_consume(self, queue, no_ack, callback, consumer_tag, **kwargs):
+        if no_ack:  # remote-control broadcasts: nobody will acknowledge them
+            self._no_ack_queues.add(queue)
+        return super().basic_consume(queue, no_ack, callback, consumer_tag, **kwargs)
+
+    def basic_get(self, queue, no_ack=False, **kwargs):
+        if no_ack:
+            self._no_ack_queues.add(queue)
+        return super().basic_get(queue, no_ack=no_ack, **kwargs)
+
+    def _release(self, delivery_tag) -> None:
+        path = self._held.pop(delivery_tag, None)
+        if path is not None:
+            path.unlink(missing_ok=True)
+
+    def _restore(self, message):
+        """A message given back (shutdown with unacknowledged messages, a requeue): published again, and its
+        claim released."""
+        super()._restore(message)
+        self._release(message.delivery_tag)
+
     def _get(self, queue):
         """Take the oldest message of `queue`: claim it by an atomic rename, read it, delete it.
 
@@ -77,6 +177,9 @@ class Channel(filesystem.Channel):
         a backlog of n files cost O(n log n) per message and the worker fell further behind the longer it was);
         files published meanwhile are picked up by the next listing."""
         folder = Path(self.data_folder_in)
+        if not self._swept:
+            self._swept = True
+            restore_orphaned_claims(folder)
         pending = self._pending.setdefault(queue, deque())
         listed = False
         while True:
@@ -94,7 +197,7 @@ class Channel(filesystem.Channel):
     def _claim(self, folder: Path, name: str):
         """The message in file `name` if this consumer wins it, else None (taken by another, or undecodable)."""
         claimed = folder / CLAIMED_DIR
-        mine = claimed / f"{os.getpid()}-{uuid.uuid4().hex}-{name}"
+        mine = claimed / f"{_owner(claimed)}-{uuid.uuid4().hex}-{name}"
         try:
             os.rename(folder / name, mine)
         except FileNotFoundError:
@@ -111,9 +214,17 @@ class Channel(filesystem.Channel):
             return None
         if self.store_processed:
             os.replace(mine, Path(self.processed_folder) / name)
-        else:
+        elif self._queue_of(name) in self._no_ack_queues:
             mine.unlink(missing_ok=True)
+        else:
+            self._held[payload["properties"]["delivery_tag"]] = mine  # until acknowledged
         return payload
+
+    @staticmethod
+    def _queue_of(name: str) -> str:
+        return name.partition(".")[2].removesuffix(".msg")
+
+    _swept = False
 
     @cached_property
     def _pending(self) -> dict:

@@ -173,3 +173,54 @@ def test_the_embedded_default_broker_is_the_atomic_filesystem_transport(tmp_path
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout) == ["filesystem://", "annotator.broker", 0.1]
+
+
+KILLED_CONSUMER = """
+import os, sys
+from pathlib import Path
+sys.path.insert(0, {root!r})
+from tests.annotator.test_broker import connect
+with connect(Path({folder!r})) as conn:
+    queue = conn.SimpleQueue("soak")
+    message = queue.get(timeout=10)  # delivered, never acknowledged
+    print(message.payload["n"], flush=True)
+    os._exit(9)  # as `kill -9` would: no shutdown, no restore
+"""
+
+
+def test_a_message_held_by_a_killed_worker_is_delivered_again(tmp_path):
+    """kombu's filesystem channel deleted a message file as it read it, so a worker killed between taking a
+    task and finishing it (acks_late) lost the task. Now the claimed file stays until the message is
+    acknowledged, and the next reader of the queue puts back what a dead process held."""
+    with connect(tmp_path) as conn:
+        queue = conn.SimpleQueue("soak")
+        queue.put({"n": 1})
+        queue.put({"n": 2})
+        queue.close()
+    script = KILLED_CONSUMER.format(root=str(ROOT), folder=str(tmp_path))
+    killed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert killed.returncode == 9 and killed.stdout.strip() == "1", killed.stderr
+    with connect(tmp_path) as conn:
+        queue = conn.SimpleQueue("soak")
+        got = []
+        for _ in range(2):
+            message = queue.get(timeout=10)
+            got.append(message.payload["n"])
+            message.ack()
+        with pytest.raises(Empty):
+            queue.get(timeout=0.5)
+        queue.close()
+    assert sorted(got) == [1, 2]  # message 1 came back, and nothing twice
+    claimed = tmp_path / "in" / ".claimed"
+    assert [p.name for p in claimed.iterdir() if not p.name.endswith(".owner")] == []  # acked: gone
+
+
+def test_a_live_consumers_unacknowledged_message_is_not_taken_from_it(tmp_path):
+    with connect(tmp_path) as holder, connect(tmp_path) as other:
+        held = holder.SimpleQueue("soak")
+        held.put({"n": 1})
+        message = held.get(timeout=10)
+        with pytest.raises(Empty):
+            other.SimpleQueue("soak").get(timeout=0.5)  # its sweep leaves a live process's claims alone
+        message.ack()
+        held.close()
