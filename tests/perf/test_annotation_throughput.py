@@ -264,11 +264,15 @@ def _phase(
 
 
 def _pct(values: list[float], q: float) -> float:
+    """The q-th percentile; NaN when a phase got no answer at all (a loaded machine in smoke mode's short
+    phases), so a missed target says so instead of crashing the benchmark."""
+    if not values:
+        return float("nan")
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
 
 
 def _stats(latencies: list[float], seconds: float) -> dict:
-    mean = statistics.fmean(latencies)
+    mean = statistics.fmean(latencies) if latencies else float("nan")
     return {
         "n": len(latencies),
         "rate": len(latencies) / seconds,
@@ -322,6 +326,20 @@ def _wait_for_server(base_url: str, server: subprocess.Popen, log: Path, timeout
 
 
 @pytest.mark.perf
+def _measure(pool, base_url: str, tokens: list, study_id: int, *, phase=None, rounds=None, seconds=None):
+    """A warm-up, then rounds of the floor and of annotating, alternated: (warm-up rows, [(kind, rows)]).
+    `phase` runs one timed phase of all clients (this module's _phase unless given)."""
+    phase = phase or _phase
+    # Warm-up: spawns the client processes, opens the server's database connections, loads code.
+    warm = phase(pool, base_url, tokens, study_id, "annotate", smoke_or(2.0, 1.0), lead=smoke_or(5.0, 3.0))
+    warm += phase(pool, base_url, tokens, study_id, "floor", 1.0)
+    done = []
+    for _ in range(ROUNDS if rounds is None else rounds):
+        for kind in ("floor", "annotate"):
+            done.append((kind, phase(pool, base_url, tokens, study_id, kind, seconds or PHASE_SECONDS)))
+    return warm, done
+
+
 def test_annotation_throughput_against_the_floor(tmp_path):
     db_url = os.environ.get("DATABASE_URL", "")
     if not db_url.startswith(("postgres://", "postgresql://")):
@@ -368,18 +386,7 @@ def test_annotation_throughput_against_the_floor(tmp_path):
         _wait_for_server(base_url, server, log)
         ctx = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=N_CLIENTS, mp_context=ctx) as pool:
-            tokens, study_id = seeded["tokens"], seeded["study_id"]
-            # Warm-up: spawns the client processes, opens the server's database connections, loads code.
-            warm = _phase(
-                pool, base_url, tokens, study_id, "annotate", smoke_or(2.0, 1.0), lead=smoke_or(5.0, 3.0)
-            )
-            warm += _phase(pool, base_url, tokens, study_id, "floor", 1.0)
-            rounds = []
-            for _ in range(ROUNDS):
-                rounds.append(("floor", _phase(pool, base_url, tokens, study_id, "floor", PHASE_SECONDS)))
-                rounds.append(
-                    ("annotate", _phase(pool, base_url, tokens, study_id, "annotate", PHASE_SECONDS))
-                )
+            warm, rounds = _measure(pool, base_url, seeded["tokens"], seeded["study_id"])
     finally:
         server.terminate()
         try:

@@ -33,7 +33,15 @@ from pathlib import Path
 import pytest
 
 from tests.perf.report import SMOKE, check_target, smoke_or, write_section
-from tests.perf.test_annotation_throughput import K, _client, _pct, _run_django, _wait_for_server, api_token
+from tests.perf.test_annotation_throughput import (
+    K,
+    _client,
+    _measure,
+    _pct,
+    _run_django,
+    _wait_for_server,
+    api_token,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 PORT = int(os.environ.get("BENCH_EMBEDDED_PORT", 8520))
@@ -97,8 +105,8 @@ def _stats(latencies: list[float]) -> dict:
         "n": len(latencies),
         "p50_ms": _pct(latencies, 50) * 1000,
         "p95_ms": _pct(latencies, 95) * 1000,
-        "max_ms": max(latencies) * 1000,
-        "capacity": N_CLIENTS / statistics.fmean(latencies),
+        "max_ms": max(latencies, default=float("nan")) * 1000,
+        "capacity": N_CLIENTS / statistics.fmean(latencies) if latencies else float("nan"),
     }
 
 
@@ -139,19 +147,12 @@ def test_embedded_default_serves_64_annotators_without_errors(tmp_path):
     try:
         _wait_for_server(base_url, server, log, timeout=600)  # make run first builds the demo study
         ctx = multiprocessing.get_context("spawn")
-        tokens, study_id = seeded["tokens"], seeded["study_id"]
+        study_id = seeded["study_id"]
         n_procs = -(-N_CLIENTS // THREADS_PER_PROCESS)
         with ProcessPoolExecutor(max_workers=n_procs, mp_context=ctx) as pool:
-            warm = _phase(
-                pool, base_url, tokens, study_id, "annotate", smoke_or(2.0, 1.0), lead=smoke_or(5.0, 3.0)
+            warm, rounds = _measure(
+                pool, base_url, seeded["tokens"], study_id, phase=_phase, rounds=ROUNDS, seconds=PHASE_SECONDS
             )
-            warm += _phase(pool, base_url, tokens, study_id, "floor", 1.0)
-            rounds = []
-            for _ in range(ROUNDS):
-                rounds.append(("floor", _phase(pool, base_url, tokens, study_id, "floor", PHASE_SECONDS)))
-                rounds.append(
-                    ("annotate", _phase(pool, base_url, tokens, study_id, "annotate", PHASE_SECONDS))
-                )
     finally:
         os.killpg(server.pid, signal.SIGTERM)  # make, gunicorn and the worker: the session started above
         try:
