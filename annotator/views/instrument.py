@@ -119,6 +119,9 @@ def rating_page_context(*, assignment: Assignment, membership: Membership, progr
             "queue": reverse("study-queue", args=[study.pk]),
         },
         "heartbeatSeconds": 60,
+        # The queue gives a second clip only after the first rating (labeling.services.assignments): before it,
+        # the page does not ask (a refused preload would only be an error in the console).
+        "preload": progress["done"] > 0,
     }
     return {
         "study": study,

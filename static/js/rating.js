@@ -391,6 +391,10 @@ function stopHeartbeat() {
 }
 
 async function preloadNext() {
+  if (!config.preload) {
+    preloadSettled = true; // the first rating comes first; the queue page picks the next clip after it
+    return;
+  }
   try {
     const res = await postJSON(config.urls.next, { exclude: [config.assignmentId] });
     if (res.status === 204) {
