@@ -172,7 +172,9 @@ LOGIN_FAILURES_PER_CLIENT = int(os.environ.get("LOGIN_FAILURES_PER_CLIENT", 20))
 LOGIN_LOCKOUT_SECONDS = int(os.environ.get("LOGIN_LOCKOUT_SECONDS", 15 * 60))
 # Addresses or networks of the reverse proxies whose X-Forwarded-For is believed (annotator/client.py).
 # Default: a proxy on the same host. Behind docker-compose, the address the proxy's connections come from.
-TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", "127.0.0.1,::1")
+TRUSTED_PROXIES = env_list(
+    "TRUSTED_PROXIES", ""
+)  # none by default: a client's own X-Forwarded-For is never believed
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},

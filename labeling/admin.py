@@ -472,6 +472,10 @@ class AssignmentAdmin(ReadOnlyAdmin):
     list_select_related = ["clip", "annotator", "study"]
     search_fields = ["annotator__username", "annotator__crowd_pid", "clip__original_name"]
 
+    def get_queryset(self, request):
+        # Who held a withdrawn participant's clip is theirs too: out of the lists like the labels.
+        return super().get_queryset(request).filter(clip__withdrawn_at__isnull=True)
+
     @admin.display(description="annotator", ordering="annotator__username")
     def who(self, obj):
         return person(obj.annotator)

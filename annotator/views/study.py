@@ -107,6 +107,8 @@ def rate(request: HttpRequest, study_id: int, assignment_id: int) -> HttpRespons
         return redirect("study-consent", study_id=membership.study_id)
     if assignment.status == Assignment.Status.SUBMITTED:
         return redirect("study-queue", study_id=membership.study_id)  # already rated (back button, reload)
+    if assignment.clip.withdrawn_at is not None:
+        return redirect("study-queue", study_id=membership.study_id)  # its participant withdrew meanwhile
     progress = annotator_progress(membership)
     context = rating_page_context(assignment=assignment, membership=membership, progress=progress)
     context["instructions_html"] = render_markdown(membership.study.instructions)

@@ -51,3 +51,16 @@ def test_middleware_sets_remote_addr_once_and_client_address_stays_the_same():
     ClientAddressMiddleware(lambda r: seen.append(r.META["REMOTE_ADDR"]))(req)
     assert seen == ["198.51.100.9"]
     assert client_address(req) == "198.51.100.9"  # idempotent after the rewrite
+
+
+def test_a_direct_clients_x_forwarded_for_is_never_believed_by_default(settings, monkeypatch):
+    """Found by the outside probe: the default trusted loopback as a proxy, so anyone reaching gunicorn on the
+    machine itself (the embedded default) chose their own address and escaped every per-client limit."""
+    import importlib
+
+    import annotator.settings as module
+
+    monkeypatch.delenv("TRUSTED_PROXIES", raising=False)
+    settings.TRUSTED_PROXIES = importlib.reload(module).TRUSTED_PROXIES
+    assert settings.TRUSTED_PROXIES == []
+    assert client_address(request("127.0.0.1", "10.9.9.1")) == "127.0.0.1"

@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from annotator.views.study import completion_redirect_url
 from labeling import services
-from labeling.models import Assignment, Membership, SchemeVersion
+from labeling.models import Assignment, Clip, Membership, SchemeVersion
 from labeling.scheme import DEFAULT_SPEC
 from tests.factories import ClipFactory, MembershipFactory, StudyFactory
 
@@ -295,3 +295,15 @@ def test_progress_count_is_bounded_in_big_studies(client, study, member, monkeyp
     ClipFactory.create_batch(6, study=study)
     a = services.assignment_claim_next(membership=member)
     assert "0</strong> of 4+ rated" in client.get(rate_url(a)).content.decode()  # 1 held + 3 counted
+
+
+def test_rating_page_of_a_clip_withdrawn_meanwhile_goes_back_to_the_queue(client, study, clips, member):
+    """Found by the outside probe: the page still rendered, with a video that 404s and "0 of 0"."""
+    from labeling.models import Participant
+
+    assignment = services.assignment_claim_next(membership=member)
+    person = Participant.objects.create(study=study, code="P-9")
+    Clip.objects.filter(pk=assignment.clip_id).update(participant=person)
+    services.participant_withdraw(participant=person)
+    response = client.get(rate_url(assignment))
+    assert response.status_code == 302 and response["Location"] == reverse("study-queue", args=[study.pk])

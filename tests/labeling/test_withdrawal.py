@@ -69,6 +69,8 @@ def test_withdrawn_ratings_leave_the_study_page_and_the_admin(client, study, res
     assert withdrawn["clip_kept"].original_name in page
     admin_list = client.get("/admin/labeling/annotation/").content.decode()
     assert withdrawn["clip_gone"].original_name not in admin_list
+    held = client.get("/admin/labeling/assignment/").content.decode()  # who held it is theirs too
+    assert withdrawn["clip_gone"].original_name not in held and withdrawn["clip_kept"].original_name in held
     change = client.get(f"/admin/labeling/clip/{withdrawn['clip_gone'].pk}/change/").content.decode()
     assert "has withdrawn" in change and "<video" not in change
 
