@@ -325,7 +325,6 @@ def _wait_for_server(base_url: str, server: subprocess.Popen, log: Path, timeout
     pytest.fail(f"gunicorn did not answer /healthz/ within {timeout:.0f} s:\n{log.read_text()[-4000:]}")
 
 
-@pytest.mark.perf
 def _measure(pool, base_url: str, tokens: list, study_id: int, *, phase=None, rounds=None, seconds=None):
     """A warm-up, then rounds of the floor and of annotating, alternated: (warm-up rows, [(kind, rows)]).
     `phase` runs one timed phase of all clients (this module's _phase unless given)."""
@@ -340,6 +339,7 @@ def _measure(pool, base_url: str, tokens: list, study_id: int, *, phase=None, ro
     return warm, done
 
 
+@pytest.mark.perf
 def test_annotation_throughput_against_the_floor(tmp_path):
     db_url = os.environ.get("DATABASE_URL", "")
     if not db_url.startswith(("postgres://", "postgresql://")):
