@@ -5,6 +5,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# `make run` serves with DEBUG off (error pages show no settings); `make run DEBUG=1` while developing.
+DEBUG ?= 0
 # `make bench` recreates this database (its name must start with bench_); override to use another server.
 BENCH_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/bench_affect
 
@@ -75,9 +77,9 @@ run: demo
 	@echo "  Crowd:  http://$(HOST):$(PORT)/crowd/demo/?key=demo&PROLIFIC_PID=P123&STUDY_ID=S1&SESSION_ID=X1"
 	@echo "  Log-ins are listed above. Ctrl-C stops the site and the worker."
 	@echo ""
-	@$(PY) -m celery -A annotator worker -B --loglevel=info --concurrency=2 & worker=$$!; \
+	@DEBUG='$(DEBUG)' $(PY) -m celery -A annotator worker -B --loglevel=info --concurrency=2 & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
-	GUNICORN_BIND='$(HOST):$(PORT)' WEB_RELOAD='$(RELOAD)' $(PY) -m gunicorn --config gunicorn.conf.py annotator.wsgi
+	DEBUG='$(DEBUG)' GUNICORN_BIND='$(HOST):$(PORT)' WEB_RELOAD='$(RELOAD)' $(PY) -m gunicorn --config gunicorn.conf.py annotator.wsgi
 
 worker: install
 	$(PY) -m celery -A annotator worker -B --loglevel=info

@@ -217,6 +217,9 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", VAR_DIR / "staticfiles"))
 if not PRODUCTION:  # WhiteNoise warns at start-up about a missing one (tests run with DEBUG off)
     STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+# Outside production the static files are served from the apps' folders (no collectstatic), DEBUG on or off:
+# `make run` serves with DEBUG off.
+WHITENOISE_USE_FINDERS = not PRODUCTION
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
 MEDIA_URL = "/media/"  # never served directly: clips go through a permission-checked view
 STORAGES = {

@@ -127,3 +127,21 @@ def test_embedded_default_is_served_by_gunicorn_with_a_bounded_thread_pool(monke
     run = re.search(r"^run:.*?(?=^\S)", (ROOT / "Makefile").read_text(), re.S | re.M).group(0)
     assert "gunicorn --config gunicorn.conf.py annotator.wsgi" in run and "runserver" not in run
     assert "celery -A annotator worker -B" in run and "Crowd:" in run  # worker + beat, and the links
+
+
+def test_make_run_serves_with_debug_off_by_default():
+    """Found by the outside probe: `make run` answered a bad Host header with Django's debug page (settings,
+    URL patterns). It now serves with DEBUG off unless asked (`make run DEBUG=1`); static files still come from
+    the apps' folders (WHITENOISE_USE_FINDERS outside production)."""
+    makefile = (ROOT / "Makefile").read_text()
+    assert re.search(r"^DEBUG \?= 0$", makefile, re.M)
+    run = re.search(r"^run:.*?(?=^\S)", makefile, re.S | re.M).group(0)
+    assert run.count("DEBUG='$(DEBUG)'") == 2  # the site and the worker
+
+
+def test_static_files_are_served_with_debug_off_outside_production(client, settings):
+    from annotator import settings as module
+
+    assert module.WHITENOISE_USE_FINDERS is True and settings.DEBUG is False  # tests run as make run does
+    response = client.get("/static/css/site.css")
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/css")
