@@ -23,7 +23,7 @@ from django.contrib.auth.backends import ModelBackend
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 
-from annotator.client import client_address
+from annotator.client import client_address, counter_incr
 
 THROTTLED_ATTR = "login_throttled_seconds"
 
@@ -48,13 +48,7 @@ def login_failure_record(*, request, username: str) -> None:
     window = settings.LOGIN_LOCKOUT_SECONDS
     for stem, limit in _subjects(request, username):
         key = f"{stem}:failures"
-        cache.add(key, 0, timeout=window)
-        try:
-            failures = cache.incr(key)
-        except ValueError:  # expired between add and incr
-            cache.set(key, 1, timeout=window)
-            failures = 1
-        if failures >= limit:
+        if counter_incr(key, timeout=window) >= limit:
             cache.set(f"{stem}:locked", time.time() + window, timeout=window)
             cache.delete(key)
 

@@ -13,6 +13,7 @@ import ipaddress
 from functools import lru_cache
 
 from django.conf import settings
+from django.core.cache import cache
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 PEER_KEY = "annotator.peer_addr"  # the TCP peer, kept in META when the middleware rewrites REMOTE_ADDR
@@ -70,3 +71,14 @@ class ClientAddressMiddleware:
         request.META.setdefault(PEER_KEY, request.META.get("REMOTE_ADDR", ""))
         request.META["REMOTE_ADDR"] = client_address(request)
         return self.get_response(request)
+
+
+def counter_incr(key: str, *, timeout: int) -> int:
+    """Add one to a counter in the shared cache (created at 0 for `timeout` seconds); returns the new count.
+    The rate limits (log-in failures, crowd sign-ups) count with it, so every web process counts together."""
+    cache.add(key, 0, timeout=timeout)
+    try:
+        return cache.incr(key)
+    except ValueError:  # evicted between add and incr
+        cache.set(key, 1, timeout=timeout)
+        return 1

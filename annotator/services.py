@@ -15,12 +15,12 @@ import time
 
 from django.conf import settings
 from django.contrib.auth import get_user_model, password_validation
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from annotator.client import counter_incr
 from labeling.errors import NotAllowed, RateLimited, ValidationFailed
 from labeling.models import Annotation, Invite, Membership, Role, Study
 from labeling.services import leases_release, membership_add
@@ -101,12 +101,7 @@ def _window_count(*, scope: str, ident: str, seconds: int) -> tuple[int, int]:
     now = time.time()
     window = int(now // seconds)
     key = f"crowd-signup:{scope}:{hashlib.sha256(ident.encode('utf-8', 'surrogatepass')).hexdigest()[:32]}:{window}"
-    cache.add(key, 0, timeout=seconds + 5)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # evicted between add and incr
-        cache.set(key, 1, timeout=seconds + 5)
-        count = 1
+    count = counter_incr(key, timeout=seconds + 5)
     return count, max(1, int((window + 1) * seconds - now))
 
 

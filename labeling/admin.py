@@ -502,7 +502,7 @@ class AnnotationAdmin(ReadOnlyAdmin):
 
     def get_queryset(self, request):
         # Labels of withdrawn participants' clips are kept in the database but shown nowhere.
-        return super().get_queryset(request).filter(clip__participant__withdrawn_at__isnull=True)
+        return super().get_queryset(request).filter(clip__withdrawn_at__isnull=True)
 
     search_fields = ["annotator__username", "annotator__crowd_pid", "clip__original_name", "=clip__sha256"]
 

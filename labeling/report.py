@@ -124,9 +124,7 @@ def load_ratings(*, study: Study) -> StudyRatings:
         SchemeVersion.objects.filter(study=study).order_by("version").values("id", "version", "spec")
     )
     names = dict(
-        Clip.objects.filter(study=study, participant__withdrawn_at__isnull=True).values_list(
-            "id", "original_name"
-        )
+        Clip.objects.filter(study=study, withdrawn_at__isnull=True).values_list("id", "original_name")
     )
     cols = list(zip(*rows, strict=True)) if rows else [()] * 8
     scheme_index = {s.pop("id"): i for i, s in enumerate(schemes)}

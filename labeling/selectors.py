@@ -271,8 +271,9 @@ def invites_for_study(*, study: Study) -> QuerySet[Invite]:
 
 def agreement_annotations(*, study: Study) -> QuerySet[Annotation]:
     """The labels that count, for every read: agreement reports, the researcher API, the study page (and
-    exports). All of the study's, except those of clips whose filmed participant withdrew."""
-    return Annotation.objects.filter(study=study, clip__participant__withdrawn_at__isnull=True)
+    exports). All of the study's, except those of clips whose filmed participant withdrew (Clip.withdrawn_at,
+    set with the withdrawal in one transaction: no join to the participant)."""
+    return Annotation.objects.filter(study=study, clip__withdrawn_at__isnull=True)
 
 
 def annotation_watermark(*, study: Study) -> dict[str, int]:

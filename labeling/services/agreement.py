@@ -124,7 +124,7 @@ def agreement_schedule_due(*, now: datetime | None = None) -> list[AgreementRepo
         "-finished_at", "-id"
     )
     annotations = (
-        Annotation.objects.filter(study=OuterRef("pk"), clip__participant__withdrawn_at__isnull=True)
+        Annotation.objects.filter(study=OuterRef("pk"), clip__withdrawn_at__isnull=True)
         .order_by()
         .values("study")
     )
