@@ -12,9 +12,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /app
 RUN useradd --system --uid 10001 --create-home --home-dir /home/app app
 
-# Dependencies first (pyproject.toml lists them; the code itself runs from /app), so code edits reuse this layer.
-COPY pyproject.toml ./
-RUN pip install .
+# Dependencies first, exactly as locked (`make lock` writes the lock from pyproject.toml; the code itself runs
+# from /app), so code edits reuse this layer.
+COPY requirements/lock.txt requirements/
+RUN pip install -r requirements/lock.txt
 
 COPY . .
 # Static files are collected into the image; the throw-away key exists only for this build step.

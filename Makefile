@@ -3,6 +3,9 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 VENV := .venv
 PY := $(VENV)/bin/python
+# The locked dependencies (`make lock` writes them from pyproject.toml): the runtime, then the test extras on top.
+LOCK := requirements/lock.txt
+LOCK_TEST := requirements/lock-test.txt
 HOST ?= 127.0.0.1
 PORT ?= 8000
 # `make run` serves with DEBUG off (error pages show no settings); `make run DEBUG=1` while developing.
@@ -20,7 +23,7 @@ PYTHON_CANDIDATES = $(PYTHON) python3.13 python3.12 python3 \
 	/usr/local/bin/python3.1[2-9] /usr/bin/python3.1[2-9]
 PY_OK := import sys, venv, ensurepip; sys.exit(sys.version_info < (3, 12))
 
-.PHONY: help install install-test run migrate demo worker test bench bench-smoke lint format clean
+.PHONY: help venv install install-test lock run migrate demo worker test bench bench-smoke lint format clean
 
 help:
 	@echo "make run     install, migrate, load the demo study, serve the site and a Celery worker (with beat)"
@@ -29,9 +32,10 @@ help:
 	@echo "make bench-smoke  every benchmark at a small size (what CI runs): checks, no figures"
 	@echo "make lint    ruff check and ruff format --check"
 	@echo "make install create $(VENV) and install the dependencies"
+	@echo "make lock    refresh $(LOCK) and $(LOCK_TEST) from pyproject.toml (newest allowed versions)"
 
 # The virtual environment. An existing one is kept if its Python works and is new enough.
-$(VENV)/.installed: pyproject.toml
+venv:
 	@set -e; \
 	if ! $(PY) -c '$(PY_OK)' >/dev/null 2>&1; then \
 		found=""; \
@@ -49,17 +53,25 @@ $(VENV)/.installed: pyproject.toml
 		rm -rf $(VENV); \
 		"$$found" -m venv $(VENV); \
 	fi
+
+$(VENV)/.installed: pyproject.toml $(LOCK)
+	@$(MAKE) --no-print-directory venv
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q .
+	$(PY) -m pip install -q -r $(LOCK)
+	$(PY) requirements/lock.py --check
 	@touch $@
 
-$(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
-	$(PY) -m pip install -q '.[test]'
+$(VENV)/.installed-test: $(VENV)/.installed $(LOCK_TEST)
+	$(PY) -m pip install -q -r $(LOCK_TEST)
 	@touch $@
 
 install: $(VENV)/.installed
 
 install-test: $(VENV)/.installed-test
+
+# Re-resolves every pin with pip's resolver (no other tool); then `make install-test` installs the new lock.
+lock: venv
+	$(PY) requirements/lock.py
 
 migrate: install
 	$(PY) manage.py migrate --noinput
