@@ -30,7 +30,7 @@ help:
 	@echo "make test    install with test extras and run the test suite (SQLite unless DATABASE_URL is set)"
 	@echo "make bench   benchmarks in tests/perf on PostgreSQL ($(BENCH_DATABASE_URL)), figures -> docs/benchmarks.md"
 	@echo "make bench-smoke  every benchmark at a small size (what CI runs): checks, no figures"
-	@echo "make lint    ruff check and ruff format --check"
+	@echo "make lint    ruff (check, format), mypy, the lock matches pyproject.toml, no missing migrations"
 	@echo "make install create $(VENV) and install the dependencies"
 	@echo "make lock    refresh $(LOCK) and $(LOCK_TEST) from pyproject.toml (newest allowed versions)"
 
@@ -110,9 +110,13 @@ bench: install-test
 bench-smoke: install-test
 	BENCH_SMOKE=1 DATABASE_URL='$(BENCH_DATABASE_URL)' $(PY) -m pytest -q -m perf tests/perf -s
 
+# The same checks run on every commit with .pre-commit-config.yaml (`.venv/bin/pre-commit install`).
 lint: install-test
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(PY) -m mypy
+	$(PY) requirements/lock.py --check
+	$(PY) manage.py makemigrations --check --dry-run
 
 format: install-test
 	$(PY) -m ruff check --fix .

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db.models import (
@@ -99,7 +101,7 @@ def clip_for_member(*, user, clip_id: int) -> Clip:
 
 
 def scheme_current(*, study: Study) -> SchemeVersion:
-    return study.schemes.order_by("-version").first()
+    return study.schemes.latest("version")  # every study has one (study_create makes v1)
 
 
 def clips_for_researcher(*, study: Study) -> QuerySet[Clip]:
@@ -331,7 +333,7 @@ def background_status(*, now: datetime | None = None) -> dict:
     """
     now = now or timezone.now()
     fresh_since = now - timedelta(seconds=settings.BACKGROUND_STALE_SECONDS)
-    rows = {
+    rows: dict[str, Mapping[str, Any]] = {
         row["kind"]: row
         for row in Heartbeat.objects.order_by()
         .values("kind")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from contextlib import nullcontext
 from datetime import datetime
+from typing import Any, cast
 
 from django.db import IntegrityError, connection, transaction
 
@@ -90,7 +91,7 @@ def claim(
     """The annotator's own unexpired lease (not in `exclude_ids`), extended; else (when `allow_new`) a new
     lease on the least-covered clip they have never had, ending at `first_lease_end` until the annotator's
     first rating in the study. None when neither can be had without waiting."""
-    params = {
+    params: dict[str, Any] = {
         "study": study_id,
         "user": user_id,
         "exclude": list(exclude_ids),
@@ -154,11 +155,15 @@ def submit(*, annotation: Annotation, now: datetime) -> Annotation | None:
     """Insert `annotation` (unsaved, fields set) if its assignment is still an active lease; else None."""
     skip = {"id", *_FROM_ASSIGNMENT}
     fields = [f for f in Annotation._meta.concrete_fields if f.attname not in skip]
-    params = {f.column: f.get_db_prep_save(getattr(annotation, f.attname), connection) for f in fields}
+    columns = [cast(str, f.column) for f in fields]  # (a concrete field always has a column)
+    params: dict[str, Any] = {
+        c: f.get_db_prep_save(getattr(annotation, f.attname), connection)
+        for c, f in zip(columns, fields, strict=True)
+    }
     params["now"], params["assignment"] = now, annotation.assignment_id
     try:
         with _statement(), connection.cursor() as cursor:
-            cursor.execute(_submit_sql([f.column for f in fields]), params)
+            cursor.execute(_submit_sql(columns), params)
             row = cursor.fetchone()
     except IntegrityError:
         return None  # a concurrent retry with the same submission id won; the general path replays it

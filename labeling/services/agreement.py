@@ -320,7 +320,7 @@ def _waiting(study: Study, candidates: dict[int, int]) -> list[int]:
     (extended by this run, by an earlier attempt on the same data that did not save, or by an earlier report
     whose extra annotator has not rated yet)."""
     ids = sorted(candidates)
-    out = []
+    out: list[int] = []
     for lo in range(0, len(ids), 500):
         rows = Clip.objects.filter(study=study, pk__in=ids[lo : lo + 500]).values_list("pk", "target_k")
         out.extend(pk for pk, target in rows if target == candidates[pk] + 1)

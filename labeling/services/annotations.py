@@ -58,7 +58,7 @@ def _clean(assignment: Assignment, data: dict[str, Any]) -> dict[str, Any]:
             raw, message = check_raw(spec, value) if value not in (None, "") else (None, "is required")
             if message:
                 errors[dim] = message
-            else:
+            elif raw is not None:  # (check_raw gives a number or a message)
                 out[f"{dim}_raw"] = raw
                 out[dim] = to_canonical(spec, raw)
         conf = data.get(f"{dim}_confidence")

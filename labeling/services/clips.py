@@ -35,7 +35,7 @@ class _SpooledFile(File):
     def size(self) -> int:
         return self._path.stat().st_size
 
-    def open(self, mode="rb"):
+    def open(self, mode="rb"):  # type: ignore[override]  # a file on disk: nothing but the mode applies
         self.file = open(self._path, mode)
         return self
 

@@ -64,7 +64,7 @@ def study_create(
 def study_scheme_update(*, study: Study, spec: dict[str, Any]) -> SchemeVersion:
     """Change the study's scheme. A version already used by a label or a lease is frozen: make the next one."""
     spec = _checked_spec(spec)
-    current = SchemeVersion.objects.select_for_update().filter(study=study).order_by("-version").first()
+    current = SchemeVersion.objects.select_for_update().filter(study=study).latest("version")
     in_use = current.annotations.exists() or study.assignments.filter(scheme_version=current).exists()
     if not in_use:
         current.spec = spec
