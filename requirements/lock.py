@@ -125,7 +125,7 @@ def check(installed: bool) -> None:
         from importlib.metadata import distributions
 
         present = {canonical(d.metadata["Name"]): d.version for d in distributions()}
-        for name in ("pip", "setuptools", "wheel"):
+        for name in ("pip", "setuptools", "wheel", canonical(project()["name"])):  # installers, this project
             present.pop(name, None)
         for name in sorted(present.keys() | runtime.keys()):
             if present.get(name) != runtime.get(name):

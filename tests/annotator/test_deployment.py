@@ -110,6 +110,22 @@ def test_celery_redis_transport_dependencies_are_declared():
     assert "production-smoke" in (ROOT / ".ci" / "run").read_text()
 
 
+def test_every_install_takes_the_locked_versions():
+    """Issue 7: the builds were not reproducible (`>=` ranges only). requirements/lock.txt (runtime) and
+    lock-test.txt (the test extras on top) pin every package; the Makefile, the image and the production
+    smoke install from them, and the lock covers pyproject.toml (`make lint` checks it too)."""
+    lock = runpy.run_path(str(ROOT / "requirements" / "lock.py"))
+    lock["check"](installed=False)  # every declared dependency pinned at a version it allows; raises if not
+    for path in (lock["LOCK"], lock["LOCK_TEST"]):
+        pins = [line for line in path.read_text().splitlines() if line and not line.startswith(("#", "-r "))]
+        assert pins and all(re.fullmatch(r"[a-z0-9][a-z0-9.-]*==[A-Za-z0-9.!]+", pin) for pin in pins), path
+    makefile = (ROOT / "Makefile").read_text()
+    assert "pip install -q -r $(LOCK)" in makefile and "pip install -q -r $(LOCK_TEST)" in makefile
+    assert "pip install -r requirements/lock.txt" in (ROOT / "Dockerfile").read_text()
+    smoke = (ROOT / ".ci" / "production-smoke").read_text()
+    assert "-r requirements/lock.txt" in smoke and "lock.py --check --installed" in smoke
+
+
 def test_embedded_default_is_served_by_gunicorn_with_a_bounded_thread_pool(monkeypatch):
     """`make run` used `manage.py runserver` (a thread per connection): 64 annotators meant 64 SQLite writers
     queued on the lock, 500 "database is locked" and reset connections. It now runs gunicorn with the shared
