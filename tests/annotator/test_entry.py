@@ -333,7 +333,7 @@ def test_missing_pid_gets_a_clear_error_page_and_creates_nothing(client, study):
 
 
 @pytest.mark.parametrize(
-    "pid, message",
+    ("pid", "message"),
     [
         ("{{%PROLIFIC_PID%}}", "placeholder"),
         ("abc", "not a valid participant id"),

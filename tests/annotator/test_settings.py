@@ -106,7 +106,7 @@ def test_secret_key_can_come_from_a_file(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "env, message",
+    ("env", "message"),
     [
         ({}, "SECRET_KEY"),
         ({"SECRET_KEY": "short-but-set"}, "SECRET_KEY"),

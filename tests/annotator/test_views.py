@@ -144,7 +144,7 @@ def test_rating_page_shows_the_clip_the_instrument_and_progress(client, study, c
     assert config["urls"]["next"] == f"/api/studies/{study.pk}/assignments/next/"
 
 
-@pytest.mark.parametrize("instrument, marker", [("slider", 'type="range"'), ("grid", 'id="affect-grid"')])
+@pytest.mark.parametrize(("instrument", "marker"), [("slider", 'type="range"'), ("grid", 'id="affect-grid"')])
 def test_rating_page_shows_the_configured_instrument(db, client, instrument, marker):
     study = StudyFactory(scheme={**DEFAULT_SPEC, "instrument": instrument, "ask_confidence": False})
     ClipFactory(study=study)
@@ -275,7 +275,7 @@ def test_done_in_a_closed_study_without_ratings_gives_no_code(client, study, cli
 
 
 @pytest.mark.parametrize(
-    "url, code, expected",
+    ("url", "code", "expected"),
     [
         ("https://x.org/complete?cc={code}", "AB12", "https://x.org/complete?cc=AB12"),
         ("https://x.org/complete", "AB12", "https://x.org/complete?cc=AB12"),

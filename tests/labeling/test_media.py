@@ -243,7 +243,7 @@ def test_duplicate_is_refused_naming_the_first(study, media_root, good_mp4):
 
 
 @pytest.mark.parametrize(
-    "header,expected",
+    ("header", "expected"),
     [
         (None, None),
         ("bytes=0-99", (0, 99)),
@@ -284,7 +284,7 @@ def test_full_get(served):
 
 
 @pytest.mark.parametrize(
-    "header,start,end",
+    ("header", "start", "end"),
     [
         ("bytes=0-99", 0, 99),
         ("bytes=-100", None, None),
@@ -306,7 +306,7 @@ def test_partial_get(served, header, start, end):
 
 
 @pytest.mark.parametrize(
-    "header,status",
+    ("header", "status"),
     [
         ("bytes=" + "9" * 5000 + "-", 416),  # a start past any file
         ("bytes=0-" + "9" * 5000, 206),  # an end past the file: up to its last byte

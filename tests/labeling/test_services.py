@@ -100,7 +100,7 @@ def test_retried_submission_returns_first(study, clips, make_annotator):
 
 
 @pytest.mark.parametrize(
-    "over, field",
+    ("over", "field"),
     [
         ({"valence": 10}, "valence"),
         ({"valence": 0}, "valence"),
