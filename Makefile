@@ -114,9 +114,9 @@ bench-smoke: install-test
 lint: install-test
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(PY) -m mypy
 	$(PY) requirements/lock.py --check
 	$(PY) manage.py makemigrations --check --dry-run
+	$(PY) -m mypy
 
 format: install-test
 	$(PY) -m ruff check --fix .
