@@ -5,12 +5,21 @@ sorting unless given; weights for Cohen's κ use the position in that order (as 
 scikit-learn do), so pass ``categories`` to include levels that nobody used.
 """
 
+from collections.abc import Hashable, Sequence
+from typing import Literal
+
 import numpy as np
+import numpy.typing as npt
 
 from ._checks import as_ratings
 
+type Labels = npt.ArrayLike | Sequence[Hashable | None]
 
-def _labels(x, name: str) -> tuple[np.ndarray, np.ndarray]:
+KappaWeights = Literal["linear", "quadratic"]
+"""Cohen's (1968) disagreement weights over the ordered categories (None: unweighted κ)."""
+
+
+def _labels(x: Labels, name: str) -> tuple[np.ndarray, np.ndarray]:
     """1-D labels and a mask of the present ones."""
     arr = np.asarray(x)
     if arr.dtype.kind == "O":
@@ -29,7 +38,7 @@ def _labels(x, name: str) -> tuple[np.ndarray, np.ndarray]:
     return arr, present
 
 
-def _codes(values: np.ndarray, categories) -> tuple[np.ndarray, list]:
+def _codes(values: np.ndarray, categories: Sequence[Hashable] | None) -> tuple[np.ndarray, list[Hashable]]:
     cats = sorted(set(values.tolist())) if categories is None else list(categories)
     index = {c: i for i, c in enumerate(cats)}
     if len(index) != len(cats):
@@ -40,7 +49,9 @@ def _codes(values: np.ndarray, categories) -> tuple[np.ndarray, list]:
         raise ValueError(f"label {exc.args[0]!r} is not among the categories {cats}") from None
 
 
-def cohen_kappa(a, b, weights: str | None = None, *, categories=None) -> float:
+def cohen_kappa(
+    a: Labels, b: Labels, weights: KappaWeights | None = None, *, categories: Sequence[Hashable] | None = None
+) -> float:
     """Cohen's κ between two raters' labels of the same units; weights None, "linear" or "quadratic".
 
     Sources: Cohen (1960) Educ. Psychol. Meas. 20:37 (κ); Cohen (1968) Psychol. Bull. 70:213 (weighted κ,
@@ -78,7 +89,7 @@ def cohen_kappa(a, b, weights: str | None = None, *, categories=None) -> float:
     return float(1 - (w * table).sum() / chance)
 
 
-def _category_counts(data) -> tuple[np.ndarray, np.ndarray, list]:
+def _category_counts(data: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray, list[float]]:
     """units × categories counts n_ij (units with < 2 labels dropped), per-rater codes, category list."""
     arr = as_ratings(data)
     present = ~np.isnan(arr)
@@ -93,7 +104,7 @@ def _category_counts(data) -> tuple[np.ndarray, np.ndarray, list]:
     return counts[keep], codes[:, keep], cats.tolist()
 
 
-def fleiss_kappa(data, *, exact: bool = False) -> float:
+def fleiss_kappa(data: npt.ArrayLike, *, exact: bool = False) -> float:
     """Fleiss' κ of a raters × units array of category labels (numbers; nan = missing).
 
     Source: Fleiss (1971) Psychol. Bull. 76:378. With ``exact=True``, Conger's (1980) exact κ (Psychol. Bull.
@@ -118,7 +129,7 @@ def fleiss_kappa(data, *, exact: bool = False) -> float:
     return float((observed - chance) / (1 - chance))
 
 
-def fleiss_kappa_per_category(data) -> dict:
+def fleiss_kappa_per_category(data: npt.ArrayLike) -> dict[float, float]:
     """κ for each category against all others: {category: κ_j}, κ_j = 1 − Σ_i n_ij(n_i − n_ij) /
     (Σ_i n_i(n_i − 1) · p_j q_j). Source: Fleiss (1971) eq. 12 (as R's irr::kappam.fleiss(detail=TRUE))."""
     counts, _, cats = _category_counts(data)
