@@ -33,7 +33,8 @@ def krippendorff_alpha(data: npt.ArrayLike, level: Level = "interval") -> float:
     ...     [nan, 3, 3, 3, 2, 3, 4, 2, 2, 5, 1, nan],
     ...     [1, 2, 3, 3, 2, 4, 4, 1, 2, 5, 1, nan],
     ... ]
-    >>> [round(krippendorff_alpha(reliability_data, level), 3) for level in ("nominal", "ordinal", "interval", "ratio")]
+    >>> levels = ("nominal", "ordinal", "interval", "ratio")
+    >>> [round(krippendorff_alpha(reliability_data, level), 3) for level in levels]
     [0.743, 0.815, 0.849, 0.797]
     """
     check_level(level)

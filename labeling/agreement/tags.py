@@ -74,6 +74,16 @@ def per_tag_alpha(tags: Tags, vocabulary: Iterable[Hashable] | None = None) -> d
     Source: Krippendorff (2011), nominal α on binary data: α_t = 1 − (n − 1)·Σ_u k_u(m_u − k_u)/(m_u − 1) /
     (K(n − K)), k_u = ratings of unit u with the tag, K = Σ k_u, n = pairable ratings. ``vocabulary``
     (default: every tag used, sorted) fixes the tags reported; a tag outside it is an error.
+
+    Krippendorff's (2011) example A, binary data of 2 observers × 10 units (published α = .095), read as
+    whether each observer tagged the unit "crowd":
+
+    >>> c = [0, 1, 0, 0, 0, 0, 0, 0, 1, 0]
+    >>> k = [1, 1, 1, 0, 0, 1, 0, 0, 0, 0]
+    >>> tags = [[{"crowd"} if v else set() for v in row] for row in (c, k)]
+    >>> result = per_tag_alpha(tags)
+    >>> round(result["crowd"].alpha, 3), result["crowd"].n_present, result["crowd"].n_ratings
+    (0.095, 6, 20)
     """
     mask, cells, m = _pairable_cells(tags)
     used = {t for row in cells for c in row if c is not None for t in c}
@@ -116,6 +126,18 @@ def set_alpha(tags: Tags, distance: SetDistance = "masi") -> float:
 
     Sources: Krippendorff (2011) α with any distance; Passonneau (2006) LREC, "Measuring agreement on
     set-valued items (MASI)". Returns nan when all pairable tag sets are identical.
+
+    With one tag per rating, two different sets are at distance 1 under either distance, so this is nominal
+    α: Krippendorff's (2011) example B, 2 observers × 12 units (published nominal α = .692):
+
+    >>> c = "a a b b d c c c e d d a".split()
+    >>> k = "b a b b b c c c e d d d".split()
+    >>> tags = [[{v} for v in row] for row in (c, k)]
+    >>> round(set_alpha(tags, "masi"), 3), round(set_alpha(tags, "jaccard"), 3)
+    (0.692, 0.692)
+    >>> tags[0][0] = {"a", "b"}  # observer c adds "b" to unit 1, where k said "b": partial agreement
+    >>> round(set_alpha(tags, "masi"), 3), round(set_alpha(tags, "jaccard"), 3)
+    (0.726, 0.742)
     """
     check_choice("distance", distance, DISTANCES)
     mask, cells, m = _pairable_cells(tags)
