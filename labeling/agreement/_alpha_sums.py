@@ -97,7 +97,7 @@ def alphas(n: np.ndarray, within: np.ndarray, expected: np.ndarray) -> np.ndarra
 
 def alpha_from_sums(n: float, within: float, expected: float) -> float:
     """`alphas` of one set of sums."""
-    return float(alphas(np.float64(n), np.float64(within), np.float64(expected)))
+    return float(alphas(np.asarray(n), np.asarray(within), np.asarray(expected)))
 
 
 def disagreement_sums(p: Pairable, level: Level) -> tuple[np.ndarray, float]:
@@ -177,7 +177,8 @@ def grid_lookup(distinct: np.ndarray, table: np.ndarray, clamp: bool = False) ->
                     pos /= step
                     np.rint(pos, out=pos)
                 np.fmin(pos, slots.size - 1, out=pos)  # fmin turns nan (missing) into the last slot
-                return slots.take(pos.astype(np.intp), mode="clip" if clamp else "raise")
+                found: np.ndarray = slots.take(pos.astype(np.intp), mode="clip" if clamp else "raise")
+                return found
 
             return on_grid
     return None
@@ -231,7 +232,8 @@ def unit_square_counts(p: Pairable) -> np.ndarray:
 
 def ratio_delta2(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     s = a + b
-    return np.divide(a - b, s, out=np.zeros(np.broadcast(a, b).shape), where=s != 0) ** 2
+    ratio: np.ndarray = np.divide(a - b, s, out=np.zeros(np.broadcast(a, b).shape), where=s != 0)
+    return ratio**2
 
 
 def ratio_within(p: Pairable) -> np.ndarray:

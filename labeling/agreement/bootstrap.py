@@ -242,20 +242,24 @@ class _ByValue:
         units = np.broadcast_to(np.arange(p.values.shape[1]), p.values.shape)[p.mask]
         shape = (p.values.shape[1], self.distinct.size)
         counts = sparse.csr_matrix((np.ones(codes.size), (units, codes.astype(np.intp))), shape=shape)
-        self.dense = counts.toarray() if self.distinct.size <= self.DENSE_MAX_VALUES else None
+        self.dense: np.ndarray | None = (
+            counts.toarray() if self.distinct.size <= self.DENSE_MAX_VALUES else None
+        )
         self.counts_t = counts.T.tocsr()  # V × U
         self.width = self.distinct.size
 
     def value_totals(self, weights: np.ndarray) -> np.ndarray:
         """b × V."""
         if self.dense is not None:
-            return weights @ self.dense
+            totals: np.ndarray = weights @ self.dense
+            return totals
         return np.asarray((self.counts_t @ weights.T).T)
 
     def per_unit(self, per_value: np.ndarray) -> np.ndarray:
         """b × U: Σ over each unit's ratings of a b × V per-value quantity."""
         if self.dense is not None:
-            return per_value @ self.dense.T
+            sums: np.ndarray = per_value @ self.dense.T
+            return sums
         return np.ascontiguousarray((self.counts_t.T @ per_value.T).T)
 
 

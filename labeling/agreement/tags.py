@@ -112,7 +112,9 @@ def set_distance(
     """Jaccard distance 1 − |A∩B|/|A∪B|, or MASI 1 − J·M with M = 1 (A = B), 2/3 (one contains the
     other), 1/3 (they overlap), 0 (disjoint) (Passonneau 2006). Two empty sets are equal: distance 0."""
     union = size_a + size_b - inter
-    jaccard = np.divide(inter, union, out=np.ones(np.broadcast(inter, union).shape), where=union > 0)
+    jaccard: np.ndarray = np.divide(
+        inter, union, out=np.ones(np.broadcast(inter, union).shape), where=union > 0
+    )
     if distance == "jaccard":
         return 1.0 - jaccard
     equal = (inter == size_a) & (inter == size_b)

@@ -124,7 +124,7 @@ def _lag_correlations(a: np.ndarray, b: np.ndarray, max_frames: int) -> np.ndarr
     def xcorr(
         f: np.ndarray, g: np.ndarray
     ) -> np.ndarray:  # Σ_t f[t + k] g[t] for k = −max_frames … max_frames
-        return signal.correlate(f, g, mode="full")[t - 1 - max_frames : t + max_frames]
+        return np.asarray(signal.correlate(f, g, mode="full")[t - 1 - max_frames : t + max_frames])
 
     n = np.rint(xcorr(fa, fb))
     sa, sb, sab = xcorr(a0, fb), xcorr(fa, b0), xcorr(a0, b0)

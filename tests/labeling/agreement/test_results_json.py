@@ -48,14 +48,18 @@ def test_json_safe_gives_plain_json_types():
         "text": "α",
     }
     cleaned = json_safe(value)
-    assert strict(cleaned) == cleaned == {
-        "alpha": 0.5,
-        "undefined": [None, None, None, None],
-        "n": 3,
-        "flag": True,
-        "array": [[1.0, None], [2.0, 3.0]],
-        "pair": [1, "a"],
-        "2": None,
-        "text": "α",
-    }
+    assert (
+        strict(cleaned)
+        == cleaned
+        == {
+            "alpha": 0.5,
+            "undefined": [None, None, None, None],
+            "n": 3,
+            "flag": True,
+            "array": [[1.0, None], [2.0, 3.0]],
+            "pair": [1, "a"],
+            "2": None,
+            "text": "α",
+        }
+    )
     assert type(cleaned["n"]) is int and type(cleaned["flag"]) is bool and type(cleaned["alpha"]) is float

@@ -139,13 +139,15 @@ def test_ewe_gives_a_constant_annotator_no_weight():
     expected = (result.weights[0] * ratings[0] + result.weights[1] * ratings[1]) / result.weights[:2].sum()
     assert result.trace == pytest.approx(expected)
     two_units = ewe(np.array([[1.0, 2.0], [2.0, 4.0], [5.0, 5.0]]))
-    assert two_units.weights == pytest.approx([0.5, 0.5, 0.0]) and two_units.trace == pytest.approx([1.5, 3.0])
+    assert two_units.weights == pytest.approx([0.5, 0.5, 0.0]) and two_units.trace == pytest.approx(
+        [1.5, 3.0]
+    )
 
 
 def test_ewe_gives_an_annotator_with_fewer_than_two_shared_frames_no_weight():
     result = ewe(np.array([[1.0, 2.0, 3.0], [2.0, 3.0, 5.0], [np.nan, np.nan, 4.0]]))
     assert np.isnan(result.correlations[2]) and result.weights[2] == 0.0
-    assert result.trace[2] == pytest.approx((3.0 * result.weights[0] + 5.0 * result.weights[1]))
+    assert result.trace[2] == pytest.approx(3.0 * result.weights[0] + 5.0 * result.weights[1])
 
 
 @pytest.mark.parametrize(
