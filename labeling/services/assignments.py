@@ -174,6 +174,7 @@ def assignment_claim_next(
     ).exists():
         lease_end = _first_lease_end(membership, now)
     scheme = selectors.scheme_current(study=study)
+    assert scheme is not None, "study_create gives every study its scheme v1"
     seen = Assignment.objects.filter(clip_id=OuterRef("pk"), annotator_id=user_id)
     candidates = (
         Clip.objects.filter(study_id=study.pk, is_active=True, n_assigned__lt=F("target_k"))

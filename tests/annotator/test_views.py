@@ -289,9 +289,9 @@ def test_completion_redirect_url(url, code, expected):
 
 
 def test_progress_count_is_bounded_in_big_studies(client, study, member, monkeypatch):
-    from annotator.views import progress
+    from labeling.selectors import assignments
 
-    monkeypatch.setattr(progress, "COUNT_CAP", 3)
+    monkeypatch.setattr(assignments, "COUNT_CAP", 3)
     ClipFactory.create_batch(6, study=study)
     a = services.assignment_claim_next(membership=member)
     assert "0</strong> of 4+ rated" in client.get(rate_url(a)).content.decode()  # 1 held + 3 counted

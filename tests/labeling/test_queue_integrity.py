@@ -4,11 +4,10 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from django.http import Http404
 from django.utils import timezone
 
 from labeling import selectors, services
-from labeling.errors import Conflict, NotAllowed, ValidationFailed
+from labeling.errors import Conflict, NotAllowed, NotFound, ValidationFailed
 from labeling.models import Annotation, Assignment, Clip, Participant
 from tests.factories import ClipFactory
 
@@ -118,7 +117,7 @@ def test_withdrawal_ends_leases_hides_media_and_refuses_new_labels(study, make_a
     with pytest.raises(Conflict, match="withdrawn"):
         services.annotation_submit(assignment=fetched(m, held), data=body())
     for member in (m, rater):
-        with pytest.raises(Http404):
+        with pytest.raises(NotFound):
             selectors.clip_for_member(user=member.user, clip_id=clip.pk)
     assert Annotation.objects.filter(clip=clip).count() == 1  # what was given before withdrawal stays
     assert_counters_match_rows()
@@ -146,7 +145,7 @@ def test_huge_ids_are_not_found(study, user, huge):
         lambda: selectors.clip_for_member(user=user, clip_id=huge),
         lambda: selectors.study_for_researcher(user=user, study_id=huge),
     ):
-        with pytest.raises(Http404):
+        with pytest.raises(NotFound):
             call()
 
 

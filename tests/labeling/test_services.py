@@ -230,15 +230,14 @@ def test_removed_member_loses_their_leases_and_the_clip_slot_returns(study, make
 
 
 def test_removed_member_cannot_submit_or_keep_a_lease(study, make_annotator):
-    from django.http import Http404
-
     from labeling import selectors
+    from labeling.errors import NotFound
 
     ClipFactory(study=study, target_k=2)
     m = make_annotator(study)
     a = services.assignment_claim_next(membership=m)
     services.membership_remove(membership=m)
-    with pytest.raises(Http404):  # what the submit and heartbeat endpoints load the assignment with
+    with pytest.raises(NotFound):  # what the submit and heartbeat endpoints load the assignment with
         selectors.assignment_for_annotator(user=m.user, assignment_id=a.pk)
     assert not Annotation.objects.exists()
 
