@@ -13,6 +13,7 @@ import json
 from contextlib import nullcontext
 from datetime import datetime
 
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 
 from labeling.models import Annotation, Assignment, Clip, SchemeVersion
@@ -70,6 +71,11 @@ SELECT got.a_id, got.a_leased_at, got.a_end, sv.id, sv.version, sv.spec::text, s
        {", ".join(f"got.c_{f.column}" for f in _CLIP_FIELDS)}
 FROM got JOIN {SCHEME} sv ON sv.id = got.a_scheme
 """
+
+
+def enabled() -> bool:
+    """Whether the fast paths run: on PostgreSQL, unless settings.LABELING_PG_FAST_PATH is off (read per call)."""
+    return connection.vendor == "postgresql" and getattr(settings, "LABELING_PG_FAST_PATH", True)
 
 
 def _statement():
