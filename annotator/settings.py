@@ -317,7 +317,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_METADATA_CLASS": "labeling.api.metadata.Metadata",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "labeling.api_pagination.CursorPagination",
+    "DEFAULT_PAGINATION_CLASS": "labeling.api.pagination.CursorPagination",
     "PAGE_SIZE": 100,
     # Throttles key on REMOTE_ADDR, which annotator.client.ClientAddressMiddleware has set to the real
     # client; DRF's own reading of X-Forwarded-For (client-supplied, spoofable) stays off.

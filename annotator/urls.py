@@ -20,8 +20,8 @@ urlpatterns = [
         name="api-docs",
     ),
     path("api/ping/", PingView.as_view(), name="api-ping"),  # the benchmark floor (annotator/health.py)
-    path("api/", include("labeling.api_urls")),
-    path("media/", include("labeling.media_urls")),
+    path("api/", include("labeling.api.urls")),
+    path("media/", include("labeling.media.urls")),
     path("studies/", include("labeling.urls")),
     path("", include("annotator.site_urls")),
 ]

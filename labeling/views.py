@@ -3,71 +3,22 @@ and clip upload. Thin: reads come from selectors, writes from services."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from urllib.parse import urlencode
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from labeling import plots, selectors, services
 from labeling.errors import ServiceError
 from labeling.forms import ClipUploadForm
-from labeling.models import Clip, Study
+from labeling.links import crowd_url, invite_url
+from labeling.models import Study
 
-# Placeholders that Prolific substitutes in a study URL.
-CROWD_QUERY = "PROLIFIC_PID={{%PROLIFIC_PID%}}&STUDY_ID={{%STUDY_ID%}}&SESSION_ID={{%SESSION_ID%}}"
 RECENT_ROWS = 12
 ANNOTATOR_ROWS = 50
-
-
-@dataclass
-class UploadResult:
-    name: str
-    clip: Clip | None = None
-    error: str = ""
-
-    @property
-    def ok(self) -> bool:
-        return self.clip is not None
-
-
-def upload_clips(*, study: Study, files, uploaded_by) -> list[UploadResult]:
-    """Import each file through services.clip_create; one refused file does not stop the others."""
-    results = []
-    for f in files:
-        name = getattr(f, "name", "") or "unnamed"
-        try:
-            clip = services.clip_create(study=study, file=f, original_name=name, uploaded_by=uploaded_by)
-        except ServiceError as exc:
-            results.append(UploadResult(name=name, error=exc.message))
-        else:
-            results.append(UploadResult(name=name, clip=clip))
-    return results
-
-
-def site_path(name: str, fallback: str, **kwargs) -> str:
-    """A path on the annotator side (built by another app): reversed when its URL name exists."""
-    try:
-        return reverse(name, kwargs=kwargs)
-    except NoReverseMatch:
-        return fallback
-
-
-def invite_url(request: HttpRequest, token: str) -> str:
-    return request.build_absolute_uri(site_path("invite", f"/invite/{token}/", token=token))
-
-
-def crowd_url(request: HttpRequest, study: Study) -> str:
-    """The crowd link with the study's secret key, or "" when the study takes no one through a crowd link."""
-    if not study.crowd_key:
-        return ""
-    path = site_path("crowd-entry", f"/crowd/{study.slug}/", slug=study.slug)
-    return f"{request.build_absolute_uri(path)}?{urlencode({'key': study.crowd_key})}&{CROWD_QUERY}"
 
 
 def _bucket_colour(ratings: int, k: int) -> str:
@@ -188,12 +139,14 @@ def study_detail(request: HttpRequest, study_id: int) -> HttpResponse:
 def clip_upload(request: HttpRequest, study_id: int) -> HttpResponse:
     """Upload clips to a study; every file is reported as imported or refused with the reason."""
     study = selectors.study_for_researcher(user=request.user, study_id=study_id)
-    results: list[UploadResult] = []
+    results: list[services.UploadResult] = []
     form = ClipUploadForm()
     if request.method == "POST":
         form = ClipUploadForm(request.POST, request.FILES)
         if form.is_valid():
-            results = upload_clips(study=study, files=form.cleaned_data["files"], uploaded_by=request.user)
+            results = services.clips_upload(
+                study=study, files=form.cleaned_data["files"], uploaded_by=request.user
+            )
             form = ClipUploadForm()
     context = {
         "study": study,

@@ -3,7 +3,7 @@
 For the study's researchers (and superusers); anyone else gets 404. Runs are computed by a Celery worker:
 a POST answers 202 at once with the pending (or already running) report, or 503 when the broker refuses the
 message (then nothing is left queued); poll the GET for its progress.
-The result's JSON shape is documented in labeling/report.py and docs (numbers on the canonical scale
+The result's JSON shape is documented in labeling/reports/builder.py and docs (numbers on the canonical scale
 -1..1, undefined statistics as null).
 """
 

@@ -9,7 +9,7 @@ from .agreement import (
 )
 from .annotations import annotation_submit
 from .assignments import assignment_claim_next, assignment_heartbeat, leases_expire, leases_release
-from .clips import clip_create, clip_update, clip_update_check, participant_get_or_create
+from .clips import clip_create, clip_update, clip_update_check, clips_upload, participant_get_or_create
 from .heartbeats import heartbeat_record
 from .studies import (
     membership_add,
@@ -25,6 +25,7 @@ from .studies import (
 from .tokens import api_token_create, api_token_revoke
 
 __all__ = [
+    "UploadResult",
     "agreement_compute",
     "agreement_request",
     "agreement_run_now",
@@ -36,6 +37,7 @@ __all__ = [
     "assignment_claim_next",
     "assignment_heartbeat",
     "clip_create",
+    "clips_upload",
     "clip_update",
     "clip_update_check",
     "heartbeat_record",

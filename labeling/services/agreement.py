@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from labeling.errors import Unavailable
 from labeling.models import AgreementReport, Annotation, Clip, Study
-from labeling.report import build_result, load_ratings, policy_candidates
+from labeling.reports import build_result, load_ratings, policy_candidates
 
 logger = logging.getLogger(__name__)
 

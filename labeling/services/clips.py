@@ -7,14 +7,15 @@ Any refusal raises ValidationFailed saying why and leaves nothing behind: no fil
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
 from django.core.files import File
 from django.db import IntegrityError, transaction
 
-from labeling import media
-from labeling.errors import ValidationFailed
+from labeling.errors import ServiceError, ValidationFailed
+from labeling.media import probe as media
 from labeling.models import Clip, Participant, Study
 
 log = logging.getLogger(__name__)
@@ -261,3 +262,28 @@ def clip_update(*, clip: Clip, is_active: bool | None = None, participant=_UNCHA
     if fields:
         locked.save(update_fields=fields)
     return locked
+
+
+@dataclass
+class UploadResult:
+    name: str
+    clip: Clip | None = None
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.clip is not None
+
+
+def clips_upload(*, study: Study, files, uploaded_by) -> list[UploadResult]:
+    """Import each file through clip_create (each in its own transaction); one refused file does not stop the others."""
+    results = []
+    for f in files:
+        name = getattr(f, "name", "") or "unnamed"
+        try:
+            clip = clip_create(study=study, file=f, original_name=name, uploaded_by=uploaded_by)
+        except ServiceError as exc:
+            results.append(UploadResult(name=name, error=exc.message))
+        else:
+            results.append(UploadResult(name=name, clip=clip))
+    return results

@@ -8,9 +8,9 @@ an agreement report and its plots), the upload page, the admin, the API docs and
 import pytest
 
 from annotator.models import User
+from labeling.demo.simulate import simulate_annotations
 from labeling.models import Membership, Role
 from labeling.services import agreement_run_now, membership_add
-from labeling.simulate import simulate_annotations
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

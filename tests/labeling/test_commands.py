@@ -11,8 +11,8 @@ from django.core.management.base import CommandError
 
 from labeling import services
 from labeling.demo import DEMO_CLIP_PARAMS, render_demo_clip
+from labeling.demo.simulate import clip_stimulus
 from labeling.models import Annotation, Assignment, Clip, Membership, Participant, Study
-from labeling.simulate import clip_stimulus
 from tests.factories import ClipFactory, StudyFactory
 
 User = get_user_model()

@@ -13,7 +13,7 @@ from PIL import Image
 from labeling import services
 from labeling.demo import render_demo_clip
 from labeling.errors import ValidationFailed
-from labeling.media_views import UNSATISFIABLE, parse_range
+from labeling.media.views import UNSATISFIABLE, parse_range
 from labeling.models import Assignment, Clip, Participant
 from tests.factories import MembershipFactory, StudyFactory, UserFactory, api_key_for
 

@@ -14,7 +14,7 @@ from django.utils import timezone
 from labeling import agreement as stats
 from labeling import services
 from labeling.models import Annotation, Clip, Participant
-from labeling.report import load_ratings
+from labeling.reports import load_ratings
 from labeling.scheme import DEFAULT_SPEC
 from tests.factories import ClipFactory, MembershipFactory, StudyFactory
 from tests.labeling.report_helpers import rate_many, study_from_matrix
@@ -409,7 +409,7 @@ def test_icc_notes_name_the_confidence_interval_source(crowd_study):
 
 
 def test_above_the_cell_cap_the_annotator_table_says_why_and_the_design_is_still_crossed(db, monkeypatch):
-    import labeling.report as report
+    import labeling.reports.builder as report
 
     rng = np.random.default_rng(0)
     truth = rng.uniform(-1, 1, 40)
@@ -425,7 +425,7 @@ def test_above_the_cell_cap_the_annotator_table_says_why_and_the_design_is_still
 def test_sparse_crossed_block_matches_the_dense_rule(db):
     """The rater set chosen without the dense array is the one the dense rule (np.unique over presence bits,
     first of the most common) picks, on designs with ties."""
-    from labeling.report_layout import crossed_block
+    from labeling.reports.layout import crossed_block
 
     rng = np.random.default_rng(3)
     for trial in range(6):

@@ -2,8 +2,8 @@
 
 Issue 3 asks for under 30 s. The run builds the study with bulk_create, then times, best of a few runs each:
 - the baseline: a plain `Annotation.objects.values_list(...)` of the same rows and columns;
-- loading: labeling.report.load_ratings (that query plus clips and names, into numpy arrays);
-- statistics: labeling.report.build_result (α interval and ordinal with bootstrap CIs per dimension, ICC,
+- loading: labeling.reports.load_ratings (that query plus clips and names, into numpy arrays);
+- statistics: labeling.reports.build_result (α interval and ordinal with bootstrap CIs per dimension, ICC,
   per-clip spread, annotator table, accumulation curve, per-tag and set α);
 - end to end: labeling.services.agreement_compute (claim, load, statistics, K+1 policy, store the JSON).
 Run with `make bench` (PostgreSQL) or `pytest -m perf tests/perf/test_report_bench.py -s` (SQLite).
@@ -17,7 +17,7 @@ from django.db import connection
 
 from labeling import services
 from labeling.models import Annotation, Clip, Role
-from labeling.report import build_result, load_ratings
+from labeling.reports import build_result, load_ratings
 from labeling.scheme import DEFAULT_SPEC, allowed_tags
 from tests.factories import ClipFactory, MembershipFactory, StudyFactory
 from tests.labeling.report_helpers import rate_many

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.urls import NoReverseMatch, reverse
 
-from labeling.demo import (
+from labeling.demo.study import (
     ANNOTATOR_LOGINS,
     PRODUCTION_REFUSAL,
     RESEARCHER_LOGIN,

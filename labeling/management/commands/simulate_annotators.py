@@ -1,8 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Count
 
+from labeling.demo.simulate import simulate_annotations
 from labeling.management import study_from_ref
-from labeling.simulate import simulate_annotations
 
 
 class Command(BaseCommand):

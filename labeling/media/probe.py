@@ -1,7 +1,7 @@
 """Untrusted video files: spool with a size cap and sha256, sniff the content, probe and decode with PyAV in a
 child process under a time limit, and make a poster JPEG.
 
-No Django imports, so the child process (`python -m labeling.media`) starts fast and cannot touch the
+No Django imports, so the child process (`python -m labeling.media.probe`) starts fast and cannot touch the
 database. A hostile file can at worst burn the child's CPU until the parent kills it.
 """
 
@@ -197,8 +197,8 @@ def probe(
     A file over the duration, pixel or frame-rate limits is reported without being decoded (check_limits
     refuses it).
     """
-    root = str(Path(__file__).resolve().parent.parent)
-    code = f"import sys; sys.path.insert(0, {root!r}); from labeling.media import _child_main; _child_main()"
+    root = str(Path(__file__).resolve().parents[2])
+    code = f"import sys; sys.path.insert(0, {root!r}); from labeling.media.probe import _child_main; _child_main()"
     args = [
         sys.executable,
         "-P",

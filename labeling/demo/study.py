@@ -205,10 +205,10 @@ def demo_setup(*, simulate: bool = True) -> DemoResult:
     from django.contrib.auth.hashers import make_password
     from django.utils import timezone
 
+    from labeling.demo.simulate import simulate_annotations
     from labeling.models import Annotation, Role, Study
     from labeling.scheme import DEFAULT_SPEC
     from labeling.services import clip_create, membership_add, study_create
-    from labeling.simulate import simulate_annotations
 
     hashes = {
         password: make_password(password)

@@ -10,16 +10,12 @@ warning when they use different instruments, and α within each version).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
 from labeling import agreement as stats
-from labeling.report_layout import column_index, slot_matrix
+from labeling.reports.layout import column_index, slot_matrix
+from labeling.reports.ratings import StudyRatings
 from labeling.scheme import allowed_tags
-
-if TYPE_CHECKING:
-    from labeling.report import StudyRatings
 
 
 def _schemes(r: StudyRatings) -> tuple[np.ndarray, list[dict]]:

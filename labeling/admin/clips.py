@@ -13,11 +13,11 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from labeling import selectors, services
-from labeling.admin import ScopedAdmin, StudyFilter
+from labeling.admin.base import ScopedAdmin, StudyFilter
 from labeling.errors import ValidationFailed
 from labeling.forms import AdminClipUploadForm
+from labeling.links import site_path
 from labeling.models import Clip, Participant
-from labeling.views import site_path, upload_clips
 
 EDITABLE = ("participant", "is_active")
 
@@ -150,7 +150,7 @@ class ClipAdmin(ScopedAdmin):
             form = AdminClipUploadForm(request.POST, request.FILES, studies=studies)
             if form.is_valid():
                 study = form.cleaned_data["study"]
-                results = upload_clips(
+                results = services.clips_upload(
                     study=study, files=form.cleaned_data["files"], uploaded_by=request.user
                 )
                 form = AdminClipUploadForm(initial={"study": study.pk}, studies=studies)

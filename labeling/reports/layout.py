@@ -1,15 +1,13 @@
-"""Layouts for the agreement report (numpy only): a study's ratings as parallel arrays (labeling.report's
+"""Layouts for the agreement report (numpy only): a study's ratings as parallel arrays (labeling.reports.ratings.
 StudyRatings) arranged into the rater-slot and raters × clips arrays the statistics take."""
 
 from __future__ import annotations
 
 from collections import Counter
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from labeling.report import StudyRatings
+from labeling.reports.ratings import StudyRatings
 
 
 def ranks_within(group: np.ndarray, mask: np.ndarray) -> np.ndarray:

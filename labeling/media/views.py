@@ -15,7 +15,7 @@ from django.http import FileResponse, Http404, HttpResponse, HttpResponseNotModi
 from django.utils.http import http_date
 from django.views.decorators.http import require_http_methods
 
-from labeling.media import content_type_for
+from labeling.media.probe import content_type_for
 from labeling.selectors import clip_for_member
 
 BLOCK = 64 * 1024

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from labeling import media_views
+from labeling.media import views as media_views
 
 urlpatterns = [
     path("clips/<int:clip_id>/", media_views.clip_media, name="clip-media"),

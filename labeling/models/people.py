@@ -1,0 +1,138 @@
+"""People: members and invites of a study, the filmed participants (pseudonymous codes) and their
+withdrawal log, and API tokens."""
+
+import hashlib
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+
+from ._base import _random_token
+from .studies import Role, Study
+
+
+class Membership(models.Model):
+    class Via(models.TextChoices):
+        ACCOUNT = "account", "Account"
+        INVITE = "invite", "Invite link"
+        CROWD = "crowd", "Crowd link"
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.ANNOTATOR)
+    joined_via = models.CharField(max_length=16, choices=Via.choices, default=Via.ACCOUNT)
+    consented_at = models.DateTimeField(null=True, blank=True)
+    crowd_study_id = models.CharField(max_length=128, blank=True)
+    crowd_session_id = models.CharField(max_length=128, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["study", "user"], name="membership_unique")]
+        indexes = [models.Index(fields=["user", "role"])]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.study} ({self.role})"
+
+
+class Invite(models.Model):
+    """A link that makes whoever opens it a member of the study (a pseudonymous account if not logged in)."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="invites")
+    token = models.CharField(max_length=64, unique=True, default=_random_token)
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.ANNOTATOR)
+    note = models.CharField(max_length=200, blank=True)
+    max_uses = models.PositiveIntegerField(null=True, blank=True)
+    uses = models.PositiveIntegerField(default=0)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(max_uses__isnull=True) | Q(uses__lte=F("max_uses")), name="invite_uses_capped"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"invite to {self.study} ({self.role})"
+
+
+class Participant(models.Model):
+    """The filmed person, pseudonymous. Withdrawal takes their clips and every label of them out of the queue
+    and out of every read path (API, pages, media, reports, exports); only an explicit, logged reinstatement
+    (labeling.services.participant_reinstate) undoes it. Each change is a ParticipantEvent."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="participants")
+    code = models.CharField(max_length=64, help_text="Pseudonymous code; never a name.")
+    consent_scope = models.TextField(blank=True)
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["study", "code"], name="participant_code_unique")]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class ParticipantEvent(models.Model):
+    """The log of withdrawals and reinstatements: when, by whom, and a note. Never personal data."""
+
+    class Action(models.TextChoices):
+        WITHDRAWN = "withdrawn", "Withdrawn"
+        REINSTATED = "reinstated", "Reinstated"
+
+    participant = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="events")
+    action = models.CharField(max_length=16, choices=Action.choices)
+    at = models.DateTimeField(default=timezone.now)
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    note = models.CharField(max_length=500, blank=True)
+    clips = models.PositiveIntegerField(default=0, help_text="Clips the change applied to.")
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(action__in=["withdrawn", "reinstated"]), name="participant_event_action_valid"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.participant} {self.action} at {self.at:%Y-%m-%d %H:%M}"
+
+
+def api_token_hash(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def password_fingerprint(user=None, *, encoded: str | None = None) -> str:
+    """Changes whenever the user's password hash does (any path: admin, set_password + save, a raw update).
+    A hash upgrade of the same password re-stamps the tokens (labeling.services.tokens)."""
+    return hashlib.sha256(f"api-token:{user.password if encoded is None else encoded}".encode()).hexdigest()
+
+
+class ApiToken(models.Model):
+    """An API token (``Authorization: Token <key>``). Only the SHA-256 of the key is stored, with its first
+    characters in clear so people can tell their tokens apart. A token expires, and dies when its user's
+    password changes (``password_fingerprint`` no longer matches)."""
+
+    PREFIX_LENGTH = 8
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100, blank=True, default="", help_text="What it is for (optional).")
+    key_hash = models.CharField(max_length=64, unique=True)
+    prefix = models.CharField(max_length=PREFIX_LENGTH)
+    password_fingerprint = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "expires_at"], name="apitoken_user_expires")]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.name or 'token'})"

@@ -1,0 +1,95 @@
+"""The direction of imports (docs/architecture.md): `annotator` -> `labeling` <- `exports`, and the parts that
+must stay free of Django.
+
+Read from the source with `ast`, so an import inside a function counts as much as one at the top of a module.
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+STDLIB = set(sys.stdlib_module_names) | {"__future__"}
+
+
+def top(module: str) -> str:
+    return module.split(".")[0]
+
+
+def pure(module: str) -> bool:
+    return top(module) in STDLIB | {"numpy", "scipy"} or module.startswith("labeling.agreement")
+
+
+# folder -> which imported modules its code may name
+RULES: dict[str, Callable[[str], bool]] = {
+    "labeling": lambda m: top(m) not in {"annotator", "exports"},
+    "exports": lambda m: top(m) != "annotator",
+    "labeling/agreement": pure,
+}
+
+
+def imports_of(source: str, relative_path: str) -> list[tuple[int, str]]:
+    """(line, absolute module name) of every import in a module at `relative_path`; relative imports resolved."""
+    package = relative_path.removesuffix(".py").split("/")[:-1]
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = package[: len(package) - node.level + 1] if node.level else []
+            found.append((node.lineno, ".".join(base + ([node.module] if node.module else []))))
+    return found
+
+
+def violations(folder: str, files: dict[str, str] | None = None) -> list[str]:
+    """`files`: relative path -> source; by default every module of the folder (migrations aside)."""
+    if files is None:
+        paths = [p for p in (ROOT / folder).rglob("*.py") if "migrations" not in p.parts]
+        assert paths, f"no sources in {folder}: the rule would pass vacuously"
+        files = {p.relative_to(ROOT).as_posix(): p.read_text() for p in paths}
+    return [
+        f"{path}:{line} imports {module}"
+        for path, source in sorted(files.items())
+        for line, module in imports_of(source, path)
+        if not RULES[folder](module)
+    ]
+
+
+@pytest.mark.parametrize("folder", sorted(RULES))
+def test_imports_flow_one_way(folder):
+    assert violations(folder) == []
+
+
+def test_media_probe_has_no_django_imports():
+    """It also runs as the child process that decodes untrusted uploads: it must start fast and must not be
+    able to reach the database."""
+    path = "labeling/media/probe.py"
+    named = [m for _, m in imports_of((ROOT / path).read_text(), path)]
+    assert "av" in named
+    assert [m for m in named if top(m) in {"django", "labeling"} and m != "labeling.media.probe"] == []
+
+
+@pytest.mark.parametrize(
+    ("folder", "path", "source", "expected"),
+    [
+        ("labeling", "labeling/views.py", "from exports.models import Export\n", "exports.models"),
+        ("labeling", "labeling/x.py", "def f():\n    from annotator.views import study\n", "annotator.views"),
+        ("exports", "exports/x.py", "import annotator.services\n", "annotator.services"),
+        ("labeling/agreement", "labeling/agreement/alpha.py", "import django.db\n", "django.db"),
+        (
+            "labeling/agreement",
+            "labeling/agreement/alpha.py",
+            "from ..models import Clip\n",
+            "labeling.models",
+        ),
+    ],
+)
+def test_a_forbidden_import_is_caught(folder, path, source, expected):
+    """The rules are not vacuous: a planted forbidden import (inside a function, relative) is reported."""
+    line = 2 + source.count("\n") - 1
+    assert violations(folder, {path: "import numpy\n" + source}) == [f"{path}:{line} imports {expected}"]
