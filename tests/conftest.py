@@ -21,6 +21,18 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+# On PostgreSQL claim and submit have two write paths: the one-statement fast path (labeling/services/_pg.py)
+# and the ORM path that SQLite runs. Tests of the queue's invariants run against both; on SQLite there is one.
+WRITE_PATHS = ["fast-path", "orm-path"] if ON_POSTGRES else ["sqlite"]
+
+
+@pytest.fixture(params=WRITE_PATHS)
+def write_path(request, settings):
+    """Parametrizes a test over the write paths the database has (settings.LABELING_PG_FAST_PATH)."""
+    settings.LABELING_PG_FAST_PATH = request.param != "orm-path"
+    return request.param
+
+
 @pytest.fixture
 def study(db):
     return StudyFactory()

@@ -1,7 +1,8 @@
 """Many annotators claiming and submitting at once, through the real services, until a study is full.
 
 PostgreSQL (the row-lock path: SELECT ... FOR NO KEY UPDATE SKIP LOCKED): 32 threads, 40 annotators, a
-200-clip study with K=3. SQLite (the conditional-update path under IMMEDIATE transactions): the same
+200-clip study with K=3, once with the one-statement fast path (labeling/services/_pg.py) and once with the ORM
+path (LABELING_PG_FAST_PATH off). SQLite (the conditional-update path under IMMEDIATE transactions): the same
 scenario with 8 threads, run in a subprocess on a file database in WAL mode, because pytest-django's
 in-memory SQLite test database is shared-cache and cannot be written from several connections.
 
@@ -160,7 +161,7 @@ def check_invariants(study_id: int, result: dict, n_clips: int = N_CLIPS, k: int
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_32_threads_fill_a_200_clip_study_on_postgresql():
+def test_32_threads_fill_a_200_clip_study_on_postgresql(write_path):
     from django.db import connection
 
     assert connection.vendor == "postgresql"
@@ -173,7 +174,7 @@ def test_32_threads_fill_a_200_clip_study_on_postgresql():
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_nobody_is_sent_away_while_a_clip_is_only_locked():
+def test_nobody_is_sent_away_while_a_clip_is_only_locked(write_path):
     """K = number of annotators, so everyone must rate every clip. A claimer that finds its last candidate
     row locked by another claimer (SKIP LOCKED) must wait for it, not answer "nothing left" (regression)."""
     study_id, membership_ids = make_study(n_clips=20, k=16, n_annotators=16)

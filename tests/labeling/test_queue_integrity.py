@@ -1,4 +1,5 @@
-"""The clip counters always equal the rows, whatever order heartbeats, submits, expiry and withdrawal come in."""
+"""The clip counters always equal the rows, whatever order heartbeats, submits, expiry and withdrawal come in,
+on every write path (on PostgreSQL: the one-statement fast path and the ORM path)."""
 
 import uuid
 from datetime import timedelta
@@ -11,6 +12,9 @@ from labeling import selectors, services
 from labeling.errors import Conflict, NotAllowed, ValidationFailed
 from labeling.models import Annotation, Assignment, Clip, Participant
 from tests.factories import ClipFactory
+
+# Every test here runs on each write path of the database (on PostgreSQL: the fast path and the ORM path).
+pytestmark = pytest.mark.usefixtures("write_path")
 
 
 def body(**over):

@@ -74,14 +74,8 @@ def claim_and_submit(member, held) -> None:
     assert created
 
 
-@pytest.fixture(params=[True, False], ids=["fast-path", "orm-path"])
-def fast_path(request, settings):
-    settings.LABELING_PG_FAST_PATH = request.param
-    return request.param
-
-
 @pytest.fixture
-def running_study(fast_path):
+def running_study(write_path):
     """A study with clips, one annotator holding a lease and one about to claim."""
     study = StudyFactory(overlap_k=3)
     ClipFactory.create_batch(6, study=study)
@@ -106,7 +100,7 @@ def test_claims_and_submits_go_on_while_a_used_scheme_gets_its_next_version(runn
     assert list(SchemeVersion.objects.filter(study=study).values_list("version", flat=True)) == [2, 1]
 
 
-def test_an_unused_scheme_edited_in_place_holds_off_the_first_lease_until_it_commits(fast_path):
+def test_an_unused_scheme_edited_in_place_holds_off_the_first_lease_until_it_commits(write_path):
     """The one deliberate FOR UPDATE: a version nothing uses may be edited in place only if no lease can take
     it meanwhile, so the first claim waits for the edit (here: gives up after the lock timeout)."""
     study = StudyFactory()
