@@ -4,7 +4,9 @@ Each is one data-modifying CTE run in autocommit: lock-free candidate choice (FO
 the counter's conditional UPDATE and the INSERT happen in one round trip, all or nothing. They return None
 whenever the simple case does not hold (nothing unlocked to claim, a lease no longer active, a unique
 violation); the callers then take the general ORM path, which handles every case and is what SQLite runs.
-The same database constraints guard both paths.
+The same database constraints guard both paths; the status literals written here are checked by the database
+(assignment_status_valid). settings.LABELING_PG_FAST_PATH = False turns both off (docs/benchmarks.md has the
+measurement that keeps them).
 """
 
 from __future__ import annotations
