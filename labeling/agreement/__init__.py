@@ -8,23 +8,35 @@ returns nan where a statistic is undefined for valid input (e.g. α when no rati
 Missing ratings: α (all levels, tags), Fleiss' κ, the reliability table and the trace functions use every
 rating there is; ICC and Cronbach's α drop units with any missing rating (listwise, n used is reported);
 Cohen's κ and CCC drop positions where either value is missing.
+
+Options are typed as literals, named as the libraries researchers use name them (`Level` as in the
+`krippendorff` package and R's irr, `ICCFormName` as Shrout & Fleiss 1979); every public function has a
+worked example in its docstring, run by tests/labeling/agreement/test_doctests.py. `json_safe` turns any
+result into plain JSON (nan -> None), as every result's ``as_dict()`` does.
 """
 
+from ._checks import Level
+from ._json import json_safe
 from .alpha import krippendorff_alpha
 from .bootstrap import BootstrapCI, alpha_bootstrap, bootstrap_ci
-from .ccc import ccc
-from .icc import ICCForm, ICCResult, cronbach_alpha, icc
-from .kappa import cohen_kappa, fleiss_kappa, fleiss_kappa_per_category
+from .ccc import CCCConvention, ccc
+from .icc import ICCForm, ICCFormName, ICCResult, cronbach_alpha, icc
+from .kappa import KappaWeights, cohen_kappa, fleiss_kappa, fleiss_kappa_per_category
 from .reliability import AnnotatorReliability, annotator_reliability
-from .tags import TagAlpha, per_tag_alpha, set_alpha
+from .tags import SetDistance, TagAlpha, per_tag_alpha, set_alpha
 from .traces import EWE, TraceAgreement, estimate_lags, ewe, lag_corrected_ccc, shift_traces
 
 __all__ = [
     "EWE",
     "AnnotatorReliability",
     "BootstrapCI",
+    "CCCConvention",
     "ICCForm",
+    "ICCFormName",
     "ICCResult",
+    "KappaWeights",
+    "Level",
+    "SetDistance",
     "TagAlpha",
     "TraceAgreement",
     "alpha_bootstrap",
@@ -38,6 +50,7 @@ __all__ = [
     "fleiss_kappa",
     "fleiss_kappa_per_category",
     "icc",
+    "json_safe",
     "krippendorff_alpha",
     "lag_corrected_ccc",
     "per_tag_alpha",

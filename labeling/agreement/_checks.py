@@ -1,16 +1,24 @@
 """Input checks shared by the agreement functions: clear ValueErrors, never silent coercion."""
 
-import math
+from collections.abc import Collection
+from typing import Literal, get_args
 
 import numpy as np
+import numpy.typing as npt
 
-LEVELS = ("nominal", "ordinal", "interval", "ratio")
+Level = Literal["nominal", "ordinal", "interval", "ratio"]
+"""Krippendorff's levels of measurement (the metric of differences), as the `krippendorff` package and R's
+irr::kripp.alpha name them."""
+
+LEVELS: tuple[Level, ...] = get_args(Level)
+
+NO_PAIRABLE = "no unit has ratings from two or more raters: there are no pairable values to compare"
 
 
-def as_ratings(data, *, name: str = "data", min_raters: int = 2) -> np.ndarray:
+def as_ratings(data: npt.ArrayLike, *, name: str = "data", min_raters: int = 2) -> np.ndarray:
     """Return `data` as a float raters × units array (nan = missing), or raise a ValueError saying what is wrong."""
     try:
-        arr = np.asarray(data, dtype=float)
+        arr = np.asarray(data, dtype=np.float64)
     except (TypeError, ValueError) as exc:
         raise ValueError(
             f"{name} must be numeric ratings (use nan or None for a missing rating): {exc}"
@@ -26,17 +34,28 @@ def as_ratings(data, *, name: str = "data", min_raters: int = 2) -> np.ndarray:
     return arr
 
 
-def check_level(level: str) -> str:
-    if level not in LEVELS:
-        raise ValueError(f"level must be one of {', '.join(LEVELS)}; got {level!r}")
-    return level
+def check_choice[T: str](name: str, value: T, choices: Collection[str]) -> T:
+    """`value` if it is one of `choices`, else a ValueError naming them (the options are typed as literals,
+    but callers without a type checker pass plain strings)."""
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
+    return value
 
 
-def as_pair(x, y) -> tuple[np.ndarray, np.ndarray]:
+def check_level(level: Level) -> Level:
+    return check_choice("level", level, LEVELS)
+
+
+def check_confidence(confidence: float) -> None:
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be between 0 and 1, got {confidence}")
+
+
+def as_pair(x: npt.ArrayLike, y: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """Two equally long 1-D float arrays with the positions where either is nan removed."""
     try:
-        a = np.asarray(x, dtype=float)
-        b = np.asarray(y, dtype=float)
+        a = np.asarray(x, dtype=np.float64)
+        b = np.asarray(y, dtype=np.float64)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"x and y must be numeric (nan = missing): {exc}") from None
     if a.ndim != 1 or b.ndim != 1:
@@ -59,19 +78,3 @@ def complete_units(arr: np.ndarray, *, what: str) -> tuple[np.ndarray, int]:
             f"got {n_complete} of {arr.shape[1]}"
         )
     return arr[:, keep], arr.shape[1] - n_complete
-
-
-def json_safe(value):
-    """Plain JSON types for storing a result: numpy scalars and arrays become floats and lists, and an
-    undefined value (nan, ±inf) becomes None (PostgreSQL's jsonb and strict JSON have no NaN)."""
-    if isinstance(value, dict):
-        return {(k if isinstance(k, str) else str(k)): json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_safe(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return json_safe(value.tolist())
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value

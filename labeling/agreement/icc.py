@@ -5,15 +5,21 @@ are dropped (listwise deletion, as pingouin's ``nan_policy="omit"`` and R's ``ir
 do). ``ICCResult.n_units`` is the number used and ``n_units_dropped`` the number left out; report both.
 """
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
+import numpy.typing as npt
 from scipy import stats
 
-from ._checks import as_ratings, complete_units, json_safe
+from ._checks import as_ratings, check_confidence, complete_units
+from ._json import JsonResult
+
+ICCFormName = Literal["ICC(1,1)", "ICC(2,1)", "ICC(3,1)", "ICC(1,k)", "ICC(2,k)", "ICC(3,k)"]
+"""Shrout & Fleiss's (1979) names of the six forms: ICC(model, unit), unit 1 = one rater, k = mean of k."""
 
 # Shrout & Fleiss name: (McGraw & Wong name, model, type, unit)
-FORMS = {
+FORMS: dict[ICCFormName, tuple[str, str, str, str]] = {
     "ICC(1,1)": ("ICC(1)", "one-way random", "absolute agreement", "single rater"),
     "ICC(2,1)": ("ICC(A,1)", "two-way random", "absolute agreement", "single rater"),
     "ICC(3,1)": ("ICC(C,1)", "two-way mixed", "consistency", "single rater"),
@@ -24,10 +30,10 @@ FORMS = {
 
 
 @dataclass(frozen=True)
-class ICCForm:
+class ICCForm(JsonResult):
     """One ICC form with its F test against ICC = 0 and its F-based confidence interval."""
 
-    name: str  # Shrout & Fleiss, e.g. "ICC(2,1)"
+    name: ICCFormName  # Shrout & Fleiss, e.g. "ICC(2,1)"
     mcgraw_wong: str  # McGraw & Wong, e.g. "ICC(A,1)"
     model: str
     type: str
@@ -42,29 +48,39 @@ class ICCForm:
 
 
 @dataclass(frozen=True)
-class ICCResult:
-    forms: dict[str, ICCForm]  # keyed by the Shrout & Fleiss name
+class ICCResult(JsonResult):
+    forms: dict[ICCFormName, ICCForm]  # keyed by the Shrout & Fleiss name
     n_units: int  # units used (rated by every rater)
     n_units_dropped: int  # units left out for a missing rating
     n_raters: int
     confidence: float
 
-    def __getitem__(self, name: str) -> ICCForm:
+    def __getitem__(self, name: ICCFormName) -> ICCForm:
         return self.forms[name]
 
-    def as_dict(self) -> dict:
-        return json_safe(asdict(self))
 
-
-def icc(data, *, confidence: float = 0.95) -> ICCResult:
+def icc(data: npt.ArrayLike, *, confidence: float = 0.95) -> ICCResult:
     """All six intraclass correlations of a raters × units array, with F tests and confidence intervals.
 
     Sources: Shrout & Fleiss (1979) Psychol. Bull. 86:420 (forms, F tests, CIs for (1,·) and (3,·));
     McGraw & Wong (1996) Psychol. Methods 1:30 (names; CI for ICC(A,·) via Satterthwaite's df, as pingouin).
     Units with any missing rating are dropped (listwise deletion); the result says how many were used.
+
+    Shrout & Fleiss's (1979) Table 2, 4 judges × 6 targets (published: .17 .29 .71 .44 .62 .91):
+
+    >>> judges = [
+    ...     [9, 6, 8, 7, 10, 6],
+    ...     [2, 1, 4, 1, 5, 2],
+    ...     [5, 3, 6, 2, 6, 4],
+    ...     [8, 2, 8, 6, 9, 7],
+    ... ]
+    >>> result = icc(judges)
+    >>> {name: round(form.value, 2) for name, form in result.forms.items()}
+    {'ICC(1,1)': 0.17, 'ICC(2,1)': 0.29, 'ICC(3,1)': 0.71, 'ICC(1,k)': 0.44, 'ICC(2,k)': 0.62, 'ICC(3,k)': 0.91}
+    >>> result["ICC(2,1)"].mcgraw_wong, result.n_units, result.n_raters
+    ('ICC(A,1)', 6, 4)
     """
-    if not 0 < confidence < 1:
-        raise ValueError(f"confidence must be between 0 and 1, got {confidence}")
+    check_confidence(confidence)
     y, dropped = complete_units(as_ratings(data), what="ICC")
     k, n = y.shape  # raters, units
     grand = y.mean()
@@ -129,11 +145,22 @@ def icc(data, *, confidence: float = 0.95) -> ICCResult:
     return ICCResult(forms=forms, n_units=n, n_units_dropped=dropped, n_raters=k, confidence=confidence)
 
 
-def cronbach_alpha(data) -> float:
+def cronbach_alpha(data: npt.ArrayLike) -> float:
     """Cronbach's α with raters as items and units as cases: k/(k−1)·(1 − Σ var(rater) / var(sum)).
 
     Source: Cronbach (1951) Psychometrika 16:297; equals ICC(3,k) (McGraw & Wong 1996). Units with any
     missing rating are dropped (listwise deletion), as for `icc`.
+
+    Shrout & Fleiss's (1979) Table 2 (see `icc`), where ICC(3,k) = .91:
+
+    >>> judges = [
+    ...     [9, 6, 8, 7, 10, 6],
+    ...     [2, 1, 4, 1, 5, 2],
+    ...     [5, 3, 6, 2, 6, 4],
+    ...     [8, 2, 8, 6, 9, 7],
+    ... ]
+    >>> round(cronbach_alpha(judges), 3)
+    0.909
     """
     y, _ = complete_units(as_ratings(data), what="Cronbach's alpha")
     k = y.shape[0]

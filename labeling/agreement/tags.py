@@ -6,30 +6,35 @@ list or tuple). An empty collection is a rating that chose no tag — it counts,
 is refused (it would read as a set of characters).
 """
 
-from collections.abc import Hashable
-from dataclasses import asdict, dataclass
+from collections.abc import Collection, Hashable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Literal, get_args
 
 import numpy as np
 
-from ._checks import json_safe
-from .alpha import alpha_from_sums
+from ._alpha_sums import alpha_from_sums
+from ._checks import NO_PAIRABLE, check_choice
+from ._json import JsonResult
 
-DISTANCES = ("jaccard", "masi")
+type TagSet = frozenset[Hashable]
+type Tags = np.ndarray | Sequence[Sequence[Collection[Hashable] | None]]
+
+SetDistance = Literal["jaccard", "masi"]
+"""Distances between two tag sets: Jaccard's, or Passonneau's (2006) MASI."""
+
+DISTANCES: tuple[SetDistance, ...] = get_args(SetDistance)
 
 
 @dataclass(frozen=True)
-class TagAlpha:
+class TagAlpha(JsonResult):
     """Krippendorff's α (nominal) for one tag's presence/absence, with how often the tag was used."""
 
     alpha: float  # nan when the tag never varies (used on all or none of the pairable ratings)
     n_present: int  # pairable ratings that include the tag
     n_ratings: int  # pairable ratings (units rated by two or more raters)
 
-    def as_dict(self) -> dict:
-        return json_safe(asdict(self))
 
-
-def tag_sets(tags) -> tuple[np.ndarray, list[list[frozenset | None]]]:
+def tag_sets(tags: Tags) -> tuple[np.ndarray, list[list[TagSet | None]]]:
     """Validate the input; return the raters × units mask of present ratings and the ratings as frozensets."""
     if isinstance(tags, np.ndarray) and tags.ndim != 2:
         raise ValueError(f"tags must be a 2-D raters × units array, got shape {tags.shape}")
@@ -39,9 +44,9 @@ def tag_sets(tags) -> tuple[np.ndarray, list[list[frozenset | None]]]:
     n_units = len(rows[0]) if isinstance(rows[0], list | tuple) else -1
     if n_units < 1 or any(not isinstance(r, list | tuple) or len(r) != n_units for r in rows):
         raise ValueError("tags must be raters × units: one list per rater, all of the same (non-zero) length")
-    out: list[list[frozenset | None]] = []
+    out: list[list[TagSet | None]] = []
     for row in rows:
-        converted = []
+        converted: list[TagSet | None] = []
         for cell in row:
             if cell is None:
                 converted.append(None)
@@ -54,23 +59,31 @@ def tag_sets(tags) -> tuple[np.ndarray, list[list[frozenset | None]]]:
     return mask, out
 
 
-def _pairable_cells(tags):
+def _pairable_cells(tags: Tags) -> tuple[np.ndarray, list[list[TagSet | None]], np.ndarray]:
     mask, cells = tag_sets(tags)
     m = mask.sum(axis=0)
     keep = m >= 2
     if not keep.any():
-        raise ValueError(
-            "no unit has ratings from two or more raters: there are no pairable values to compare"
-        )
+        raise ValueError(NO_PAIRABLE)
     return mask[:, keep], [[row[u] for u in np.flatnonzero(keep)] for row in cells], m[keep].astype(float)
 
 
-def per_tag_alpha(tags, vocabulary=None) -> dict[Hashable, TagAlpha]:
+def per_tag_alpha(tags: Tags, vocabulary: Iterable[Hashable] | None = None) -> dict[Hashable, TagAlpha]:
     """Krippendorff's α (nominal) of each tag's presence (1) or absence (0) in the raters' tag sets.
 
     Source: Krippendorff (2011), nominal α on binary data: α_t = 1 − (n − 1)·Σ_u k_u(m_u − k_u)/(m_u − 1) /
     (K(n − K)), k_u = ratings of unit u with the tag, K = Σ k_u, n = pairable ratings. ``vocabulary``
     (default: every tag used, sorted) fixes the tags reported; a tag outside it is an error.
+
+    Krippendorff's (2011) example A, binary data of 2 observers × 10 units (published α = .095), read as
+    whether each observer tagged the unit "crowd":
+
+    >>> c = [0, 1, 0, 0, 0, 0, 0, 0, 1, 0]
+    >>> k = [1, 1, 1, 0, 0, 1, 0, 0, 0, 0]
+    >>> tags = [[{"crowd"} if v else set() for v in row] for row in (c, k)]
+    >>> result = per_tag_alpha(tags)
+    >>> round(result["crowd"].alpha, 3), result["crowd"].n_present, result["crowd"].n_ratings
+    (0.095, 6, 20)
     """
     mask, cells, m = _pairable_cells(tags)
     used = {t for row in cells for c in row if c is not None for t in c}
@@ -93,11 +106,15 @@ def per_tag_alpha(tags, vocabulary=None) -> dict[Hashable, TagAlpha]:
     }
 
 
-def set_distance(inter: np.ndarray, size_a: np.ndarray, size_b: np.ndarray, distance: str) -> np.ndarray:
+def set_distance(
+    inter: np.ndarray, size_a: np.ndarray, size_b: np.ndarray, distance: SetDistance
+) -> np.ndarray:
     """Jaccard distance 1 − |A∩B|/|A∪B|, or MASI 1 − J·M with M = 1 (A = B), 2/3 (one contains the
     other), 1/3 (they overlap), 0 (disjoint) (Passonneau 2006). Two empty sets are equal: distance 0."""
     union = size_a + size_b - inter
-    jaccard = np.divide(inter, union, out=np.ones(np.broadcast(inter, union).shape), where=union > 0)
+    jaccard: np.ndarray = np.divide(
+        inter, union, out=np.ones(np.broadcast(inter, union).shape), where=union > 0
+    )
     if distance == "jaccard":
         return 1.0 - jaccard
     equal = (inter == size_a) & (inter == size_b)
@@ -106,14 +123,25 @@ def set_distance(inter: np.ndarray, size_a: np.ndarray, size_b: np.ndarray, dist
     return 1.0 - jaccard * monotonicity
 
 
-def set_alpha(tags, distance: str = "masi") -> float:
+def set_alpha(tags: Tags, distance: SetDistance = "masi") -> float:
     """Krippendorff's α over tag sets with the Jaccard or MASI distance as δ (not squared).
 
     Sources: Krippendorff (2011) α with any distance; Passonneau (2006) LREC, "Measuring agreement on
     set-valued items (MASI)". Returns nan when all pairable tag sets are identical.
+
+    With one tag per rating, two different sets are at distance 1 under either distance, so this is nominal
+    α: Krippendorff's (2011) example B, 2 observers × 12 units (published nominal α = .692):
+
+    >>> c = "a a b b d c c c e d d a".split()
+    >>> k = "b a b b b c c c e d d d".split()
+    >>> tags = [[{v} for v in row] for row in (c, k)]
+    >>> round(set_alpha(tags, "masi"), 3), round(set_alpha(tags, "jaccard"), 3)
+    (0.692, 0.692)
+    >>> tags[0][0] = {"a", "b"}  # observer c adds "b" to unit 1, where k said "b": partial agreement
+    >>> round(set_alpha(tags, "masi"), 3), round(set_alpha(tags, "jaccard"), 3)
+    (0.726, 0.742)
     """
-    if distance not in DISTANCES:
-        raise ValueError(f"distance must be one of {', '.join(DISTANCES)}; got {distance!r}")
+    check_choice("distance", distance, DISTANCES)
     mask, cells, m = _pairable_cells(tags)
     distinct = sorted({c for row in cells for c in row if c is not None}, key=lambda s: sorted(map(repr, s)))
     code = {s: i for i, s in enumerate(distinct)}

@@ -15,14 +15,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 from scipy import signal
 
-from ._checks import json_safe
-from .ccc import CONVENTIONS
+from ._checks import check_choice
+from ._json import Json, JsonResult, json_safe
+from ._moments import pearson
+from .ccc import CONVENTIONS, CCCConvention
+
+type Traces = np.ndarray | Sequence[npt.ArrayLike]
+"""One clip's raters × frames array, or a list of them (one per clip, the same raters in the same rows)."""
 
 
 @dataclass(frozen=True)
-class TraceAgreement:
+class TraceAgreement(JsonResult):
     """Lag-corrected agreement of traces: mean pairwise CCC per clip and over clips."""
 
     lags_s: np.ndarray  # (raters,) lag applied to each annotator, seconds
@@ -31,20 +37,7 @@ class TraceAgreement:
     pairwise: np.ndarray  # (raters, raters) mean over clips of each pair's CCC; nan on the diagonal
     n_clips: int  # clips with a value
     sample_rate: float
-    convention: str
-
-    def as_dict(self) -> dict:
-        return json_safe(
-            {
-                "lags_s": self.lags_s,
-                "per_clip": self.per_clip,
-                "mean": self.mean,
-                "pairwise": self.pairwise,
-                "n_clips": self.n_clips,
-                "sample_rate": self.sample_rate,
-                "convention": self.convention,
-            }
-        )
+    convention: CCCConvention
 
 
 @dataclass(frozen=True)
@@ -55,12 +48,16 @@ class EWE:
     weights: np.ndarray  # (raters,) max(r, 0) / Σ max(r, 0)
     correlations: np.ndarray  # (raters,) Pearson r of each annotator with the mean of all annotators
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Json]:
         trace = self.trace if isinstance(self.trace, list) else [self.trace]
-        return json_safe({"trace": trace, "weights": self.weights, "correlations": self.correlations})
+        return {
+            "trace": json_safe(trace),
+            "weights": json_safe(self.weights),
+            "correlations": json_safe(self.correlations),
+        }
 
 
-def as_clips(traces) -> tuple[list[np.ndarray], bool]:
+def as_clips(traces: Traces) -> tuple[list[np.ndarray], bool]:
     """A list of float raters × frames arrays with the same raters, and whether the input was one clip."""
     single = isinstance(traces, np.ndarray) and traces.ndim == 2
     if isinstance(traces, np.ndarray) and traces.ndim < 2:
@@ -124,8 +121,10 @@ def _lag_correlations(a: np.ndarray, b: np.ndarray, max_frames: int) -> np.ndarr
     fa, fb = ma.astype(float), mb.astype(float)
     t = a.size
 
-    def xcorr(f, g):  # Σ_t f[t + k] g[t] for k = −max_frames … max_frames
-        return signal.correlate(f, g, mode="full")[t - 1 - max_frames : t + max_frames]
+    def xcorr(
+        f: np.ndarray, g: np.ndarray
+    ) -> np.ndarray:  # Σ_t f[t + k] g[t] for k = −max_frames … max_frames
+        return np.asarray(signal.correlate(f, g, mode="full")[t - 1 - max_frames : t + max_frames])
 
     n = np.rint(xcorr(fa, fb))
     sa, sb, sab = xcorr(a0, fb), xcorr(fa, b0), xcorr(a0, b0)
@@ -135,17 +134,16 @@ def _lag_correlations(a: np.ndarray, b: np.ndarray, max_frames: int) -> np.ndarr
     return np.where(n >= 3, r, np.nan)
 
 
-def pearson(a: np.ndarray, b: np.ndarray) -> float:
-    """Pearson's r over the positions where both are present; nan if fewer than 3 or no variance."""
-    both = ~(np.isnan(a) | np.isnan(b))
-    if both.sum() < 3:
-        return float("nan")
-    da, db = a[both] - a[both].mean(), b[both] - b[both].mean()
-    denom = np.sqrt((da * da).sum() * (db * db).sum())
-    return float((da * db).sum() / denom) if denom > 0 else float("nan")
+def _mean_present(x: np.ndarray) -> np.ndarray:
+    """Per frame, the mean of the raters that have a sample there (nan where none has)."""
+    count = (~np.isnan(x)).sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, np.nansum(x, axis=0) / count, np.nan)
 
 
-def estimate_lags(traces, sample_rate: float, *, max_lag_s: float = 6.0, max_iter: int = 20) -> np.ndarray:
+def estimate_lags(
+    traces: Traces, sample_rate: float, *, max_lag_s: float = 6.0, max_iter: int = 20
+) -> np.ndarray:
     """Each annotator's reaction lag (seconds, 0 … max_lag_s, in steps of 1/sample_rate) against the
     leave-one-out mean of the other annotators' lag-corrected traces, pooled over all clips.
 
@@ -155,6 +153,14 @@ def estimate_lags(traces, sample_rate: float, *, max_lag_s: float = 6.0, max_ite
     until none changes (at most ``max_iter`` rounds), then shifted so that the earliest annotator has 0 and
     capped at max_lag_s (an annotator more than max_lag_s behind the earliest gets max_lag_s). An annotator
     with nothing to compare (no overlapping frames) gets 0.
+
+    An annotator who follows the other 0.8 s late:
+
+    >>> t = np.arange(308)
+    >>> signal = np.sin(t / 20) + 0.5 * np.sin(t / 7.7)
+    >>> traces = np.vstack([signal[8:], signal[:-8]])  # 10 Hz; row 1 shows what row 0 showed 0.8 s before
+    >>> estimate_lags(traces, sample_rate=10.0).tolist()
+    [0.0, 0.8]
     """
     clips, _ = as_clips(traces)
     max_frames = _check_rate(sample_rate, max_lag_s)
@@ -167,10 +173,7 @@ def estimate_lags(traces, sample_rate: float, *, max_lag_s: float = 6.0, max_ite
         changed = False
         for i in range(raters):
             aligned = _shift(x, frames)
-            others = np.delete(aligned, i, axis=0)
-            count = (~np.isnan(others)).sum(axis=0)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                reference = np.where(count > 0, np.nansum(others, axis=0) / count, np.nan)
+            reference = _mean_present(np.delete(aligned, i, axis=0))
             r = _lag_correlations(x[i], reference, max_frames)
             if np.isnan(r).all():
                 continue
@@ -186,31 +189,58 @@ def estimate_lags(traces, sample_rate: float, *, max_lag_s: float = 6.0, max_ite
     return np.minimum(relative, max_frames) / float(sample_rate)
 
 
-def shift_traces(traces, lags_s, sample_rate: float):
-    """Lag-corrected traces: row i becomes x_i(t + lag_i), nan past the clip's end; same shape as the input."""
+def shift_traces(traces: Traces, lags_s: npt.ArrayLike, sample_rate: float) -> np.ndarray | list[np.ndarray]:
+    """Lag-corrected traces: row i becomes x_i(t + lag_i), nan past the clip's end; same shape as the input.
+
+    Source: the reaction-lag correction of Mariooryad & Busso (2015), with lags from `estimate_lags`.
+
+    >>> t = np.arange(308)
+    >>> signal = np.sin(t / 20) + 0.5 * np.sin(t / 7.7)
+    >>> traces = np.vstack([signal[8:], signal[:-8]])  # 10 Hz; row 1 shows what row 0 showed 0.8 s before
+    >>> shifted = shift_traces(traces, [0.0, 0.8], sample_rate=10.0)
+    >>> bool(np.array_equal(shifted[0, :-8], shifted[1, :-8])), int(np.isnan(shifted[1]).sum())
+    (True, 8)
+    """
     clips, single = as_clips(traces)
-    frames = np.rint(np.asarray(lags_s, dtype=float) * sample_rate).astype(int)
-    if frames.shape != (clips[0].shape[0],) or (frames < 0).any():
-        raise ValueError("lags_s must give one non-negative lag per rater (row)")
-    shifted = [_shift(c, np.minimum(frames, c.shape[1])) for c in clips]
+    shifted = _shift_clips(clips, lags_s, sample_rate)
     return shifted[0] if single else shifted
 
 
+def _shift_clips(clips: list[np.ndarray], lags_s: npt.ArrayLike, sample_rate: float) -> list[np.ndarray]:
+    frames = np.rint(np.asarray(lags_s, dtype=float) * sample_rate).astype(int)
+    if frames.shape != (clips[0].shape[0],) or (frames < 0).any():
+        raise ValueError("lags_s must give one non-negative lag per rater (row)")
+    return [_shift(c, np.minimum(frames, c.shape[1])) for c in clips]
+
+
 def lag_corrected_ccc(
-    traces, sample_rate: float, *, lags_s=None, max_lag_s: float = 6.0, convention: str = "lin"
+    traces: Traces,
+    sample_rate: float,
+    *,
+    lags_s: npt.ArrayLike | None = None,
+    max_lag_s: float = 6.0,
+    convention: CCCConvention = "lin",
 ) -> TraceAgreement:
     """Mean pairwise Lin's CCC of lag-corrected traces, per clip and over clips (each clip counts once).
 
     Sources: Lin (1989) Biometrics 45:255 for CCC (``convention`` as in `ccc`); lags from `estimate_lags`
     unless ``lags_s`` is given (pass zeros for no correction). Per clip, each pair of annotators is compared
     on the frames both traced (at least 2), and the clip's value is the mean over those pairs.
+
+    >>> t = np.arange(308)
+    >>> signal = np.sin(t / 20) + 0.5 * np.sin(t / 7.7)
+    >>> traces = np.vstack([signal[8:], signal[:-8]])  # 10 Hz; row 1 shows what row 0 showed 0.8 s before
+    >>> round(lag_corrected_ccc(traces, sample_rate=10.0, lags_s=[0.0, 0.0]).mean, 3)  # uncorrected
+    0.852
+    >>> result = lag_corrected_ccc(traces, sample_rate=10.0)
+    >>> result.lags_s.tolist(), round(result.mean, 3)
+    ([0.0, 0.8], 1.0)
     """
-    if convention not in CONVENTIONS:
-        raise ValueError(f"convention must be one of {', '.join(CONVENTIONS)}; got {convention!r}")
+    check_choice("convention", convention, CONVENTIONS)
     clips, _ = as_clips(traces)
     if lags_s is None:
         lags_s = estimate_lags(clips, sample_rate, max_lag_s=max_lag_s)
-    shifted = shift_traces(clips, lags_s, sample_rate)
+    shifted = _shift_clips(clips, lags_s, sample_rate)
     x, starts = _concat(shifted, gap=1)
     raters, n_clips = x.shape[0], len(clips)
     seg = np.repeat(np.arange(n_clips), np.diff(np.append(starts, x.shape[1])))
@@ -247,24 +277,47 @@ def lag_corrected_ccc(
     )
 
 
-def ewe(traces) -> EWE:
+def ewe(traces: Traces) -> EWE:
     """Evaluator-weighted estimator: Σ_k w_k x_k(t) / Σ_k w_k over the annotators present at t.
 
     Source: Grimm & Kroschel (2005) IEEE ASRU, "Evaluation of natural emotions using self assessment
     manikins": w_k is the correlation of annotator k with the mean of all annotators (pooled over all clips);
     negative correlations get weight 0. Works for traces (raters × frames) and per-unit ratings alike; pass
     lag-corrected traces (`shift_traces`) to correct reaction lags first.
+
+    Small or flat data: r_k is Pearson's r over the frames where annotator k and the mean both exist, defined
+    from 2 such frames on, as the paper's plain correlation and the open implementations have it
+    (scipy.stats.pearsonr or numpy.corrcoef in audmetric, MuSe-Toolbox and the SEND dataset's code). With 2
+    frames every defined r is ±1, so annotators who agree in direction get equal weights. An annotator whose r
+    is undefined (a constant trace, or fewer than 2 frames shared with the mean) gets weight 0, as a negative
+    r does (MuSe-Toolbox sets both to 0; SEND keeps only r > 0). With no positive weight (every annotator
+    constant, or none correlating positively with the mean) the EWE is undefined: ValueError.
+
+    Two annotators who agree up to an offset weigh the same, and the EWE is their mean (r = 1 each):
+
+    >>> result = ewe(np.vstack([np.arange(5.0), np.arange(5.0) + 1]))
+    >>> result.weights.tolist(), result.trace.tolist()
+    ([0.5, 0.5], [0.5, 1.5, 2.5, 3.5, 4.5])
+
+    Two units, both annotators rating the second higher: the plain mean. A constant annotator gets no weight:
+
+    >>> ewe(np.array([[1.0, 2.0], [2.0, 4.0]])).trace.tolist()
+    [1.5, 3.0]
+    >>> result = ewe(np.array([[1.0, 2.0, 3.0], [2.0, 4.0, 6.0], [5.0, 5.0, 5.0]]))
+    >>> result.weights.tolist(), result.trace.tolist()
+    ([0.5, 0.5, 0.0], [1.5, 3.0, 4.5])
     """
     clips, single = as_clips(traces)
     x, starts = _concat(clips, gap=0)
     present = ~np.isnan(x)
-    count = present.sum(axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.where(count > 0, np.nansum(x, axis=0) / count, np.nan)
-    r = np.array([pearson(x[k], mean) for k in range(x.shape[0])])
+    mean = _mean_present(x)
+    r = np.array([pearson(x[k], mean, min_pairs=2) for k in range(x.shape[0])])
     w = np.where(np.isnan(r), 0.0, np.maximum(r, 0.0))
     if w.sum() <= 0:
-        raise ValueError("no annotator correlates positively with the mean: the EWE is undefined")
+        raise ValueError(
+            "no annotator correlates positively with the mean (a constant trace has no correlation): "
+            "the EWE is undefined"
+        )
     w = w / w.sum()
     wx = np.where(present, x, 0.0) * w[:, None]
     total_w = (present * w[:, None]).sum(axis=0)

@@ -22,7 +22,6 @@ Choices a methodologist reading a report should know (they are repeated in resul
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 import numpy as np
@@ -269,17 +268,4 @@ def build_result(
     result["tags"] = tags_section(r)
     result["policy"] = {"threshold_sd": None, "cap_k": None, "clips_extended": []}
     result["notes"] = {**NOTES, "mixed_instruments": warning} if warning else dict(NOTES)
-    return json_clean(result)
-
-
-def json_clean(value):
-    """Plain JSON types: numpy scalars to Python, nan/inf to None."""
-    if isinstance(value, dict):
-        return {str(k): json_clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_clean(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
+    return stats.json_safe(result)

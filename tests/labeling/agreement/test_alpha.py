@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from labeling.agreement import krippendorff_alpha
-from labeling.agreement.alpha import ratio_pair_sum
+from labeling.agreement._alpha_sums import ratio_pair_sum
 
 from .helpers import correlated_ratings, random_ratings
 

@@ -9,6 +9,7 @@ from labeling.agreement import (
     annotator_reliability,
     ewe,
     icc,
+    json_safe,
     lag_corrected_ccc,
     per_tag_alpha,
 )
@@ -33,3 +34,32 @@ def test_results_are_strict_json_with_null_for_undefined(rng):
     assert trace["per_clip"][1] is None and trace["lags_s"] == [0.0, 0.0]
     gold = strict(ewe(np.vstack([np.arange(10.0), np.arange(10.0) + 1])).as_dict())
     assert gold["weights"] == [0.5, 0.5] and len(gold["trace"][0]) == 10
+
+
+def test_json_safe_gives_plain_json_types():
+    value = {
+        "alpha": np.float64(0.5),
+        "undefined": [np.nan, float("inf"), -np.inf, np.float32("nan")],
+        "n": np.int64(3),
+        "flag": np.bool_(True),
+        "array": np.array([[1.0, np.nan], [2.0, 3.0]]),
+        "pair": (1, "a"),
+        2: None,
+        "text": "α",
+    }
+    cleaned = json_safe(value)
+    assert (
+        strict(cleaned)
+        == cleaned
+        == {
+            "alpha": 0.5,
+            "undefined": [None, None, None, None],
+            "n": 3,
+            "flag": True,
+            "array": [[1.0, None], [2.0, 3.0]],
+            "pair": [1, "a"],
+            "2": None,
+            "text": "α",
+        }
+    )
+    assert type(cleaned["n"]) is int and type(cleaned["flag"]) is bool and type(cleaned["alpha"]) is float

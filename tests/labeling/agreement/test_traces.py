@@ -114,6 +114,55 @@ def test_ewe_of_identical_annotators_is_their_mean_and_handles_gaps(rng):
         ewe(np.array([[1.0, 2, 3, 4], [4, 3, 2, 1]]))  # the mean is flat: no correlation is defined
 
 
+def test_ewe_of_two_units_rated_in_the_same_direction_is_the_plain_mean():
+    # Two units: every defined r is ±1, so annotators who all rate the second unit higher weigh the same
+    # (Grimm & Kroschel's plain correlation, as scipy.stats.pearsonr gives it; this used to be refused).
+    ratings = np.array([[1.0, 2.0], [2.0, 4.0], [0.0, 3.0]])
+    result = ewe(ratings)
+    assert result.correlations == pytest.approx([1.0, 1.0, 1.0])
+    assert result.weights == pytest.approx([1 / 3] * 3)
+    assert result.trace == pytest.approx(ratings.mean(axis=0))
+
+
+def test_ewe_of_two_units_gives_an_annotator_against_the_others_no_weight():
+    result = ewe(np.array([[1.0, 2.0], [2.0, 4.0], [3.0, 2.5]]))  # the mean rises; annotator 2 goes down
+    assert result.correlations == pytest.approx([1.0, 1.0, -1.0])
+    assert result.weights == pytest.approx([0.5, 0.5, 0.0])
+    assert result.trace == pytest.approx([1.5, 3.0])
+
+
+def test_ewe_gives_a_constant_annotator_no_weight():
+    ratings = np.array([[1.0, 2.0, 3.0, 4.0], [2.0, 3.0, 5.0, 6.0], [5.0, 5.0, 5.0, 5.0]])
+    result = ewe(ratings)
+    assert np.isnan(result.correlations[2]) and result.weights[2] == 0.0  # r undefined: no variance
+    assert result.weights[:2].sum() == pytest.approx(1.0)
+    expected = (result.weights[0] * ratings[0] + result.weights[1] * ratings[1]) / result.weights[:2].sum()
+    assert result.trace == pytest.approx(expected)
+    two_units = ewe(np.array([[1.0, 2.0], [2.0, 4.0], [5.0, 5.0]]))
+    assert two_units.weights == pytest.approx([0.5, 0.5, 0.0]) and two_units.trace == pytest.approx(
+        [1.5, 3.0]
+    )
+
+
+def test_ewe_gives_an_annotator_with_fewer_than_two_shared_frames_no_weight():
+    result = ewe(np.array([[1.0, 2.0, 3.0], [2.0, 3.0, 5.0], [np.nan, np.nan, 4.0]]))
+    assert np.isnan(result.correlations[2]) and result.weights[2] == 0.0
+    assert result.trace[2] == pytest.approx(3.0 * result.weights[0] + 5.0 * result.weights[1])
+
+
+@pytest.mark.parametrize(
+    "ratings",
+    [
+        np.array([[3.0, 3.0, 3.0], [1.0, 1.0, 1.0]]),  # every annotator constant: the mean is flat
+        np.array([[2.0, 2.0], [2.0, 2.0]]),  # all equal, two units
+        np.array([[1.0], [2.0]]),  # one unit: no correlation is defined
+    ],
+)
+def test_ewe_of_all_constant_annotators_is_undefined(ratings):
+    with pytest.raises(ValueError, match="EWE is undefined"):
+        ewe(ratings)
+
+
 @pytest.mark.parametrize(
     ("traces", "message"),
     [
