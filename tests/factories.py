@@ -8,7 +8,7 @@ from django.utils import timezone
 from annotator.models import User
 from labeling.models import Clip, Membership, Role, SchemeVersion, Study
 from labeling.scheme import DEFAULT_SPEC
-from labeling.services import api_token_create
+from labeling.services import annotation_submit, api_token_create, assignment_claim_next
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -82,6 +82,16 @@ def rating_data(**over) -> dict:
     }
     data.update(over)
     return data
+
+
+def rate_next(membership, submit=True, **over):
+    """Claim the member's next clip through the real service and, unless ``submit`` is false, rate it with
+    ``rating_data(**over)``; returns the assignment."""
+    assignment = assignment_claim_next(membership=membership)
+    assert assignment is not None
+    if submit:
+        annotation_submit(assignment=assignment, data=rating_data(**over))
+    return assignment
 
 
 def api_key_for(user, **fields) -> str:

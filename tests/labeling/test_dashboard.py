@@ -5,11 +5,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from labeling import selectors, services
+from labeling import selectors
 from labeling.demo import render_demo_clip
 from labeling.models import Clip, Invite
-from tests.factories import ClipFactory, MembershipFactory, StudyFactory, UserFactory
-from tests.factories import rating_data as rating
+from tests.factories import ClipFactory, MembershipFactory, StudyFactory, UserFactory, rate_next
 
 pytestmark = pytest.mark.django_db
 
@@ -17,14 +16,6 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def fast_passwords(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-def rate_next(membership, submit=True):
-    assignment = services.assignment_claim_next(membership=membership)
-    assert assignment is not None
-    if submit:
-        services.annotation_submit(assignment=assignment, data=rating())
-    return assignment
 
 
 def only_active(study, *clips):
