@@ -1,4 +1,5 @@
 import os
+from pathlib import Path
 
 import pytest
 
@@ -47,6 +48,13 @@ def researcher(study):
 @pytest.fixture
 def user(db):
     return UserFactory()
+
+
+@pytest.fixture
+def media_root(settings, tmp_path) -> Path:
+    """Uploaded clips and their posters go to a folder of this test's own."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
 
 
 @pytest.fixture(autouse=True)

@@ -21,11 +21,6 @@ pytestmark = pytest.mark.django_db
 MODELS = ["study", "schemeversion", "clip", "membership", "invite", "participant", "assignment", "annotation"]
 
 
-@pytest.fixture(autouse=True)
-def fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def admin_client_(client):
     client.force_login(UserFactory(username="root", is_superuser=True, is_staff=True))

@@ -33,14 +33,6 @@ def rated(db):
     return study
 
 
-@pytest.fixture
-def sent(monkeypatch):
-    """Messages the services send to the broker (report ids), instead of sending them."""
-    calls = []
-    monkeypatch.setattr(compute_agreement, "apply_async", lambda args, **kw: calls.append(args[0]))
-    return calls
-
-
 def add_rating(study, value=0.1):
     clip = ClipFactory(study=study, target_k=3)
     users = [MembershipFactory(study=study).user for _ in range(2)]

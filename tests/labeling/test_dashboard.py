@@ -13,11 +13,6 @@ from tests.factories import ClipFactory, MembershipFactory, StudyFactory, UserFa
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def only_active(study, *clips):
     Clip.objects.filter(study=study).exclude(pk__in=[c.pk for c in clips]).update(is_active=False)
     Clip.objects.filter(pk__in=[c.pk for c in clips]).update(is_active=True)
@@ -175,12 +170,6 @@ def test_study_list_shows_own_studies_only(client, setup):
 
 
 # --- upload ---------------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def media_root(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-    return settings.MEDIA_ROOT
 
 
 @pytest.fixture

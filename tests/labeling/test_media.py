@@ -25,13 +25,6 @@ def good_mp4(tmp_path_factory) -> Path:
     )
 
 
-@pytest.fixture
-def media_root(settings, tmp_path) -> Path:
-    root = tmp_path / "media"
-    settings.MEDIA_ROOT = root
-    return root
-
-
 def files_under(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
 
