@@ -3,7 +3,6 @@ labeling.agreement on arrays built independently from the ORM, the missing-data 
 
 import json
 from io import StringIO
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,12 +16,10 @@ from labeling.models import Annotation, Clip, Participant
 from labeling.reports import load_ratings
 from labeling.scheme import DEFAULT_SPEC
 from tests.factories import ClipFactory, MembershipFactory, StudyFactory
+from tests.labeling.agreement.helpers import load_examples
 from tests.labeling.report_helpers import rate_many, study_from_matrix
 
-REFERENCE = {
-    e["name"]: e
-    for e in json.loads((Path(__file__).parents[1] / "reference" / "agreement_examples.json").read_text())
-}
+REFERENCE = {e["name"]: e for e in load_examples()}
 
 
 def kripp_example():
