@@ -69,3 +69,10 @@ def _fresh_cache():
     from django.core.cache import cache
 
     cache.clear()
+
+
+@pytest.fixture
+def admin_client_(client):
+    """The test client logged in as a superuser named root."""
+    client.force_login(UserFactory(username="root", is_superuser=True, is_staff=True))
+    return client

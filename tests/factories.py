@@ -1,6 +1,7 @@
 """factory_boy factories. Clips made here carry metadata only (no file); media tests make real files."""
 
 import uuid
+from datetime import timedelta
 
 import factory
 from django.utils import timezone
@@ -8,7 +9,7 @@ from django.utils import timezone
 from annotator.models import User
 from labeling.models import Clip, Membership, Role, SchemeVersion, Study
 from labeling.scheme import DEFAULT_SPEC
-from labeling.services import annotation_submit, api_token_create, assignment_claim_next
+from labeling.services import annotation_submit, api_token_create, assignment_claim_next, heartbeat_record
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -100,3 +101,8 @@ def api_key_for(user, **fields) -> str:
     if fields:
         type(token).objects.filter(pk=token.pk).update(**fields)
     return key
+
+
+def beat_at(kind: str, ago_s: float, name: str = "celery@host-a") -> None:
+    """A heartbeat of a worker or beat process (``kind``), recorded ``ago_s`` seconds ago by the real service."""
+    heartbeat_record(kind=kind, name=name, now=timezone.now() - timedelta(seconds=ago_s))
