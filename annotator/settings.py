@@ -101,6 +101,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    "labeling.pages.NotFoundMiddleware",  # a selector's NotFound is the site's 404 page, as Http404 is
 ]
 
 ROOT_URLCONF = "annotator.urls"

@@ -1,4 +1,4 @@
-"""Errors raised by services; views turn them into clear messages (HTTP status in `status`)."""
+"""Errors raised by services and selectors; views turn them into clear messages (HTTP status in `status`)."""
 
 
 class ServiceError(Exception):
@@ -19,6 +19,16 @@ class ValidationFailed(ServiceError):
 
 class NotAllowed(ServiceError):
     status = 403
+
+
+class NotFound(ServiceError):
+    """No such row, or not the requester's to see (another user's row is "not found", never "forbidden").
+
+    Raised by selectors and services instead of Django's Http404, so commands and tasks can use them too.
+    The API's exception handler answers it as 404 in the error shape; HTML views and the admin show the
+    site's 404 page (labeling.pages.NotFoundMiddleware)."""
+
+    status = 404
 
 
 class Conflict(ServiceError):

@@ -16,6 +16,7 @@ from labeling.errors import ServiceError
 from labeling.forms import ClipUploadForm
 from labeling.links import crowd_url, invite_url
 from labeling.models import Study
+from labeling.pages import service_error_page
 
 RECENT_ROWS = 12
 ANNOTATOR_ROWS = 50
@@ -77,21 +78,29 @@ def agreement_section(request: HttpRequest, study: Study, error: str = "") -> Ht
     return response
 
 
-@login_required
-@require_POST
-def study_agreement_run(request: HttpRequest, study_id: int) -> HttpResponse:
-    """Start an agreement run now ("Compute agreement now"); htmx gets the section back, a form post a redirect."""
-    study = selectors.study_for_researcher(user=request.user, study_id=study_id)
-    error = ""
-    try:
-        services.agreement_request(study=study, requested_by=request.user)
-    except ServiceError as exc:
-        error = exc.message
+def _agreement_run_answer(request: HttpRequest, study: Study, error: str = "") -> HttpResponse:
+    """htmx gets the agreement section back (with the error, if any); a form post a redirect to it."""
     if request.htmx:
         return agreement_section(request, study, error=error)
     if error:
         messages.error(request, error)
     return redirect(reverse("study-detail", args=[study.pk]) + "#agreement")
+
+
+def _agreement_run_refused(request: HttpRequest, exc: ServiceError, *, study_id: int) -> HttpResponse:
+    """The run could not be started (the task queue is unreachable): the section says why."""
+    study = selectors.study_for_researcher(user=request.user, study_id=study_id)
+    return _agreement_run_answer(request, study, error=exc.message)
+
+
+@login_required
+@require_POST
+@service_error_page(_agreement_run_refused)
+def study_agreement_run(request: HttpRequest, study_id: int) -> HttpResponse:
+    """Start an agreement run now ("Compute agreement now"); htmx gets the section back, a form post a redirect."""
+    study = selectors.study_for_researcher(user=request.user, study_id=study_id)
+    services.agreement_request(study=study, requested_by=request.user)
+    return _agreement_run_answer(request, study)
 
 
 @login_required

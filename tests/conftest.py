@@ -1,4 +1,5 @@
 import os
+from pathlib import Path
 
 import pytest
 
@@ -61,6 +62,13 @@ def user(db):
     return UserFactory()
 
 
+@pytest.fixture
+def media_root(settings, tmp_path) -> Path:
+    """Uploaded clips and their posters go to a folder of this test's own."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
+
+
 @pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     """Full-strength PBKDF2 costs ~0.5 s per user made; tests need passwords that work, not that resist cracking."""
@@ -73,3 +81,10 @@ def _fresh_cache():
     from django.core.cache import cache
 
     cache.clear()
+
+
+@pytest.fixture
+def admin_client_(client):
+    """The test client logged in as a superuser named root."""
+    client.force_login(UserFactory(username="root", is_superuser=True, is_staff=True))
+    return client

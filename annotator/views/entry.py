@@ -5,17 +5,17 @@ from __future__ import annotations
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from annotator import services
 from annotator.client import client_address
 from annotator.forms import SignupForm
+from labeling import selectors
 from labeling.errors import RateLimited, ServiceError
 from labeling.models import Invite, Membership, Role
-
-from .progress import annotator_progress
+from labeling.pages import service_error_page
 
 BACKEND = "django.contrib.auth.backends.ModelBackend"
 
@@ -41,9 +41,7 @@ def entry_error(
 @login_required
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
-    memberships = list(
-        Membership.objects.filter(user=request.user).select_related("study").order_by("-study__created_at")
-    )
+    memberships = list(selectors.memberships_for_user(user=request.user, newest_study_first=True))
     rows = []
     for m in memberships:
         row = {"membership": m, "study": m.study, "is_researcher": m.role == Role.RESEARCHER}
@@ -51,7 +49,7 @@ def home(request: HttpRequest) -> HttpResponse:
             row["url"] = f"/studies/{m.study_id}/"
         else:
             row["url"] = _next_page(m)
-            row["progress"] = annotator_progress(m)
+            row["progress"] = selectors.annotator_progress(membership=m)
         rows.append(row)
     return render(request, "annotator/home.html", {"rows": rows})
 
@@ -70,13 +68,18 @@ def _invite_page(request: HttpRequest, invite: Invite, *, signup=None, status: i
     )
 
 
+def _invite_refused(request: HttpRequest, exc: ServiceError, **kwargs) -> HttpResponse:
+    return entry_error(request, title="Invite link not usable", message=exc.message, status=exc.status)
+
+
 @require_http_methods(["GET", "POST"])
+@service_error_page(_invite_refused)
 def invite_entry(request: HttpRequest, token: str) -> HttpResponse:
     """GET shows what the invite is for (link scanners must not use it up); POST joins. A researcher invite
     needs a real account: the visitor logs in first or signs up here with a user name and password."""
-    invite = get_object_or_404(Invite.objects.select_related("study"), token=token)
+    invite = selectors.invite_get(token=token)
     user = request.user if request.user.is_authenticated else None
-    member = user is not None and Membership.objects.filter(study_id=invite.study_id, user=user).first()
+    member = user is not None and selectors.membership_find(user=user, study_id=invite.study_id)
     if member:
         return redirect(_next_page(member))
     problem = services.invite_problem(invite)
@@ -86,26 +89,26 @@ def invite_entry(request: HttpRequest, token: str) -> HttpResponse:
         )
     if request.method == "GET":
         return _invite_page(request, invite)
-    try:
-        if user is None and invite.role == Role.RESEARCHER:
-            signup = SignupForm(request.POST)
-            if not signup.is_valid():
-                return _invite_page(request, invite, signup=signup, status=400)
-            user, membership = services.invite_accept_signup(
-                invite=invite,
-                username=signup.cleaned_data["username"],
-                password=signup.cleaned_data["password1"],
-            )
-        else:
-            user, membership = services.invite_accept(invite=invite, user=user)
-    except ServiceError as exc:
-        return entry_error(request, title="Invite link not usable", message=exc.message, status=exc.status)
+    if user is None and invite.role == Role.RESEARCHER:
+        signup = SignupForm(request.POST)
+        if not signup.is_valid():
+            return _invite_page(request, invite, signup=signup, status=400)
+        user, membership = services.invite_accept_signup(
+            invite=invite,
+            username=signup.cleaned_data["username"],
+            password=signup.cleaned_data["password1"],
+        )
+    else:
+        user, membership = services.invite_accept(invite=invite, user=user)
     if not request.user.is_authenticated:
         login(request, user, backend=BACKEND)
     return redirect(_next_page(membership))
 
 
-def _crowd_error(request: HttpRequest, exc: ServiceError, study) -> HttpResponse:
+def _crowd_refused(request: HttpRequest, exc: ServiceError, *, slug: str) -> HttpResponse:
+    """The link's parameters are wrong, or the study cannot take this participant now (full, closed, too many
+    sign-ups from this network: RateLimited, with Retry-After)."""
+    study = services.crowd_study_for_link(slug=slug, key=request.GET.get("key"))
     title = "This study link is incomplete" if exc.errors else "Cannot start this study"
     if isinstance(exc, RateLimited):
         title = "Please try again shortly"
@@ -118,6 +121,7 @@ def _crowd_error(request: HttpRequest, exc: ServiceError, study) -> HttpResponse
 
 
 @require_http_methods(["GET", "POST"])
+@service_error_page(_crowd_refused)
 def crowd_entry(request: HttpRequest, slug: str) -> HttpResponse:
     """A crowd platform's link (?key=<study's crowd key>&PROLIFIC_PID=...): one pseudonymous account per
     study and PROLIFIC_PID, logged in on every visit.
@@ -133,14 +137,11 @@ def crowd_entry(request: HttpRequest, slug: str) -> HttpResponse:
             message="This link does not open a study. Check that you used the whole link from the crowd-work platform.",
             status=404,
         )
-    try:
-        params = services.crowd_params_check(
-            pid=request.GET.get("PROLIFIC_PID"),
-            study_id=request.GET.get("STUDY_ID"),
-            session_id=request.GET.get("SESSION_ID"),
-        )
-    except ServiceError as exc:
-        return _crowd_error(request, exc, study)
+    params = services.crowd_params_check(
+        pid=request.GET.get("PROLIFIC_PID"),
+        study_id=request.GET.get("STUDY_ID"),
+        session_id=request.GET.get("SESSION_ID"),
+    )
     current = request.user
     same_account = current.is_authenticated and (
         getattr(current, "crowd_study_id", None) == study.pk and current.crowd_pid == params["pid"]
@@ -154,16 +155,13 @@ def crowd_entry(request: HttpRequest, slug: str) -> HttpResponse:
         )
         response["Cache-Control"] = "no-store"
         return response
-    try:
-        user, membership = services.crowd_enter(
-            study=study,
-            pid=params["pid"],
-            study_id=params["study_id"],
-            session_id=params["session_id"],
-            client=client_address(request),
-        )
-    except ServiceError as exc:
-        return _crowd_error(request, exc, study)
+    user, membership = services.crowd_enter(
+        study=study,
+        pid=params["pid"],
+        study_id=params["study_id"],
+        session_id=params["session_id"],
+        client=client_address(request),
+    )
     if current.pk != user.pk:
         login(request, user, backend=BACKEND)  # a new session: the previous account is logged out
     return redirect(_next_page(membership))

@@ -14,11 +14,12 @@ from annotator.forms import ConsentForm
 from labeling import selectors
 from labeling.errors import ServiceError
 from labeling.models import Assignment, Membership
+from labeling.pages import service_error_page
+from labeling.selectors import Outlook
 from labeling.services import assignment_claim_next, membership_consent
 from labeling.text import render_markdown
 
 from .instrument import rating_page_context
-from .progress import Outlook, annotator_outlook, annotator_progress
 
 
 def _member(request: HttpRequest, study_id: int) -> Membership:
@@ -71,26 +72,30 @@ def declined(request: HttpRequest, study_id: int) -> HttpResponse:
     return render(request, "annotator/declined.html", {"study": membership.study, "membership": membership})
 
 
+def _claim_refused(request: HttpRequest, exc: ServiceError, *, study_id: int) -> HttpResponse:
+    """No clip now: the study closed (the end page says what that means), or the queue is busy (try again)."""
+    membership = _member(request, study_id)
+    if not membership.study.is_active:
+        return redirect("study-done", study_id=membership.study_id)
+    return _message(
+        request,
+        membership=membership,
+        title="Please try again",
+        message=exc.message,
+        status=exc.status,
+        retry=True,
+    )
+
+
 @login_required
 @require_GET
+@service_error_page(_claim_refused)
 def queue(request: HttpRequest, study_id: int) -> HttpResponse:
     """Claim the next clip (or return the lease already held) and go to its rating page."""
     membership = _member(request, study_id)
     if membership.consented_at is None:
         return redirect("study-consent", study_id=membership.study_id)
-    try:
-        assignment = assignment_claim_next(membership=membership)
-    except ServiceError as exc:
-        if not membership.study.is_active:
-            return redirect("study-done", study_id=membership.study_id)
-        return _message(
-            request,
-            membership=membership,
-            title="Please try again",
-            message=exc.message,
-            status=exc.status,
-            retry=True,
-        )
+    assignment = assignment_claim_next(membership=membership)
     if assignment is None:
         return redirect("study-done", study_id=membership.study_id)
     return redirect("study-rate", study_id=membership.study_id, assignment_id=assignment.pk)
@@ -109,7 +114,7 @@ def rate(request: HttpRequest, study_id: int, assignment_id: int) -> HttpRespons
         return redirect("study-queue", study_id=membership.study_id)  # already rated (back button, reload)
     if assignment.clip.withdrawn_at is not None:
         return redirect("study-queue", study_id=membership.study_id)  # its participant withdrew meanwhile
-    progress = annotator_progress(membership)
+    progress = selectors.annotator_progress(membership=membership)
     context = rating_page_context(assignment=assignment, membership=membership, progress=progress)
     context["instructions_html"] = render_markdown(membership.study.instructions)
     response = render(request, "annotator/rate.html", context)
@@ -155,8 +160,8 @@ def done(request: HttpRequest, study_id: int) -> HttpResponse:
     study = membership.study
     if membership.consented_at is None:
         return redirect("study-consent", study_id=study.pk)
-    outlook = annotator_outlook(membership)
-    progress = annotator_progress(membership)
+    outlook = selectors.annotator_outlook(membership=membership)
+    progress = selectors.annotator_progress(membership=membership)
     if outlook == Outlook.CLOSED:
         if progress["done"] == 0:
             return _message(

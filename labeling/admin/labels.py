@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
+from labeling import selectors
 from labeling.admin.base import (
     ReadOnlyAdmin,
     SchemeVersionFilter,
@@ -23,9 +24,9 @@ class AssignmentAdmin(ReadOnlyAdmin):
     list_select_related = ["clip", "annotator", "study"]
     search_fields = ["annotator__username", "annotator__crowd_pid", "clip__original_name"]
 
-    def get_queryset(self, request):
+    def rows(self):
         # Who held a withdrawn participant's clip is theirs too: out of the lists like the labels.
-        return super().get_queryset(request).filter(clip__withdrawn_at__isnull=True)
+        return selectors.assignments_for_researcher(study=None)
 
     @admin.display(description="annotator", ordering="annotator__username")
     def who(self, obj):
@@ -51,9 +52,9 @@ class AnnotationAdmin(ReadOnlyAdmin):
     list_filter = [StudyFilter, "cannot_judge", SchemeVersionFilter]
     list_select_related = ["clip", "annotator", "study", "scheme_version"]
 
-    def get_queryset(self, request):
-        # Labels of withdrawn participants' clips are kept in the database but shown nowhere.
-        return super().get_queryset(request).filter(clip__withdrawn_at__isnull=True)
+    def rows(self):
+        # The labels that count: those of withdrawn participants' clips are kept in the database but shown nowhere.
+        return selectors.annotations_for_analysis(study=None)
 
     search_fields = ["annotator__username", "annotator__crowd_pid", "clip__original_name", "=clip__sha256"]
 

@@ -4,22 +4,19 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import OuterRef
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
-from labeling import services
+from labeling import selectors, services
 from labeling.admin.base import (
     ScopedAdmin,
     StudyFilter,
-    count_of,
     current_request,
     id_param,
     person,
 )
 from labeling.links import invite_url
 from labeling.models import (
-    Clip,
     Invite,
     Membership,
     Participant,
@@ -132,18 +129,14 @@ class ParticipantAdmin(ScopedAdmin):
     inlines = [ParticipantEventInline]
 
     def get_queryset(self, request):
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(n_clips=count_of(Clip.objects.filter(participant=OuterRef("pk")), "participant"))
-        )
+        return selectors.participants_with_counts(participants=super().get_queryset(request))
 
     def has_delete_permission(self, request, obj=None):
         return False  # a participant's rows go with their study; withdrawal is the way out, and it is logged
 
-    @admin.display(description="clips", ordering="n_clips")
+    @admin.display(description="clips", ordering="clip_count")
     def clips(self, obj):
-        return obj.n_clips
+        return obj.clip_count
 
     @admin.action(description="Withdraw: take their clips and labels out of the queue and every read path")
     def withdraw(self, request, queryset):

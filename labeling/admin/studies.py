@@ -5,27 +5,15 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import Count, OuterRef
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.text import slugify
 
 from labeling import selectors, services
-from labeling.admin.base import (
-    ReadOnlyAdmin,
-    ScopedAdmin,
-    StudyFilter,
-    count_of,
-)
+from labeling.admin.base import ReadOnlyAdmin, ScopedAdmin, StudyFilter
 from labeling.errors import ServiceError
 from labeling.forms import SchemeJSONField
-from labeling.models import (
-    Clip,
-    Membership,
-    Role,
-    SchemeVersion,
-    Study,
-)
+from labeling.models import SchemeVersion, Study
 from labeling.scheme import DEFAULT_SPEC
 
 
@@ -41,7 +29,7 @@ class SchemeVersionInline(admin.TabularInline):
     )
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(n_labels=Count("annotations"))
+        return selectors.scheme_versions_with_counts(versions=super().get_queryset(request))
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -60,7 +48,7 @@ class SchemeVersionInline(admin.TabularInline):
 
     @admin.display(description="labels")
     def labels(self, obj):
-        return obj.n_labels
+        return obj.annotation_count
 
 
 QUEUE_FIELDS = ("overlap_k", "lease_minutes", "require_full_view")
@@ -141,14 +129,7 @@ class StudyAdmin(ScopedAdmin):
         self.message_user(request, " ".join(parts), messages.SUCCESS)
 
     def get_queryset(self, request):
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(
-                n_clips=count_of(Clip.objects.filter(study=OuterRef("pk"))),
-                n_annotators=count_of(Membership.objects.filter(study=OuterRef("pk"), role=Role.ANNOTATOR)),
-            )
-        )
+        return selectors.studies_with_counts(studies=super().get_queryset(request), annotators=True)
 
     def get_inlines(self, request, obj):
         return [SchemeVersionInline] if obj is not None else []
@@ -156,13 +137,13 @@ class StudyAdmin(ScopedAdmin):
     def view_on_site(self, obj):
         return reverse("study-detail", args=[obj.pk])
 
-    @admin.display(description="clips", ordering="n_clips")
+    @admin.display(description="clips", ordering="clip_count")
     def clips(self, obj):
-        return obj.n_clips
+        return obj.clip_count
 
-    @admin.display(description="annotators", ordering="n_annotators")
+    @admin.display(description="annotators", ordering="annotator_count")
     def annotators(self, obj):
-        return obj.n_annotators
+        return obj.annotator_count
 
     @admin.display(description="study page")
     def page(self, obj):

@@ -25,7 +25,7 @@ from labeling.api.serializers import (
     TokenInputSerializer,
     TokenSerializer,
 )
-from labeling.models import ApiToken, Membership
+from labeling.models import ApiToken
 
 TAG = ["account"]
 THROTTLED_ATTR = "login_throttled_seconds"  # set by the authentication backend (annotator/auth.py)
@@ -41,9 +41,7 @@ class MeView(BaseAPIView):
     )
     def get(self, request: Request) -> Response:
         user = request.user
-        memberships = (
-            Membership.objects.filter(user=user).select_related("study").order_by("-created_at", "-id")
-        )
+        memberships = selectors.memberships_for_user(user=user)
         return Response(
             MeSerializer(
                 {

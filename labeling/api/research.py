@@ -7,9 +7,7 @@ Creating a study is for staff users; the creator becomes its researcher.
 
 from __future__ import annotations
 
-from django.contrib.auth import get_user_model
-from django.db.models import F, Func, IntegerField, OuterRef, Prefetch, QuerySet, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.request import Request
@@ -29,8 +27,8 @@ from labeling.api.serializers import (
     StudySerializer,
     StudyUpdateSerializer,
 )
-from labeling.errors import Conflict, NotAllowed, ValidationFailed
-from labeling.models import Annotation, Clip, Membership, SchemeVersion, Study
+from labeling.errors import NotAllowed
+from labeling.models import Study
 
 TAG = ["research"]
 
@@ -43,30 +41,8 @@ class ResearchView(BaseAPIView, generics.GenericAPIView):
         return self.get_paginated_response(serializer_class(page, many=True).data)
 
 
-def _count(queryset: QuerySet) -> Coalesce:
-    """A correlated COUNT subquery (no row multiplication when several counts sit side by side)."""
-    counted = queryset.order_by().annotate(n=Func(F("pk"), function="COUNT")).values("n")
-    return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
-
-
-def _with_stats(studies: QuerySet[Study]) -> QuerySet[Study]:
-    return (
-        studies.select_related("created_by")
-        .annotate(
-            clip_count=_count(Clip.objects.filter(study=OuterRef("pk"))),
-            annotation_count=_count(Annotation.objects.filter(study=OuterRef("pk"))),
-        )
-        .prefetch_related(
-            Prefetch(
-                "schemes", queryset=SchemeVersion.objects.order_by("-version"), to_attr="scheme_versions"
-            )
-        )
-    )
-
-
-def _study_out(study_id: int) -> dict:
-    study = _with_stats(Study.objects.filter(pk=study_id)).get()
-    return StudySerializer(study).data
+def _study_out(study: Study) -> dict:
+    return StudySerializer(selectors.study_with_stats(study=study)).data
 
 
 class StudyListView(ResearchView):
@@ -79,9 +55,8 @@ class StudyListView(ResearchView):
         responses={200: StudySerializer(many=True)},
     )
     def get(self, request: Request) -> Response:
-        return self.paginated(
-            _with_stats(selectors.studies_for_researcher(user=request.user)), StudySerializer
-        )
+        studies = selectors.studies_with_stats(studies=selectors.studies_for_researcher(user=request.user))
+        return self.paginated(studies, StudySerializer)
 
     @extend_schema(
         tags=TAG,
@@ -103,7 +78,7 @@ class StudyListView(ResearchView):
             created_by=request.user,
             **fields,
         )
-        return Response(_study_out(study.pk), status=status.HTTP_201_CREATED)
+        return Response(_study_out(study), status=status.HTTP_201_CREATED)
 
 
 class StudyDetailView(ResearchView):
@@ -114,7 +89,7 @@ class StudyDetailView(ResearchView):
     )
     def get(self, request: Request, study_id: int) -> Response:
         study = selectors.study_for_researcher(user=request.user, study_id=study_id)
-        return Response(_study_out(study.pk))
+        return Response(_study_out(study))
 
     @extend_schema(
         tags=TAG,
@@ -135,7 +110,7 @@ class StudyDetailView(ResearchView):
         fields = dict(data.validated_data)
         scheme = fields.pop("scheme", None)
         services.study_update(study=study, fields=fields, scheme=scheme)
-        return Response(_study_out(study.pk))
+        return Response(_study_out(study))
 
 
 class ClipListView(ResearchView):
@@ -176,7 +151,7 @@ class ClipListView(ResearchView):
             uploaded_by=request.user,
             participant_code=data.validated_data.get("participant", "").strip() or None,
         )
-        clip = selectors.clips_for_researcher(study=study).get(pk=clip.pk)
+        clip = selectors.clip_for_researcher(study=study, clip_id=clip.pk)
         return Response(ClipSerializer(clip).data, status=status.HTTP_201_CREATED)
 
 
@@ -184,7 +159,7 @@ class ClipDetailView(ResearchView):
     @extend_schema(tags=TAG, operation_id="clips_retrieve", responses={200: ClipSerializer, 404: NOT_FOUND})
     def get(self, request: Request, study_id: int, clip_id: int) -> Response:
         study = selectors.study_for_researcher(user=request.user, study_id=study_id)
-        clip = generics.get_object_or_404(selectors.clips_for_researcher(study=study), pk=clip_id)
+        clip = selectors.clip_for_researcher(study=study, clip_id=clip_id)
         return Response(ClipSerializer(clip).data)
 
 
@@ -199,13 +174,7 @@ class MemberListView(ResearchView):
     )
     def get(self, request: Request, study_id: int) -> Response:
         study = selectors.study_for_researcher(user=request.user, study_id=study_id)
-        members = (
-            Membership.objects.filter(study=study)
-            .select_related("user")
-            .annotate(
-                annotation_count=_count(Annotation.objects.filter(study=study, annotator=OuterRef("user_id")))
-            )
-        )
+        members = selectors.study_members(study=study)
         return self.paginated(members, MemberSerializer)
 
     @extend_schema(
@@ -226,28 +195,11 @@ class MemberListView(ResearchView):
         study = selectors.study_for_researcher(user=request.user, study_id=study_id)
         data = MemberAddSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        username, role = data.validated_data["username"], data.validated_data["role"]
-        user = get_user_model().objects.filter(username=username).first()
-        if user is None:
-            raise ValidationFailed("Nobody was added.", {"username": f"no user named {username!r}"})
-        existing = Membership.objects.filter(study=study, user=user).first()
-        problem = existing is None and services.membership_problem(study=study, user=user, role=role)
-        if problem:  # a crowd participant's account belongs to its own study only
-            raise ValidationFailed("Nobody was added.", {"username": problem})
-        if existing is not None and existing.role != role:
-            raise Conflict(
-                f"{username} is already a member of this study as {existing.get_role_display().lower()}."
-            )
-        membership = existing or services.membership_add(study=study, user=user, role=role)
-        membership = (
-            Membership.objects.filter(pk=membership.pk)
-            .select_related("user")
-            .annotate(
-                annotation_count=_count(Annotation.objects.filter(study=study, annotator=OuterRef("user_id")))
-            )
-            .get()
+        membership, created = services.membership_add_by_username(
+            study=study, username=data.validated_data["username"], role=data.validated_data["role"]
         )
-        code = status.HTTP_200_OK if existing else status.HTTP_201_CREATED
+        membership = selectors.study_member(study=study, membership_id=membership.pk)
+        code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
         return Response(MemberSerializer(membership).data, status=code)
 
 
@@ -269,14 +221,14 @@ class AnnotationListView(ResearchView):
         responses={200: ResearchAnnotationSerializer(many=True), 400: BAD_INPUT, 404: NOT_FOUND},
     )
     def get(self, request: Request, study_id: int) -> Response:
-        annotations = selectors.annotations_for_researcher(user=request.user, study_id=study_id)
+        study = selectors.study_for_researcher(user=request.user, study_id=study_id)
         filters = AnnotationFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         wanted = filters.validated_data
-        if "clip" in wanted:
-            annotations = annotations.filter(clip_id=wanted["clip"])
-        if "annotator" in wanted:
-            annotations = annotations.filter(annotator_id=wanted["annotator"])
-        if "since" in wanted:
-            annotations = annotations.filter(created_at__gte=wanted["since"])
+        annotations = selectors.annotations_for_researcher(
+            study=study,
+            clip_id=wanted.get("clip"),
+            annotator_id=wanted.get("annotator"),
+            since=wanted.get("since"),
+        )
         return self.paginated(annotations, ResearchAnnotationSerializer)

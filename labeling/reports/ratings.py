@@ -1,5 +1,5 @@
 """The study ratings loader: a study's ratings (the labels that count, see
-labeling.selectors.agreement_annotations) read into parallel numpy arrays, the type every report module takes."""
+labeling.selectors.annotations_for_analysis) read into parallel numpy arrays, the type every report module takes."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from django.db.models import TextField
 from django.db.models.functions import Cast
 
 from labeling.models import Clip, SchemeVersion, Study
-from labeling.selectors import agreement_annotations
+from labeling.selectors import annotations_for_analysis
 
 
 @dataclass
@@ -54,7 +54,7 @@ def _vocabulary(specs: list[dict], used: set[str]) -> list[str]:
 def load_ratings(*, study: Study) -> StudyRatings:
     """Read the study's ratings (one query for the annotations, one for clips, one or two for names)."""
     rows = list(
-        agreement_annotations(study=study)
+        annotations_for_analysis(study=study)
         .order_by("id")
         .annotate(tags_json=Cast("context_tags", TextField()))  # decoded once per distinct tag list below
         .values_list(

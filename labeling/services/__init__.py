@@ -13,6 +13,7 @@ from .clips import clip_create, clip_update, clip_update_check, clips_upload, pa
 from .heartbeats import heartbeat_record
 from .studies import (
     membership_add,
+    membership_add_by_username,
     membership_consent,
     membership_problem,
     membership_remove,
@@ -44,6 +45,7 @@ __all__ = [
     "leases_expire",
     "leases_release",
     "membership_add",
+    "membership_add_by_username",
     "membership_consent",
     "membership_problem",
     "membership_remove",

@@ -24,8 +24,9 @@ from django.db.models import Count, Exists, F, IntegerField, Max, OuterRef, Q, Q
 from django.utils import timezone
 
 from labeling.errors import Unavailable
-from labeling.models import AgreementReport, Annotation, Clip, Study
+from labeling.models import AgreementReport, Clip, Study
 from labeling.reports import build_result, load_ratings, policy_candidates
+from labeling.selectors import annotations_for_analysis
 
 logger = logging.getLogger(__name__)
 
@@ -123,11 +124,7 @@ def agreement_schedule_due(*, now: datetime | None = None) -> list[AgreementRepo
     finished = AgreementReport.objects.filter(study=OuterRef("pk"), status__in=FINISHED).order_by(
         "-finished_at", "-id"
     )
-    annotations = (
-        Annotation.objects.filter(study=OuterRef("pk"), clip__withdrawn_at__isnull=True)
-        .order_by()
-        .values("study")
-    )
+    annotations = annotations_for_analysis(study=OuterRef("pk")).order_by().values("study")
     studies = (
         Study.objects.annotate(
             has_open=Exists(

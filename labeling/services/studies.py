@@ -3,6 +3,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import F, Value
 from django.db.models.functions import Greatest
@@ -144,6 +145,30 @@ def membership_add(
         study=study, user=user, defaults={"role": role, "joined_via": via, **fields}
     )
     return membership
+
+
+@transaction.atomic
+def membership_add_by_username(*, study: Study, username: str, role: str) -> tuple[Membership, bool]:
+    """Make the user named `username` a member of `study` in `role` (a researcher adding someone by name).
+
+    Returns (membership, created). Already a member in that role: the membership unchanged, created False.
+    Refuses with ValidationFailed when no user has that name or the account is a crowd participant's of
+    another study (or would not be an annotator), and with Conflict when they are a member in another role.
+    """
+    user = get_user_model().objects.filter(username=username).first()
+    if user is None:
+        raise ValidationFailed("Nobody was added.", {"username": f"no user named {username!r}"})
+    existing = Membership.objects.filter(study=study, user=user).first()
+    if existing is not None:
+        if existing.role != role:
+            raise Conflict(
+                f"{username} is already a member of this study as {existing.get_role_display().lower()}."
+            )
+        return existing, False
+    problem = membership_problem(study=study, user=user, role=role)
+    if problem:  # a crowd participant's account belongs to its own study only
+        raise ValidationFailed("Nobody was added.", {"username": problem})
+    return membership_add(study=study, user=user, role=role), True
 
 
 @transaction.atomic

@@ -10,14 +10,10 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from labeling.errors import ServiceError
+from labeling.errors import NotFound
 from labeling.models import ApiToken, api_token_hash, password_fingerprint
 
 MAX_ID = 2**63 - 1
-
-
-class TokenNotFound(ServiceError):
-    status = 404
 
 
 @transaction.atomic
@@ -54,10 +50,10 @@ def api_token_create(*, user, name: str = "") -> tuple[ApiToken, str]:
 def api_token_revoke(*, user, token_id: int) -> None:
     """Delete one of ``user``'s tokens; another user's token id is "not found", like a missing one."""
     if not 0 < token_id <= MAX_ID:  # a number the database cannot hold is no token either
-        raise TokenNotFound("No such token.")
+        raise NotFound("No such token.")
     deleted, _ = ApiToken.objects.filter(user=user, pk=token_id).delete()
     if not deleted:
-        raise TokenNotFound("No such token.")
+        raise NotFound("No such token.")
 
 
 def api_tokens_password_saved(*, user, old_encoded: str, hash_upgrade: bool) -> int:

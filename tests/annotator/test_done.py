@@ -2,7 +2,6 @@
 huge ids in the annotator's URLs are 404, not 500."""
 
 import json
-import uuid
 from datetime import timedelta
 
 import pytest
@@ -11,25 +10,14 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from annotator.views.progress import Outlook, annotator_outlook
 from labeling import services
 from labeling.models import Assignment, Clip
+from labeling.selectors import Outlook, annotator_outlook
 from labeling.services.annotations import FULL_VIEW_FRACTION
 from tests.factories import ClipFactory, MembershipFactory, StudyFactory
+from tests.factories import rating_data as rating
 
 pytestmark = pytest.mark.django_db
-
-
-def rating():
-    return {
-        "submission_id": str(uuid.uuid4()),
-        "valence": 5,
-        "arousal": 5,
-        "valence_confidence": 3,
-        "arousal_confidence": 3,
-        "time_on_task_ms": 1000,
-        "watched_fraction": 1.0,
-    }
 
 
 def done_url(study):
@@ -97,7 +85,7 @@ def test_the_end_page_probes_are_bounded(busy_study):
     ClipFactory.create_batch(30, study=study, target_k=1, n_assigned=1, n_submitted=1)  # full clips
     worker = MembershipFactory(study=study)
     with CaptureQueriesContext(connection) as ctx:
-        assert annotator_outlook(worker) == Outlook.WAIT
+        assert annotator_outlook(membership=worker) == Outlook.WAIT
     sql = [q["sql"].upper() for q in ctx.captured_queries]
     assert len(sql) == 3
     assert all("LIMIT 1" in q and "COUNT(" not in q for q in sql)
@@ -105,15 +93,15 @@ def test_the_end_page_probes_are_bounded(busy_study):
 
 def test_outlook_states(busy_study):
     study, others, leases = busy_study
-    assert annotator_outlook(others[0]) == Outlook.CONTINUE  # holds a lease
+    assert annotator_outlook(membership=others[0]) == Outlook.CONTINUE  # holds a lease
     fresh = MembershipFactory(study=study)
-    assert annotator_outlook(fresh) == Outlook.WAIT
+    assert annotator_outlook(membership=fresh) == Outlook.WAIT
     ClipFactory(study=study)
-    assert annotator_outlook(fresh) == Outlook.CONTINUE  # a clip with room
+    assert annotator_outlook(membership=fresh) == Outlook.CONTINUE  # a clip with room
     study.is_active = False
     study.save()
     fresh.study.refresh_from_db()
-    assert annotator_outlook(fresh) == Outlook.CLOSED
+    assert annotator_outlook(membership=fresh) == Outlook.CLOSED
 
 
 # ---------- a closed study: finished, never a loop ----------

@@ -97,7 +97,9 @@ def test_annotator_anonymise_keeps_labels_and_removes_what_identifies(study, cap
     assert Annotation.objects.filter(annotator=user).count() == 1  # the label is kept...
     from labeling import selectors
 
-    assert selectors.agreement_annotations(study=study).filter(annotator=user).count() == 1  # ...and counts
+    assert (
+        selectors.annotations_for_analysis(study=study).filter(annotator=user).count() == 1
+    )  # ...and counts
     held.refresh_from_db()
     assert held.status == Assignment.Status.EXPIRED
     assert Clip.objects.get(pk=held.clip_id).n_assigned == 0

@@ -1,7 +1,6 @@
 """Consent, the queue, the rating page and the end page, through HTTP on a real database."""
 
 import json
-import uuid
 
 import pytest
 from django.urls import reverse
@@ -11,19 +10,7 @@ from labeling import services
 from labeling.models import Assignment, Clip, Membership, SchemeVersion
 from labeling.scheme import DEFAULT_SPEC
 from tests.factories import ClipFactory, MembershipFactory, StudyFactory
-
-
-def rating(**over):
-    return {
-        "submission_id": str(uuid.uuid4()),
-        "valence": 7,
-        "arousal": 3,
-        "valence_confidence": 4,
-        "arousal_confidence": 2,
-        "time_on_task_ms": 9000,
-        "watched_fraction": 1.0,
-        **over,
-    }
+from tests.factories import rating_data as rating
 
 
 @pytest.fixture
@@ -289,9 +276,9 @@ def test_completion_redirect_url(url, code, expected):
 
 
 def test_progress_count_is_bounded_in_big_studies(client, study, member, monkeypatch):
-    from annotator.views import progress
+    from labeling.selectors import assignments
 
-    monkeypatch.setattr(progress, "COUNT_CAP", 3)
+    monkeypatch.setattr(assignments, "COUNT_CAP", 3)
     ClipFactory.create_batch(6, study=study)
     a = services.assignment_claim_next(membership=member)
     assert "0</strong> of 4+ rated" in client.get(rate_url(a)).content.decode()  # 1 held + 3 counted

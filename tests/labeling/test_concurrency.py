@@ -17,7 +17,6 @@ import os
 import subprocess
 import sys
 import threading
-import uuid
 from collections import Counter
 from pathlib import Path
 
@@ -27,19 +26,6 @@ ROOT = Path(__file__).resolve().parents[2]
 N_CLIPS = 200
 K = 3
 N_ANNOTATORS = 40
-
-
-def _rating() -> dict:
-    return {
-        "submission_id": str(uuid.uuid4()),
-        "valence": 6,
-        "arousal": 4,
-        "valence_confidence": 3,
-        "arousal_confidence": 3,
-        "context_tags": ["setting:home"],
-        "time_on_task_ms": 5000,
-        "watched_fraction": 1.0,
-    }
 
 
 def make_study(n_clips: int = N_CLIPS, k: int = K, n_annotators: int = N_ANNOTATORS) -> tuple[int, list[int]]:
@@ -61,6 +47,7 @@ def run_claimers(membership_ids: list[int], n_threads: int) -> dict:
 
     from labeling import services
     from labeling.models import Membership
+    from tests.factories import rating_data
 
     barrier = threading.Barrier(n_threads)
     lock = threading.Lock()
@@ -81,7 +68,7 @@ def run_claimers(membership_ids: list[int], n_threads: int) -> dict:
                     if assignment is None:
                         mine.remove(m)
                         continue
-                    data = _rating()
+                    data = rating_data()
                     annotation, created = services.annotation_submit(assignment=assignment, data=data)
                     assert created, "a fresh submission id was treated as a retry"
                     with lock:
