@@ -159,6 +159,10 @@ else:
         }
     }
 
+# On PostgreSQL, claim and submit each run as one SQL statement (labeling/services/_pg.py) instead of the ORM
+# path that SQLite runs; read at call time, so a test or benchmark can switch it with override_settings.
+LABELING_PG_FAST_PATH = env_bool("LABELING_PG_FAST_PATH", True)
+
 AUTH_USER_MODEL = "annotator.User"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # The first backend checks passwords with brute-force throttling (annotator/auth.py) and never lets a

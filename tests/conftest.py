@@ -1,4 +1,5 @@
 import os
+from pathlib import Path
 
 import pytest
 
@@ -19,6 +20,18 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "postgres" in item.keywords:
             item.add_marker(skip)
+
+
+# On PostgreSQL claim and submit have two write paths: the one-statement fast path (labeling/services/_pg.py)
+# and the ORM path that SQLite runs. Tests of the queue's invariants run against both; on SQLite there is one.
+WRITE_PATHS = ["fast-path", "orm-path"] if ON_POSTGRES else ["sqlite"]
+
+
+@pytest.fixture(params=WRITE_PATHS)
+def write_path(request, settings):
+    """Parametrizes a test over the write paths the database has (settings.LABELING_PG_FAST_PATH)."""
+    settings.LABELING_PG_FAST_PATH = request.param != "orm-path"
+    return request.param
 
 
 @pytest.fixture
@@ -49,6 +62,13 @@ def user(db):
     return UserFactory()
 
 
+@pytest.fixture
+def media_root(settings, tmp_path) -> Path:
+    """Uploaded clips and their posters go to a folder of this test's own."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
+
+
 @pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     """Full-strength PBKDF2 costs ~0.5 s per user made; tests need passwords that work, not that resist cracking."""
@@ -61,3 +81,10 @@ def _fresh_cache():
     from django.core.cache import cache
 
     cache.clear()
+
+
+@pytest.fixture
+def admin_client_(client):
+    """The test client logged in as a superuser named root."""
+    client.force_login(UserFactory(username="root", is_superuser=True, is_staff=True))
+    return client

@@ -1,6 +1,7 @@
 """factory_boy factories. Clips made here carry metadata only (no file); media tests make real files."""
 
 import uuid
+from datetime import timedelta
 
 import factory
 from django.utils import timezone
@@ -8,7 +9,7 @@ from django.utils import timezone
 from annotator.models import User
 from labeling.models import Clip, Membership, Role, SchemeVersion, Study
 from labeling.scheme import DEFAULT_SPEC
-from labeling.services import api_token_create
+from labeling.services import annotation_submit, api_token_create, assignment_claim_next, heartbeat_record
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -84,9 +85,24 @@ def rating_data(**over) -> dict:
     return data
 
 
+def rate_next(membership, submit=True, **over):
+    """Claim the member's next clip through the real service and, unless ``submit`` is false, rate it with
+    ``rating_data(**over)``; returns the assignment."""
+    assignment = assignment_claim_next(membership=membership)
+    assert assignment is not None
+    if submit:
+        annotation_submit(assignment=assignment, data=rating_data(**over))
+    return assignment
+
+
 def api_key_for(user, **fields) -> str:
     """A fresh API token for ``user`` through the real service; returns the key (only its hash is stored)."""
     token, key = api_token_create(user=user)
     if fields:
         type(token).objects.filter(pk=token.pk).update(**fields)
     return key
+
+
+def beat_at(kind: str, ago_s: float, name: str = "celery@host-a") -> None:
+    """A heartbeat of a worker or beat process (``kind``), recorded ``ago_s`` seconds ago by the real service."""
+    heartbeat_record(kind=kind, name=name, now=timezone.now() - timedelta(seconds=ago_s))

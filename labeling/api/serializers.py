@@ -36,7 +36,7 @@ def assignment_page_url(study_id: int, assignment_id: int) -> str:
 # --- annotation client -------------------------------------------------------------------------------
 # The claim and submit responses are the API's hot path. Their serializers declare the fields (the OpenAPI
 # schema is generated from them) but write the response in one plain function, which skips DRF's per-call
-# field construction; tests/labeling/test_api_serializers.py proves it equals DRF's generic output.
+# field construction; tests/labeling/api/test_serializers.py proves it equals DRF's generic output.
 
 _datetime = serializers.DateTimeField()
 

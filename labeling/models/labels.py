@@ -13,7 +13,8 @@ class Annotation(models.Model):
     """One annotator's rating of one clip. Immutable once submitted."""
 
     assignment = models.OneToOneField(Assignment, on_delete=models.PROTECT, related_name="annotation")
-    study = models.ForeignKey(Study, on_delete=models.PROTECT, related_name="annotations")
+    # Indexed by annotation_study_time_idx (study, created_at), whose left prefix it is.
+    study = models.ForeignKey(Study, on_delete=models.PROTECT, related_name="annotations", db_index=False)
     clip = models.ForeignKey(Clip, on_delete=models.PROTECT, related_name="annotations")
     annotator = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="annotations"
@@ -69,10 +70,7 @@ class Annotation(models.Model):
                 name="annotation_arousal_confidence_range",
             ),
         ]
-        indexes = [
-            models.Index(fields=["study", "created_at"], name="annotation_study_time_idx"),
-            models.Index(fields=["clip"], name="annotation_clip_idx"),
-        ]
+        indexes = [models.Index(fields=["study", "created_at"], name="annotation_study_time_idx")]
 
     def __str__(self) -> str:
         return f"{self.annotator} on {self.clip}"

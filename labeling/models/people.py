@@ -18,8 +18,11 @@ class Membership(models.Model):
         INVITE = "invite", "Invite link"
         CROWD = "crowd", "Crowd link"
 
-    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="memberships")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    # Indexed by the left prefixes of membership_unique (study, user) and the (user, role) index.
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="memberships", db_index=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships", db_index=False
+    )
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.ANNOTATOR)
     joined_via = models.CharField(max_length=16, choices=Via.choices, default=Via.ACCOUNT)
     consented_at = models.DateTimeField(null=True, blank=True)
@@ -64,7 +67,8 @@ class Participant(models.Model):
     and out of every read path (API, pages, media, reports, exports); only an explicit, logged reinstatement
     (labeling.services.participant_reinstate) undoes it. Each change is a ParticipantEvent."""
 
-    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="participants")
+    # Indexed by participant_code_unique (study, code), whose left prefix it is.
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="participants", db_index=False)
     code = models.CharField(max_length=64, help_text="Pseudonymous code; never a name.")
     consent_scope = models.TextField(blank=True)
     withdrawn_at = models.DateTimeField(null=True, blank=True)
@@ -122,7 +126,10 @@ class ApiToken(models.Model):
 
     PREFIX_LENGTH = 8
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    # Indexed by apitoken_user_expires (user, expires_at), whose left prefix it is.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens", db_index=False
+    )
     name = models.CharField(max_length=100, blank=True, default="", help_text="What it is for (optional).")
     key_hash = models.CharField(max_length=64, unique=True)
     prefix = models.CharField(max_length=PREFIX_LENGTH)

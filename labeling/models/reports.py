@@ -20,7 +20,10 @@ class AgreementReport(models.Model):
 
     OPEN = (Status.PENDING, Status.RUNNING)
 
-    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="agreement_reports")
+    # Indexed by agreement_report_idx (study, status, -finished_at), whose left prefix it is.
+    study = models.ForeignKey(
+        Study, on_delete=models.CASCADE, related_name="agreement_reports", db_index=False
+    )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     progress = models.FloatField(default=0.0)
     progress_message = models.CharField(max_length=200, blank=True)
@@ -51,6 +54,10 @@ class AgreementReport(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(progress__gte=0, progress__lte=1), name="agreement_report_progress_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["pending", "running", "done", "failed"]),
+                name="agreement_report_status_valid",
             ),
         ]
         indexes = [models.Index(fields=["study", "status", "-finished_at"], name="agreement_report_idx")]

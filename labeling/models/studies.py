@@ -77,7 +77,8 @@ class Study(models.Model):
 class SchemeVersion(models.Model):
     """A rating scheme. Frozen once a label uses it: editing a used scheme makes the next version."""
 
-    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="schemes")
+    # Indexed by scheme_version_unique (study, version), whose left prefix it is.
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="schemes", db_index=False)
     version = models.PositiveIntegerField()
     spec = models.JSONField(help_text="See labeling/scheme.py for the format.")
     created_at = models.DateTimeField(default=timezone.now)

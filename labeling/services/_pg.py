@@ -4,7 +4,9 @@ Each is one data-modifying CTE run in autocommit: lock-free candidate choice (FO
 the counter's conditional UPDATE and the INSERT happen in one round trip, all or nothing. They return None
 whenever the simple case does not hold (nothing unlocked to claim, a lease no longer active, a unique
 violation); the callers then take the general ORM path, which handles every case and is what SQLite runs.
-The same database constraints guard both paths.
+The same database constraints guard both paths; the status literals written here are checked by the database
+(assignment_status_valid). settings.LABELING_PG_FAST_PATH = False turns both off (docs/benchmarks.md has the
+measurement that keeps them).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from contextlib import nullcontext
 from datetime import datetime
 from typing import Any, cast
 
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 
 from labeling.models import Annotation, Assignment, Clip, SchemeVersion
@@ -71,6 +74,11 @@ SELECT got.a_id, got.a_leased_at, got.a_end, sv.id, sv.version, sv.spec::text, s
        {", ".join(f"got.c_{f.column}" for f in _CLIP_FIELDS)}
 FROM got JOIN {SCHEME} sv ON sv.id = got.a_scheme
 """
+
+
+def enabled() -> bool:
+    """Whether the fast paths run: on PostgreSQL, unless settings.LABELING_PG_FAST_PATH is off (read per call)."""
+    return connection.vendor == "postgresql" and getattr(settings, "LABELING_PG_FAST_PATH", True)
 
 
 def _statement():

@@ -342,7 +342,7 @@ def clip_targets_extend(*, study: Study, clip_counts: dict[int, int], cap: int) 
             )
             qs = Clip.objects.filter(rule).order_by("pk")
             if connection.features.has_select_for_update:
-                qs = qs.select_for_update(no_key=connection.features.has_select_for_no_key_update)
+                qs = qs.select_for_update(no_key=True)
             got = list(qs.values_list("pk", flat=True))
             if got:
                 Clip.objects.filter(rule, pk__in=got).update(

@@ -156,7 +156,7 @@ def annotation_submit(
         created_at=now,
         **_clean(assignment, data),
     )
-    if connection.vendor == "postgresql" and assignment.status == Assignment.Status.ACTIVE:
+    if _pg.enabled() and assignment.status == Assignment.Status.ACTIVE:
         if _pg.submit(annotation=annotation, now=now) is not None:
             assignment.status, assignment.submitted_at = Assignment.Status.SUBMITTED, now
             return annotation, True

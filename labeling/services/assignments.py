@@ -131,7 +131,7 @@ def assignment_claim_next(
     now = now or timezone.now()
     lease_end = _lease_end(membership, now)
     allow_new = not exclude_ids or _may_take_second_lease(study_id=study.pk, user_id=user_id, now=now)
-    if connection.vendor == "postgresql" and study.is_active and len(exclude_ids) < MAX_ACTIVE_LEASES:
+    if _pg.enabled() and study.is_active and len(exclude_ids) < MAX_ACTIVE_LEASES:
         claimed = _pg.claim(
             study_id=study.pk,
             user_id=user_id,

@@ -183,7 +183,9 @@ def clip_create(
                     clip.participant = participant_get_or_create(study=study, code=participant_code)
                 # Locked, so a withdrawal cannot slip in between this check and the new clip.
                 if clip.participant is not None:
-                    _refuse_withdrawn(Participant.objects.select_for_update().get(pk=clip.participant.pk))
+                    _refuse_withdrawn(
+                        Participant.objects.select_for_update(no_key=True).get(pk=clip.participant.pk)
+                    )
                 clip.save()
         except IntegrityError:
             if dup := _duplicate(study, spooled.sha256):  # the same file uploaded concurrently
@@ -238,7 +240,7 @@ def clip_update(*, clip: Clip, is_active: bool | None = None, participant=_UNCHA
     target = participant.pk if participant is not _UNCHANGED and participant is not None else None
     locked_people = {
         p.pk: p
-        for p in Participant.objects.select_for_update()
+        for p in Participant.objects.select_for_update(no_key=True)
         .filter(pk__in=[pk for pk in (current, target) if pk is not None])
         .order_by("pk")
     }

@@ -12,6 +12,7 @@ from django.utils.text import slugify
 
 from labeling.errors import Conflict, NotAllowed, ValidationFailed
 from labeling.models import (
+    Annotation,
     Assignment,
     Clip,
     Membership,
@@ -65,13 +66,24 @@ def study_create(
 def study_scheme_update(*, study: Study, spec: dict[str, Any]) -> SchemeVersion:
     """Change the study's scheme. A version already used by a label or a lease is frozen: make the next one."""
     spec = _checked_spec(spec)
-    current = SchemeVersion.objects.select_for_update().filter(study=study).latest("version")
-    in_use = current.annotations.exists() or study.assignments.filter(scheme_version=current).exists()
-    if not in_use:
-        current.spec = spec
-        current.save(update_fields=["spec"])
-        return current
+    current = SchemeVersion.objects.select_for_update(no_key=True).filter(study=study).latest("version")
+    if not _scheme_in_use(current):
+        # Editing in place is safe only if no lease or label can take this version meanwhile. FOR UPDATE is
+        # the one row lock that waits for, and holds off, inserts that reference the row (their foreign-key
+        # check takes KEY SHARE); it is taken only here, on a version nothing uses yet, and checked again.
+        current = SchemeVersion.objects.select_for_update().get(pk=current.pk)
+        if not _scheme_in_use(current):
+            current.spec = spec
+            current.save(update_fields=["spec"])
+            return current
     return SchemeVersion.objects.create(study=study, version=current.version + 1, spec=spec)
+
+
+def _scheme_in_use(scheme: SchemeVersion) -> bool:
+    return (
+        Annotation.objects.filter(scheme_version=scheme).exists()
+        or Assignment.objects.filter(scheme_version=scheme).exists()
+    )
 
 
 @transaction.atomic
@@ -81,20 +93,27 @@ def study_update(*, study: Study, fields: dict[str, Any], scheme: dict[str, Any]
     Changing K (overlap_k) retargets every clip to max(K + its extra_k, its live assignments): raising K
     reopens full clips and keeps agreement-policy extensions; lowering it never takes a clip below the
     annotators it already has (the expiry of those leases brings the target down). All or nothing.
+
+    The study row is locked FOR NO KEY UPDATE: concurrent updates of the study wait, claims and submits in
+    it do not (their inserts' foreign-key checks take KEY SHARE on it, which only FOR UPDATE blocks). The
+    clips are retargeted before the scheme is touched: an unused scheme's in-place edit waits for inserts
+    that reference it, and such an insert may hold a clip row this update would otherwise wait for.
     """
-    locked = Study.objects.select_for_update().get(pk=study.pk)
+    if scheme is not None:
+        scheme = _checked_spec(scheme)  # refused before anything is locked or written
+    locked = Study.objects.select_for_update(no_key=True).get(pk=study.pk)
     old_k = locked.overlap_k
     for name, value in fields.items():
         setattr(locked, name, value)
     locked.full_clean(validate_constraints=True)
     if fields:
         locked.save(update_fields=list(fields))
-    if scheme is not None:
-        study_scheme_update(study=locked, spec=scheme)
     if locked.overlap_k != old_k:
         Clip.objects.filter(study=locked).update(
             target_k=Greatest(Value(locked.overlap_k) + F("extra_k"), F("n_assigned"))
         )
+    if scheme is not None:
+        study_scheme_update(study=locked, spec=scheme)
     return locked
 
 
@@ -171,7 +190,7 @@ def participant_withdraw(*, participant: Participant, by=None, note: str = "") -
     labels are kept in the database but no longer served, reported or exported. Logged as a ParticipantEvent.
     Withdrawing someone already withdrawn changes nothing."""
     now = timezone.now()
-    participant = Participant.objects.select_for_update().get(pk=participant.pk)
+    participant = Participant.objects.select_for_update(no_key=True).get(pk=participant.pk)
     if participant.withdrawn_at is not None:
         return participant
     participant.withdrawn_at = now
@@ -197,7 +216,7 @@ def participant_reinstate(*, participant: Participant, by, note: str) -> Partici
         raise ValidationFailed(
             "Say why the withdrawal is undone (it is logged).", {"note": "is required to reinstate"}
         )
-    participant = Participant.objects.select_for_update().get(pk=participant.pk)
+    participant = Participant.objects.select_for_update(no_key=True).get(pk=participant.pk)
     if participant.withdrawn_at is None:
         raise Conflict("This participant has not withdrawn.")
     participant.withdrawn_at = None

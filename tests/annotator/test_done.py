@@ -2,7 +2,6 @@
 huge ids in the annotator's URLs are 404, not 500."""
 
 import json
-import uuid
 from datetime import timedelta
 
 import pytest
@@ -16,20 +15,9 @@ from labeling.models import Assignment, Clip
 from labeling.selectors import Outlook, annotator_outlook
 from labeling.services.annotations import FULL_VIEW_FRACTION
 from tests.factories import ClipFactory, MembershipFactory, StudyFactory
+from tests.factories import rating_data as rating
 
 pytestmark = pytest.mark.django_db
-
-
-def rating():
-    return {
-        "submission_id": str(uuid.uuid4()),
-        "valence": 5,
-        "arousal": 5,
-        "valence_confidence": 3,
-        "arousal_confidence": 3,
-        "time_on_task_ms": 1000,
-        "watched_fraction": 1.0,
-    }
 
 
 def done_url(study):

@@ -1,7 +1,6 @@
 """Consent, the queue, the rating page and the end page, through HTTP on a real database."""
 
 import json
-import uuid
 
 import pytest
 from django.urls import reverse
@@ -11,19 +10,7 @@ from labeling import services
 from labeling.models import Assignment, Clip, Membership, SchemeVersion
 from labeling.scheme import DEFAULT_SPEC
 from tests.factories import ClipFactory, MembershipFactory, StudyFactory
-
-
-def rating(**over):
-    return {
-        "submission_id": str(uuid.uuid4()),
-        "valence": 7,
-        "arousal": 3,
-        "valence_confidence": 4,
-        "arousal_confidence": 2,
-        "time_on_task_ms": 9000,
-        "watched_fraction": 1.0,
-        **over,
-    }
+from tests.factories import rating_data as rating
 
 
 @pytest.fixture

@@ -65,12 +65,6 @@ def browser_page(chromium_browser):
 
 
 @pytest.fixture
-def media_root(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-    return settings.MEDIA_ROOT
-
-
-@pytest.fixture
 def crowd_study(media_root, tmp_path):
     from annotator.models import User
     from labeling.demo import render_demo_clip

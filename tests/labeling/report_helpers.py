@@ -12,6 +12,9 @@ from django.utils import timezone
 from labeling.models import Annotation, Assignment, Clip, Role, SchemeVersion, Study
 from tests.factories import ClipFactory, MembershipFactory, StudyFactory
 
+# Three annotators (rows) by five clips, one rating missing: 14 ratings, the study the agreement-run tests share.
+SMALL_STUDY = [[0.5, -0.5, 0.0, 1.0, -1.0], [0.25, -0.5, 0.25, 0.75, -0.75], [0.5, -0.25, 0.0, 1.0, np.nan]]
+
 
 def rate_many(study: Study, rows: list[tuple], *, when=None, batch_size=None) -> list[Annotation]:
     """rows: (clip, user, valence, arousal, tags) with valence/arousal on -1..1, None for "cannot judge".

@@ -93,8 +93,8 @@ def fresh_assignment(world) -> int:
 
 # Text PostgreSQL cannot store: hypothesis rarely draws a NUL by chance, so every third generated JSON body
 # gets one, in one of its strings (a different one each time, so the other fields can stay valid). Lone
-# surrogates cannot travel through schemathesis's own encoder; test_api_annotation.py and
-# test_api_research.py send them.
+# surrogates cannot travel through schemathesis's own encoder; api/test_annotation_client.py and
+# api/test_research.py send them.
 CALLS = itertools.count()
 
 

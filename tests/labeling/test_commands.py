@@ -18,12 +18,6 @@ from tests.factories import ClipFactory, StudyFactory
 User = get_user_model()
 
 
-@pytest.fixture
-def media_root(settings, tmp_path) -> Path:
-    settings.MEDIA_ROOT = tmp_path / "media"
-    return settings.MEDIA_ROOT
-
-
 def run(*args) -> tuple[str, str, CommandError | None]:
     out, err = StringIO(), StringIO()
     try:

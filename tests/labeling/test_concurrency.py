@@ -1,7 +1,8 @@
 """Many annotators claiming and submitting at once, through the real services, until a study is full.
 
 PostgreSQL (the row-lock path: SELECT ... FOR NO KEY UPDATE SKIP LOCKED): 32 threads, 40 annotators, a
-200-clip study with K=3. SQLite (the conditional-update path under IMMEDIATE transactions): the same
+200-clip study with K=3, once with the one-statement fast path (labeling/services/_pg.py) and once with the ORM
+path (LABELING_PG_FAST_PATH off). SQLite (the conditional-update path under IMMEDIATE transactions): the same
 scenario with 8 threads, run in a subprocess on a file database in WAL mode, because pytest-django's
 in-memory SQLite test database is shared-cache and cannot be written from several connections.
 
@@ -16,7 +17,6 @@ import os
 import subprocess
 import sys
 import threading
-import uuid
 from collections import Counter
 from pathlib import Path
 
@@ -26,19 +26,6 @@ ROOT = Path(__file__).resolve().parents[2]
 N_CLIPS = 200
 K = 3
 N_ANNOTATORS = 40
-
-
-def _rating() -> dict:
-    return {
-        "submission_id": str(uuid.uuid4()),
-        "valence": 6,
-        "arousal": 4,
-        "valence_confidence": 3,
-        "arousal_confidence": 3,
-        "context_tags": ["setting:home"],
-        "time_on_task_ms": 5000,
-        "watched_fraction": 1.0,
-    }
 
 
 def make_study(n_clips: int = N_CLIPS, k: int = K, n_annotators: int = N_ANNOTATORS) -> tuple[int, list[int]]:
@@ -60,6 +47,7 @@ def run_claimers(membership_ids: list[int], n_threads: int) -> dict:
 
     from labeling import services
     from labeling.models import Membership
+    from tests.factories import rating_data
 
     barrier = threading.Barrier(n_threads)
     lock = threading.Lock()
@@ -80,7 +68,7 @@ def run_claimers(membership_ids: list[int], n_threads: int) -> dict:
                     if assignment is None:
                         mine.remove(m)
                         continue
-                    data = _rating()
+                    data = rating_data()
                     annotation, created = services.annotation_submit(assignment=assignment, data=data)
                     assert created, "a fresh submission id was treated as a retry"
                     with lock:
@@ -160,7 +148,7 @@ def check_invariants(study_id: int, result: dict, n_clips: int = N_CLIPS, k: int
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_32_threads_fill_a_200_clip_study_on_postgresql():
+def test_32_threads_fill_a_200_clip_study_on_postgresql(write_path):
     from django.db import connection
 
     assert connection.vendor == "postgresql"
@@ -173,7 +161,7 @@ def test_32_threads_fill_a_200_clip_study_on_postgresql():
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_nobody_is_sent_away_while_a_clip_is_only_locked():
+def test_nobody_is_sent_away_while_a_clip_is_only_locked(write_path):
     """K = number of annotators, so everyone must rate every clip. A claimer that finds its last candidate
     row locked by another claimer (SKIP LOCKED) must wait for it, not answer "nothing left" (regression)."""
     study_id, membership_ids = make_study(n_clips=20, k=16, n_annotators=16)

@@ -5,99 +5,17 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from labeling import selectors, services
 from labeling.demo import render_demo_clip
 from labeling.models import Clip, Invite
-from tests.factories import ClipFactory, MembershipFactory, StudyFactory, UserFactory
-from tests.factories import rating_data as rating
+from tests.factories import ClipFactory, MembershipFactory, StudyFactory, UserFactory, rate_next
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-def rate_next(membership, submit=True):
-    assignment = services.assignment_claim_next(membership=membership)
-    assert assignment is not None
-    if submit:
-        services.annotation_submit(assignment=assignment, data=rating())
-    return assignment
-
-
-def only_active(study, *clips):
-    Clip.objects.filter(study=study).exclude(pk__in=[c.pk for c in clips]).update(is_active=False)
-    Clip.objects.filter(pk__in=[c.pk for c in clips]).update(is_active=True)
-
-
-@pytest.fixture
-def setup(study, make_annotator):
-    """K=3. Clip a: 3 ratings, b: 2, c: 1, d: 0 with an open lease, e: 0, f: inactive."""
-    a, b, c, d, e, f = ClipFactory.create_batch(6, study=study)
-    m1, m2, m3, m4 = (make_annotator(study) for _ in range(4))
-    only_active(study, a)
-    for m in (m1, m2, m3):
-        rate_next(m)
-    only_active(study, a, b)
-    rate_next(m1)
-    rate_next(m2)
-    only_active(study, a, b, c)
-    rate_next(m1)
-    only_active(study, a, b, c, d)
-    lease = rate_next(m4, submit=False)
-    only_active(study, a, b, c, d, e)
-    researcher = MembershipFactory(study=study, role="researcher").user
-    return {
-        "study": study,
-        "clips": (a, b, c, d, e, f),
-        "members": (m1, m2, m3, m4),
-        "lease": lease,
-        "researcher": researcher,
-    }
-
-
-def test_coverage_counts_for_a_known_setup(setup, django_assert_num_queries):
-    with django_assert_num_queries(1):
-        cov = selectors.study_coverage(study=setup["study"])
-    assert [b["clips"] for b in cov["buckets"]] == [2, 1, 1, 1]
-    assert [b["label"] for b in cov["buckets"]] == ["0", "1", "2", "3+"]
-    assert cov["clips"] == 5 and cov["inactive"] == 1 and cov["complete"] == 1
-    assert cov["ratings"] == 6 and cov["wanted"] == 15 and cov["done"] == 6
-    assert cov["percent"] == pytest.approx(40.0)
-    assert cov["leased"] == 1
-    assert setup["lease"].clip_id == setup["clips"][3].pk
-
-
-def test_annotator_counts_and_list(setup, django_assert_num_queries):
-    study = setup["study"]
-    m1, m2, m3, m4 = setup["members"]
-    with django_assert_num_queries(1):
-        counts = selectors.study_annotator_counts(study=study)
-    assert counts == {
-        "annotators": 4, "consented": 4, "completed": 0, "crowd": 0, "working_now": 1, "researchers": 1,
-    }  # fmt: skip
-    with django_assert_num_queries(1):
-        rows = {m.user_id: m for m in selectors.study_annotators(study=study)}
-    assert {uid: (m.submitted, m.leases) for uid, m in rows.items()} == {
-        m1.user_id: (3, 0), m2.user_id: (2, 0), m3.user_id: (1, 0), m4.user_id: (0, 1),
-    }  # fmt: skip
-    assert list(rows)[0] == m4.user_id  # most recently active first: m4 claimed last
-    assert all(m.last_active_at is not None for m in rows.values())
-
-
-def test_recent_annotations_newest_first(setup):
-    recent = selectors.study_recent_annotations(study=setup["study"], limit=10)
-    assert len(recent) == 6
-    assert [a.created_at for a in recent] == sorted((a.created_at for a in recent), reverse=True)
-    assert recent[0].annotator_id == setup["members"][0].user_id  # m1 rated clip c last
-
-
-def test_study_page_shows_coverage_annotators_and_activity(client, setup):
-    study = setup["study"]
+def test_study_page_shows_coverage_annotators_and_activity(client, dashboard_setup):
+    study = dashboard_setup["study"]
     Invite.objects.create(study=study, note="lab cohort", token="tok-123")
-    client.force_login(setup["researcher"])
+    client.force_login(dashboard_setup["researcher"])
     response = client.get(reverse("study-detail", args=[study.pk]))
     assert response.status_code == 200
     html = response.content.decode()
@@ -112,14 +30,16 @@ def test_study_page_shows_coverage_annotators_and_activity(client, setup):
         in html
     )
     assert "&amp;STUDY_ID={{%STUDY_ID%}}&amp;SESSION_ID={{%SESSION_ID%}}" in html
-    assert setup["members"][0].user.username in html
+    assert dashboard_setup["members"][0].user.username in html
     assert 'href="/api/docs/"' in html and f'href="/admin/labeling/study/{study.pk}/change/"' in html
     assert 'enctype="multipart/form-data"' in html  # the upload form works without JS
 
 
-def test_htmx_request_gets_only_the_partial(client, setup):
-    client.force_login(setup["researcher"])
-    response = client.get(reverse("study-detail", args=[setup["study"].pk]), headers={"HX-Request": "true"})
+def test_htmx_request_gets_only_the_partial(client, dashboard_setup):
+    client.force_login(dashboard_setup["researcher"])
+    response = client.get(
+        reverse("study-detail", args=[dashboard_setup["study"].pk]), headers={"HX-Request": "true"}
+    )
     assert response.status_code == 200
     html = response.content.decode()
     assert html.lstrip().startswith('<div id="live"')
@@ -127,11 +47,11 @@ def test_htmx_request_gets_only_the_partial(client, setup):
     assert '<td data-ratings="0">2</td>' in html
 
 
-def test_others_get_404(client, setup):
-    study = setup["study"]
+def test_others_get_404(client, dashboard_setup):
+    study = dashboard_setup["study"]
     url = reverse("study-detail", args=[study.pk])
     other_researcher = MembershipFactory(study=StudyFactory(), role="researcher").user
-    annotator = setup["members"][0].user
+    annotator = dashboard_setup["members"][0].user
     for user in (annotator, other_researcher, UserFactory()):
         client.force_login(user)
         assert client.get(url).status_code == 404
@@ -142,9 +62,9 @@ def test_others_get_404(client, setup):
     assert client.get(reverse("study-detail", args=[999999])).status_code == 302
 
 
-def test_superuser_sees_any_study(client, setup):
+def test_superuser_sees_any_study(client, dashboard_setup):
     client.force_login(UserFactory(is_superuser=True, is_staff=True))
-    assert client.get(reverse("study-detail", args=[setup["study"].pk])).status_code == 200
+    assert client.get(reverse("study-detail", args=[dashboard_setup["study"].pk])).status_code == 200
 
 
 def _page_queries(client, study, htmx=False):
@@ -172,24 +92,18 @@ def test_query_count_is_pinned_and_independent_of_study_size(client, django_asse
     assert _page_queries(client, small, htmx=True) == _page_queries(client, large, htmx=True) == 8
 
 
-def test_study_list_shows_own_studies_only(client, setup):
+def test_study_list_shows_own_studies_only(client, dashboard_setup):
     other = StudyFactory(title="Somebody else's study")
-    client.force_login(setup["researcher"])
+    client.force_login(dashboard_setup["researcher"])
     response = client.get(reverse("study-list"))
     assert response.status_code == 200
     html = response.content.decode()
-    assert setup["study"].title in html and other.title not in html
+    assert dashboard_setup["study"].title in html and other.title not in html
     (row,) = response.context["studies"]
     assert (row.n_clips, row.n_annotators, row.n_ratings_done, row.n_ratings_wanted) == (5, 4, 6, 15)
 
 
 # --- upload ---------------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def media_root(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-    return settings.MEDIA_ROOT
 
 
 @pytest.fixture

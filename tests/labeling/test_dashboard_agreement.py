@@ -1,6 +1,5 @@
 """The agreement section of the study page: report, progress, staleness, failure, "compute now", htmx polling."""
 
-import uuid
 from datetime import timedelta
 
 import pytest
@@ -9,9 +8,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from labeling import selectors, services
+from labeling import selectors
 from labeling.models import AgreementReport
-from tests.factories import ClipFactory, MembershipFactory, StudyFactory, UserFactory
+from tests.factories import ClipFactory, MembershipFactory, StudyFactory, UserFactory, rate_next
 
 pytestmark = pytest.mark.django_db
 
@@ -78,13 +77,7 @@ def rate(study, clip, n=1):
     """n annotators rate this clip (the only active one) through the real services."""
     clip.study.clips.exclude(pk=clip.pk).update(is_active=False)
     for _ in range(n):
-        member = MembershipFactory(study=study)
-        assignment = services.assignment_claim_next(membership=member)
-        services.annotation_submit(
-            assignment=assignment,
-            data={"submission_id": str(uuid.uuid4()), "valence": 7, "arousal": 3, "valence_confidence": 4,
-                  "arousal_confidence": 2, "context_tags": [], "time_on_task_ms": 9000, "watched_fraction": 1.0},
-        )  # fmt: skip
+        rate_next(MembershipFactory(study=study), context_tags=[])
 
 
 @pytest.fixture

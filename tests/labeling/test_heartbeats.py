@@ -1,8 +1,7 @@
 """Heartbeats of the Celery worker and beat (issue 6, item 16): recorded from any process, read by the
 study page, which says when reports and lease expiry are paused; and a request whose enqueue fails (broker
-down) is not answered as accepted."""
-
-from datetime import timedelta
+down) is not answered as accepted. The service is tested in tests/labeling/services/test_heartbeats.py, the
+status read in tests/labeling/selectors/test_ops.py."""
 
 import pytest
 from django.contrib.auth.models import Permission
@@ -16,14 +15,10 @@ from labeling import selectors, services
 from labeling.models import AgreementReport, Heartbeat
 from labeling.services import agreement as agreement_svc
 from labeling.tasks import compute_agreement
-from tests.factories import MembershipFactory, StudyFactory, UserFactory
+from tests.factories import MembershipFactory, StudyFactory, UserFactory, beat_at
 
 PAUSED = "The background worker is not running: reports and lease expiry are paused."
 BEAT_PAUSED = "The scheduler (Celery beat) is not running: lease expiry and automatic reports are paused."
-
-
-def beat_at(kind: str, ago_s: float, name: str = "celery@host-a") -> None:
-    services.heartbeat_record(kind=kind, name=name, now=timezone.now() - timedelta(seconds=ago_s))
 
 
 @pytest.fixture
@@ -37,35 +32,6 @@ def broker_down(monkeypatch):
 
 
 # ---- recording and reading --------------------------------------------------------------------------------------
-
-
-@pytest.mark.django_db
-def test_background_status_is_never_then_ok_then_stale(settings):
-    settings.BACKGROUND_STALE_SECONDS = 150
-    assert selectors.background_status() | {"worker_seen_at": None, "beat_seen_at": None} == {
-        "worker": "never",
-        "beat": "never",
-        "workers": 0,
-        "worker_seen_at": None,
-        "beat_seen_at": None,
-    }
-    beat_at("worker", 10)
-    beat_at("worker", 10, name="celery@host-b")
-    beat_at("beat", 200, name="beat-host")
-    status = selectors.background_status()
-    assert (status["worker"], status["beat"], status["workers"]) == ("ok", "stale", 2)
-    beat_at("worker", 400)  # the same worker, later heartbeat written with an older time: upserted
-    beat_at("worker", 400, name="celery@host-b")
-    assert Heartbeat.objects.filter(kind="worker").count() == 2
-    assert selectors.background_status()["worker"] == "stale"
-
-
-@pytest.mark.django_db
-def test_beat_forgets_processes_gone_for_a_week():
-    beat_at("worker", 8 * 24 * 3600, name="celery@old-container")
-    beat_at("worker", 5)
-    services.heartbeat_record(kind="beat", name="beat-host")
-    assert set(Heartbeat.objects.values_list("name", flat=True)) == {"celery@host-a", "beat-host"}
 
 
 @pytest.mark.django_db

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -11,19 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from labeling import selectors, services
 from labeling.models import Clip
 from tests.factories import ClipFactory, MembershipFactory, StudyFactory
-
-
-def _rating() -> dict:
-    return {
-        "submission_id": str(uuid.uuid4()),
-        "valence": 3,
-        "arousal": 8,
-        "valence_confidence": 2,
-        "arousal_confidence": 5,
-        "context_tags": ["setting:home", "social:alone"],
-        "time_on_task_ms": 4000,
-        "watched_fraction": 1.0,
-    }
+from tests.factories import rating_data as rating
 
 
 def _study_with_history(n_clips: int):
@@ -34,7 +20,7 @@ def _study_with_history(n_clips: int):
         other = MembershipFactory(study=study, user__password=None)
         for _ in range(5):
             services.annotation_submit(
-                assignment=services.assignment_claim_next(membership=other), data=_rating()
+                assignment=services.assignment_claim_next(membership=other), data=rating()
             )
     return study, MembershipFactory(study=study, user__password=None)
 
@@ -56,7 +42,7 @@ def test_claim_and_submit_queries_do_not_grow_with_study_size():
         again_n, same, _ = _count(lambda m=member: services.assignment_claim_next(membership=m))
         assert same.pk == assignment.pk  # the annotator's own open lease comes back
         submit_n, (annotation, created), submit_sql = _count(
-            lambda a=assignment: services.annotation_submit(assignment=a, data=_rating())
+            lambda a=assignment: services.annotation_submit(assignment=a, data=rating())
         )
         assert created and annotation.clip_id == assignment.clip_id
         counts[n_clips] = (claim_n, again_n, submit_n)
@@ -75,7 +61,7 @@ def test_claim_and_submit_query_counts_are_pinned(django_assert_num_queries):
         assert services.assignment_claim_next(membership=member).pk == assignment.pk
     # As the API hands it over: fetched for its owner with study, clip and scheme (outside the count).
     assignment = selectors.assignment_for_annotator(user=member.user, assignment_id=assignment.pk)
-    data = _rating()
+    data = rating()
     with django_assert_num_queries(expected["submit"]):
         services.annotation_submit(assignment=assignment, data=data)
     with django_assert_num_queries(expected["submit_retry"]):

@@ -1,6 +1,6 @@
-"""The clip counters always equal the rows, whatever order heartbeats, submits, expiry and withdrawal come in."""
+"""The clip counters always equal the rows, whatever order heartbeats, submits, expiry and withdrawal come in,
+on every write path (on PostgreSQL: the one-statement fast path and the ORM path)."""
 
-import uuid
 from datetime import timedelta
 
 import pytest
@@ -10,19 +10,10 @@ from labeling import selectors, services
 from labeling.errors import Conflict, NotAllowed, NotFound, ValidationFailed
 from labeling.models import Annotation, Assignment, Clip, Participant
 from tests.factories import ClipFactory
+from tests.factories import rating_data as rating
 
-
-def body(**over):
-    data = {
-        "submission_id": str(uuid.uuid4()),
-        "valence": 5,
-        "arousal": 5,
-        "valence_confidence": 3,
-        "arousal_confidence": 3,
-        "time_on_task_ms": 1000,
-        "watched_fraction": 1.0,
-    }
-    return {**data, **over}
+# Every test here runs on each write path of the database (on PostgreSQL: the fast path and the ORM path).
+pytestmark = pytest.mark.usefixtures("write_path")
 
 
 def assert_counters_match_rows():
@@ -46,7 +37,7 @@ def test_heartbeat_loaded_before_a_submit_does_not_move_the_counter(study, make_
     m = make_annotator(study)
     a = services.assignment_claim_next(membership=m)
     stale = fetched(m, a)
-    services.annotation_submit(assignment=fetched(m, a), data=body())
+    services.annotation_submit(assignment=fetched(m, a), data=rating())
     with pytest.raises(Conflict, match="already been rated"):
         services.assignment_heartbeat(assignment=stale)
     assert_counters_match_rows()
@@ -69,7 +60,7 @@ def test_heartbeat_after_a_late_submit_on_an_expired_lease(study, make_annotator
     a = services.assignment_claim_next(membership=m)
     services.leases_expire(now=later(study))
     stale = fetched(m, a)
-    services.annotation_submit(assignment=fetched(m, a), data=body())
+    services.annotation_submit(assignment=fetched(m, a), data=rating())
     with pytest.raises(Conflict):
         services.assignment_heartbeat(assignment=stale)
     assert_counters_match_rows()
@@ -96,7 +87,7 @@ def test_a_lapsed_clip_never_comes_back_to_the_same_annotator_as_a_second_lease(
     a2 = services.assignment_claim_next(membership=m, exclude_ids=[a1.pk])
     assert a2.clip_id != a1.clip_id
     # The old page submits late: the label is kept on the first assignment.
-    annotation, created = services.annotation_submit(assignment=fetched(m, a1), data=body())
+    annotation, created = services.annotation_submit(assignment=fetched(m, a1), data=rating())
     assert created and annotation.clip_id == a1.clip_id
     assert_counters_match_rows()
 
@@ -107,7 +98,7 @@ def test_withdrawal_ends_leases_hides_media_and_refuses_new_labels(study, make_a
     m, rater = make_annotator(study), make_annotator(study)
     held = services.assignment_claim_next(membership=m)
     rated = services.assignment_claim_next(membership=rater)
-    services.annotation_submit(assignment=rated, data=body())
+    services.annotation_submit(assignment=rated, data=rating())
     services.participant_withdraw(participant=person)
     assert fetched(m, held).status == Assignment.Status.EXPIRED
     assert services.assignment_claim_next(membership=make_annotator(study)) is None
@@ -115,7 +106,7 @@ def test_withdrawal_ends_leases_hides_media_and_refuses_new_labels(study, make_a
     with pytest.raises(Conflict, match="withdrawn"):
         services.assignment_heartbeat(assignment=fetched(m, held))
     with pytest.raises(Conflict, match="withdrawn"):
-        services.annotation_submit(assignment=fetched(m, held), data=body())
+        services.annotation_submit(assignment=fetched(m, held), data=rating())
     for member in (m, rater):
         with pytest.raises(NotFound):
             selectors.clip_for_member(user=member.user, clip_id=clip.pk)
@@ -131,7 +122,7 @@ def test_closed_study_lets_a_held_lease_be_finished_but_gives_no_new_one(study, 
     study.save()
     m.study.refresh_from_db()
     assert services.assignment_claim_next(membership=m).pk == held.pk
-    services.annotation_submit(assignment=fetched(m, held), data=body())
+    services.annotation_submit(assignment=fetched(m, held), data=rating())
     with pytest.raises(NotAllowed, match="closed"):
         services.assignment_claim_next(membership=m)
 
@@ -155,7 +146,7 @@ def test_overlong_cannot_judge_reason_is_refused_not_cut(study, clips, make_anno
     with pytest.raises(ValidationFailed) as exc:
         services.annotation_submit(
             assignment=a,
-            data=body(cannot_judge=True, cannot_judge_reason="x" * 501, valence=None, arousal=None),
+            data=rating(cannot_judge=True, cannot_judge_reason="x" * 501, valence=None, arousal=None),
         )
     assert "cannot_judge_reason" in exc.value.errors
 
@@ -192,8 +183,8 @@ def test_a_late_label_that_grew_the_target_is_not_an_extra_annotator_wanted(stud
     m = make_annotator(study)
     a = services.assignment_claim_next(membership=m)
     b = services.assignment_claim_next(membership=make_annotator(study), now=later(study))
-    services.annotation_submit(assignment=b, data=body())
-    services.annotation_submit(assignment=fetched(m, a), data=body())
+    services.annotation_submit(assignment=b, data=rating())
+    services.annotation_submit(assignment=fetched(m, a), data=rating())
     clip.refresh_from_db()
     assert (clip.target_k, clip.extra_k, clip.n_submitted) == (2, 0, 2)
     services.study_update(study=study, fields={"overlap_k": 2})

@@ -3,12 +3,14 @@
 from datetime import timedelta
 
 from django.conf import settings
+from django.db import OperationalError
 from django.utils import timezone
 
 from annotator.celery import app
 from labeling import services
 from labeling.models import Assignment, Clip
-from labeling.tasks import expire_leases
+from labeling.services import agreement as svc
+from labeling.tasks import compute_agreement, expire_leases, schedule_agreement
 from tests.factories import ClipFactory
 
 
@@ -42,3 +44,23 @@ def test_expire_leases_is_registered_and_scheduled():
     scheduled = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
     assert "labeling.tasks.expire_leases" in scheduled
     assert expire_leases.time_limit and expire_leases.soft_time_limit
+
+
+# ---- agreement: registered, scheduled, limited; the beat task ----
+
+
+def test_tasks_are_registered_scheduled_and_limited():
+    assert {"labeling.tasks.compute_agreement", "labeling.tasks.schedule_agreement"} <= set(app.tasks)
+    beat = {e["task"]: e for e in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert beat["labeling.tasks.schedule_agreement"]["schedule"] == timedelta(seconds=30)
+    assert compute_agreement.soft_time_limit < compute_agreement.time_limit == svc.TIME_LIMIT_S
+    assert compute_agreement.acks_late and compute_agreement.reject_on_worker_lost
+    assert OperationalError in compute_agreement.autoretry_for and compute_agreement.max_retries == 3
+    assert svc.STALE_RUNNING.total_seconds() > compute_agreement.time_limit
+    assert schedule_agreement.time_limit
+
+
+def test_schedule_task_runs_the_beat_service(rated, sent, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        assert schedule_agreement.apply().get() == 1
+    assert len(sent) == 1

@@ -8,10 +8,14 @@ floor and annotation phases so that machine noise hits both alike.
 
 Per-endpoint throughput is the rate the endpoint sustains at this concurrency, clients / mean latency (Little's
 law); for the floor that equals its measured request rate. End-to-end annotations/s is reported beside it.
+
+The PostgreSQL fast path (labeling/services/_pg.py, settings.LABELING_PG_FAST_PATH) is measured on and off in
+the same run: a second gunicorn with LABELING_PG_FAST_PATH=0 serves the same database on BENCH_ORM_PORT, and each
+round runs the annotation phase against both servers (in alternating order) beside the one floor phase.
 Run with `make bench` (or `DATABASE_URL=postgresql://.../bench_affect pytest -m perf tests/perf -s`).
 The run fails on any error response or any duplicate; a missed target is reported (docs/benchmarks.md and the
 output) and fails the run only with BENCH_ENFORCE_TARGETS=1. Knobs: BENCH_SECONDS, BENCH_ROUNDS, BENCH_CLIPS,
-BENCH_CLIENTS, BENCH_WEB_WORKERS, BENCH_WEB_THREADS, BENCH_PORT (default 8510).
+BENCH_CLIENTS, BENCH_WEB_WORKERS, BENCH_WEB_THREADS, BENCH_PORT (default 8510), BENCH_ORM_PORT (BENCH_PORT + 1).
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from tests.perf.report import SMOKE, smoke_or, write_section
 
 ROOT = Path(__file__).resolve().parents[2]
 PORT = int(os.environ.get("BENCH_PORT", 8510))
+ORM_PORT = int(os.environ.get("BENCH_ORM_PORT", PORT + 1))  # the same server with the fast path off
 N_CLIPS = int(os.environ.get("BENCH_CLIPS", smoke_or(100_000, 3_000)))
 N_CLIENTS = int(os.environ.get("BENCH_CLIENTS", 16))
 PHASE_SECONDS = float(os.environ.get("BENCH_SECONDS", smoke_or(10, 2)))
@@ -144,7 +149,11 @@ def _verify_database(study_id: int) -> dict:
         ),
         "annotation_ids": ids,
     }
+    from django.test import override_settings
+
     result["statements"] = _statements_per_request(study_id)
+    with override_settings(LABELING_PG_FAST_PATH=False):
+        result["statements_orm"] = _statements_per_request(study_id)
     return result
 
 
@@ -339,6 +348,42 @@ def _measure(pool, base_url: str, tokens: list, study_id: int, *, phase=None, ro
     return warm, done
 
 
+def _start_gunicorn(env: dict, port: int, log: Path) -> subprocess.Popen:
+    server_env = dict(env, GUNICORN_BIND=f"127.0.0.1:{port}")
+    with open(log, "w") as log_file:
+        return subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "annotator.wsgi"],
+            cwd=ROOT,
+            env=server_env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def _stop(server: subprocess.Popen) -> None:
+    server.terminate()
+    try:
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        server.kill()
+
+
+def _measure_both_paths(pool, urls: dict[str, str], tokens: list, study_id: int):
+    """A warm-up of both servers, then ROUNDS rounds of: the floor (on the default server), and the
+    annotation phase against the fast-path server ("annotate") and the ORM-path server ("annotate-orm"), the
+    two in alternating order so that drift over the run (a growing table, machine load) hits both alike."""
+    warm = []
+    for url in urls.values():
+        warm += _phase(pool, url, tokens, study_id, "annotate", smoke_or(2.0, 1.0), lead=smoke_or(5.0, 3.0))
+    warm += _phase(pool, urls["annotate"], tokens, study_id, "floor", 1.0)
+    done = []
+    for i in range(ROUNDS):
+        done.append(("floor", _phase(pool, urls["annotate"], tokens, study_id, "floor", PHASE_SECONDS)))
+        for kind in ("annotate", "annotate-orm") if i % 2 == 0 else ("annotate-orm", "annotate"):
+            done.append((kind, _phase(pool, urls[kind], tokens, study_id, "annotate", PHASE_SECONDS)))
+    return warm, done
+
+
 @pytest.mark.perf
 def test_annotation_throughput_against_the_floor(tmp_path):
     db_url = os.environ.get("DATABASE_URL", "")
@@ -351,9 +396,10 @@ def test_annotation_throughput_against_the_floor(tmp_path):
         pytest.fail(
             f"Refusing to recreate {urlparse(db_url).path.lstrip('/')!r}: use a database named bench_*."
         )
-    with socket.socket() as s:
-        if s.connect_ex(("127.0.0.1", PORT)) == 0:
-            pytest.fail(f"Port {PORT} is in use; set BENCH_PORT to a free one.")
+    for port, knob in ((PORT, "BENCH_PORT"), (ORM_PORT, "BENCH_ORM_PORT")):
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                pytest.fail(f"Port {port} is in use; set {knob} to a free one.")
 
     t_setup = time.time()
     _recreate_database(db_url)
@@ -367,32 +413,28 @@ def test_annotation_throughput_against_the_floor(tmp_path):
         DJANGO_ENV="production",
         SECRET_KEY=secrets.token_urlsafe(50),
         ALLOWED_HOSTS="127.0.0.1",
-        GUNICORN_BIND=f"127.0.0.1:{PORT}",
         WEB_WORKERS=WEB_WORKERS,
         WEB_THREADS=WEB_THREADS,
         LOG_LEVEL="WARNING",
     )
-    log = tmp_path / "gunicorn.log"
-    base_url = f"http://127.0.0.1:{PORT}"
-    with open(log, "w") as log_file:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "annotator.wsgi"],
-            cwd=ROOT,
-            env=server_env,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
+    server_env.pop("LABELING_PG_FAST_PATH", None)  # the default server runs the default
+    urls = {"annotate": f"http://127.0.0.1:{PORT}", "annotate-orm": f"http://127.0.0.1:{ORM_PORT}"}
+    logs = {"annotate": tmp_path / "gunicorn.log", "annotate-orm": tmp_path / "gunicorn-orm.log"}
+    servers = {
+        "annotate": _start_gunicorn(server_env, PORT, logs["annotate"]),
+        "annotate-orm": _start_gunicorn(
+            dict(server_env, LABELING_PG_FAST_PATH="0"), ORM_PORT, logs["annotate-orm"]
+        ),
+    }
     try:
-        _wait_for_server(base_url, server, log)
+        for kind, server in servers.items():
+            _wait_for_server(urls[kind], server, logs[kind])
         ctx = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=N_CLIENTS, mp_context=ctx) as pool:
-            warm, rounds = _measure(pool, base_url, seeded["tokens"], seeded["study_id"])
+            warm, rounds = _measure_both_paths(pool, urls, seeded["tokens"], seeded["study_id"])
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        for server in servers.values():
+            _stop(server)
 
     results = warm + [r for _, rs in rounds for r in rs]
     errors = [e for r in results for e in r["errors"]]
@@ -405,9 +447,13 @@ def test_annotation_throughput_against_the_floor(tmp_path):
     assert set(returned_ids) == set(check["annotation_ids"])  # every 201 is in the database, nothing else is
 
     measured = PHASE_SECONDS * ROUNDS
-    floor = _stats([x for m, rs in rounds if m == "floor" for r in rs for x in r["floor"]], measured)
-    claim = _stats([x for m, rs in rounds if m == "annotate" for r in rs for x in r["claim"]], measured)
-    submit = _stats([x for m, rs in rounds if m == "annotate" for r in rs for x in r["submit"]], measured)
+
+    def stats(kind: str, key: str) -> dict:
+        return _stats([x for m, rs in rounds if m == kind for r in rs for x in r[key]], measured)
+
+    floor = stats("floor", "floor")
+    claim, submit = stats("annotate", "claim"), stats("annotate", "submit")
+    orm = {"claim": stats("annotate-orm", "claim"), "submit": stats("annotate-orm", "submit")}
     annotations = sum(len(r["annotation_ids"]) for m, rs in rounds if m == "annotate" for r in rs)
     per_round = [
         (m, sum(len(r["floor"] if m == "floor" else r["annotation_ids"]) for r in rs) / PHASE_SECONDS)
@@ -420,7 +466,7 @@ def test_annotation_throughput_against_the_floor(tmp_path):
 
     markdown = _report(
         floor, claim, submit, annotations / measured, per_round, verdicts, check, setup_seconds
-    )
+    ) + _report_fast_path(floor, {"claim": claim, "submit": submit}, orm, check)
     write_section("annotation_throughput", markdown)
     print("\n" + markdown)
     missed = [name for name, (_, _, ok) in verdicts.items() if not ok]
@@ -432,6 +478,41 @@ def test_annotation_throughput_against_the_floor(tmp_path):
         print(f"TARGETS MISSED for {', '.join(missed)} (see docs/benchmarks.md)")
     if os.environ.get("BENCH_ENFORCE_TARGETS") == "1" and not SMOKE:
         assert not missed, f"targets missed for {missed}: see docs/benchmarks.md"
+
+
+def _report_fast_path(floor: dict, fast: dict, orm: dict, check: dict) -> str:
+    """The fast path on and off, each as a ratio against the floor of the same run, and on ÷ off."""
+    statements = {"on": check["statements"], "off": check["statements_orm"]}
+
+    def row(label: str, paths: dict, key: str) -> str:
+        c, s = paths["claim"], paths["submit"]
+        return (
+            f"| {label} | {c['capacity'] / floor['capacity']:.2f}× | {s['capacity'] / floor['capacity']:.2f}× | "
+            f"{c['p95_ms'] / floor['p95_ms']:.2f}× | {s['p95_ms'] / floor['p95_ms']:.2f}× | "
+            f"{c['p95_ms']:.1f} / {s['p95_ms']:.1f} | {statements[key]['claim']} / {statements[key]['submit']} |"
+        )
+
+    def gain(name: str) -> str:
+        on, off = fast[name], orm[name]
+        return (
+            f"{name} throughput {on['capacity'] / off['capacity']:.2f}×, "
+            f"p95 {off['p95_ms'] / on['p95_ms']:.2f}× lower"
+        )
+
+    return f"""
+### The PostgreSQL fast path on and off (same run)
+
+The annotation phase of every round ran against two servers on the same database: one as deployed
+(`LABELING_PG_FAST_PATH` on: claim and submit each one SQL statement, labeling/services/_pg.py) and one with
+`LABELING_PG_FAST_PATH=0` (the ORM path, what SQLite runs), in alternating order; both against the one floor.
+
+| path | claim ÷ floor | submit ÷ floor | claim p95 ÷ floor | submit p95 ÷ floor | p95 claim / submit (ms) | SQL statements claim / submit |
+|---|---:|---:|---:|---:|---:|---:|
+{row("fast path on", fast, "on")}
+{row("fast path off (ORM)", orm, "off")}
+
+- On ÷ off: {gain("claim")}; {gain("submit")}.
+"""
 
 
 def _report(floor, claim, submit, annotations_per_s, per_round, verdicts, check, setup_seconds) -> str:
@@ -451,8 +532,9 @@ def _report(floor, claim, submit, annotations_per_s, per_round, verdicts, check,
 `make bench` (tests/perf/test_annotation_throughput.py): PostgreSQL, gunicorn with `gunicorn.conf.py` as
 docker-compose runs it ({WEB_WORKERS} gthread workers × {WEB_THREADS} threads, DJANGO_ENV=production), token
 auth, a study of {N_CLIPS:,} clips with K={K}, {N_CLIENTS} concurrent client processes (httpx, keep-alive) on
-loopback. {ROUNDS} rounds of {PHASE_SECONDS:.0f} s floor + {PHASE_SECONDS:.0f} s claim → submit loops, after a
-warm-up. Floor: `GET /api/ping/` — the same server, authentication and clients, one indexed SELECT.
+loopback. {ROUNDS} rounds of {PHASE_SECONDS:.0f} s floor + {PHASE_SECONDS:.0f} s claim → submit loops against each
+of two servers (the PostgreSQL fast path on, as deployed, and off: below), after a warm-up. The table is the
+fast path as deployed. Floor: `GET /api/ping/` — the same server, authentication and clients, one indexed SELECT.
 Throughput per endpoint = clients ÷ mean latency (Little's law; for the floor this is its request rate).
 
 | endpoint | requests | throughput (req/s) | p50 (ms) | p95 (ms) | throughput ÷ floor | p95 ÷ floor | target (≥ {TARGET_THROUGHPUT_RATIO}×, ≤ {TARGET_P95_RATIO}×) |

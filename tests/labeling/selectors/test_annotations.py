@@ -2,7 +2,9 @@
 
 The agreement report's loaded rows, the research API's list and counts, the admin's list and the dashboard's
 figures must hold exactly the labels the selector gives: a withdrawn participant's labels out, an inactive
-clip's labels in (taking a clip out of the queue does not unmake its labels)."""
+clip's labels in (taking a clip out of the queue does not unmake its labels).
+
+Also: Reads of a study's labels: the most recent ratings."""
 
 from datetime import timedelta
 
@@ -107,3 +109,10 @@ def test_researcher_filters_narrow_the_labels_that_count(study, labelled):
     assert selectors.annotations_for_researcher(study=study, clip_id=labelled["clip_gone"].pk).count() == 0
     later = timezone.now() + timedelta(minutes=1)
     assert selectors.annotations_for_researcher(study=study, since=later).count() == 0
+
+
+def test_recent_annotations_newest_first(dashboard_setup):
+    recent = selectors.study_recent_annotations(study=dashboard_setup["study"], limit=10)
+    assert len(recent) == 6
+    assert [a.created_at for a in recent] == sorted((a.created_at for a in recent), reverse=True)
+    assert recent[0].annotator_id == dashboard_setup["members"][0].user_id  # m1 rated clip c last

@@ -1,7 +1,5 @@
 """The hot-path serializers write their responses with a plain function; it must equal DRF's generic output."""
 
-import uuid
-
 import pytest
 from rest_framework import serializers
 
@@ -12,7 +10,7 @@ from labeling.api.serializers import (
     ClipForAnnotatorSerializer,
     ResearchAnnotationSerializer,
 )
-from tests.factories import ClipFactory
+from tests.factories import ClipFactory, rating_data
 
 
 def generic(serializer_class, instance):
@@ -25,17 +23,16 @@ def test_fast_representations_equal_drf_generic_output(study, make_annotator, wi
     assignment = services.assignment_claim_next(membership=make_annotator(study))
     annotation, _ = services.annotation_submit(
         assignment=assignment,
-        data={
-            "submission_id": str(uuid.uuid4()),
-            "valence": 2,
-            "arousal": 9,
-            "valence_confidence": 1,
-            "arousal_confidence": 5,
-            "context_tags": ["activity:talking"],
-            "context_note": "in a café",
-            "time_on_task_ms": 2500,
-            "watched_fraction": 0.99,
-        },
+        data=rating_data(
+            valence=2,
+            arousal=9,
+            valence_confidence=1,
+            arousal_confidence=5,
+            context_tags=["activity:talking"],
+            context_note="in a café",
+            time_on_task_ms=2500,
+            watched_fraction=0.99,
+        ),
     )
     for cls, obj in [
         (ClipForAnnotatorSerializer, assignment.clip),

@@ -197,12 +197,6 @@ def test_clip_list_and_detail(study, rc, clips):
     assert one["target_k"] == 3 and one["n_submitted"] == 0 and one["participant"] is None
 
 
-@pytest.fixture
-def media_root(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-    return settings.MEDIA_ROOT
-
-
 @pytest.fixture(scope="module")
 def video_bytes(tmp_path_factory) -> bytes:
     return render_demo_clip(tmp_path_factory.mktemp("api") / "v.mp4", seconds=1.0, fps=10).read_bytes()

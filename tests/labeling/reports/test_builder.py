@@ -1,9 +1,9 @@
-"""Agreement report contents: known published values through the database, the same numbers as
-labeling.agreement on arrays built independently from the ORM, the missing-data rules, and the command."""
+"""The agreement report (labeling/reports/builder.py): known published values through the database, the same
+numbers as labeling.agreement on arrays built independently from the ORM, the missing-data rules, scheme
+versions and tags, results left out and why, and the compute_agreement command that prints it."""
 
 import json
 from io import StringIO
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,12 +17,10 @@ from labeling.models import Annotation, Clip, Participant
 from labeling.reports import load_ratings
 from labeling.scheme import DEFAULT_SPEC
 from tests.factories import ClipFactory, MembershipFactory, StudyFactory
+from tests.labeling.agreement.helpers import load_examples
 from tests.labeling.report_helpers import rate_many, study_from_matrix
 
-REFERENCE = {
-    e["name"]: e
-    for e in json.loads((Path(__file__).parents[1] / "reference" / "agreement_examples.json").read_text())
-}
+REFERENCE = {e["name"]: e for e in load_examples()}
 
 
 def kripp_example():
@@ -79,31 +77,6 @@ def test_shrout_fleiss_example_icc_through_the_database(db):
 
 
 # ---- the same numbers as labeling.agreement, on arrays built from the ORM --------------------------------
-
-
-@pytest.fixture
-def crowd_study(db):
-    """12 annotators, 40 clips, 3 ratings per clip from a random subset, some 'cannot judge', tags."""
-    rng = np.random.default_rng(7)
-    study = StudyFactory(overlap_k=3)
-    users = [MembershipFactory(study=study).user for _ in range(12)]
-    clips = ClipFactory.create_batch(40, study=study)
-    tags = ["setting:home", "setting:outdoors", "social:alone", "social:small group", "activity:talking"]
-    rows = []
-    for i, clip in enumerate(clips):
-        truth = rng.uniform(-0.8, 0.8)
-        count = 1 if i == 0 else 3 + (i % 7 == 0)  # clip 0 has one rating; some have 4
-        for u in rng.choice(len(users), size=count, replace=False):
-            if rng.random() < 0.08:
-                rows.append((clip, users[u], None, None, []))
-                continue
-            v = float(np.clip(np.round((truth + rng.normal(0, 0.3)) * 4) / 4, -1, 1))
-            a = float(np.clip(np.round((-truth + rng.normal(0, 0.4)) * 4) / 4, -1, 1))
-            picked = [t for j, t in enumerate(tags) if rng.random() < (0.6 if (j + i) % 2 else 0.2)]
-            rows.append((clip, users[u], v, a, picked))
-    order = rng.permutation(len(rows))  # submission order is not clip order
-    rate_many(study, [rows[i] for i in order])
-    return study
 
 
 def orm_arrays(study, dim):
@@ -265,14 +238,6 @@ def test_a_study_without_ratings_gives_an_empty_report(study, clips):
 def test_result_is_strict_json(crowd_study):
     result = compute(crowd_study).result
     json.dumps(result, allow_nan=False)  # raises on NaN or inf
-
-
-def test_load_ratings_keeps_submission_order_and_names(crowd_study):
-    ratings = load_ratings(study=crowd_study)
-    assert list(ratings.ann_ids) == sorted(ratings.ann_ids)
-    assert ratings.watermark["annotation_count"] == Annotation.objects.filter(study=crowd_study).count()
-    assert all(ratings.clip_names) and all(ratings.usernames)
-    assert ratings.vocabulary[0] == "setting:home"  # the scheme's order first
 
 
 # ---- the command ----------------------------------------------------------------------------------------

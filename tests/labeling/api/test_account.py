@@ -186,7 +186,7 @@ def test_password_hash_upgrade_on_login_keeps_api_tokens(owner, client, settings
     """Django re-hashes a password on log-in when its hasher settings change: same password, tokens stay."""
     key = api_key_for(owner)
     settings.PASSWORD_HASHERS = [
-        "tests.labeling.test_api_account.FastPBKDF2",
+        "tests.labeling.api.test_account.FastPBKDF2",
         "django.contrib.auth.hashers.MD5PasswordHasher",
     ]
     before = User.objects.get(pk=owner.pk).password

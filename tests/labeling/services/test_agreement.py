@@ -1,44 +1,19 @@
-"""Running agreement reports: watermark and staleness, debounce and one run at a time, idempotency (twice,
-a killed worker, a done report), failures, the K+1 policy, the tasks and beat entry, the admin action, and
-one run through a real broker and a real worker."""
+"""Running agreement reports (labeling/services/agreement.py): watermark and staleness, debounce and one run
+at a time, idempotency (twice, a killed worker, a done report), failures, the K+1 policy. The tasks are in
+tests/labeling/test_tasks.py, a run through a real broker and worker in tests/labeling/test_worker.py."""
 
-import signal
-import time
-from contextlib import contextmanager
 from datetime import timedelta
 
-import numpy as np
 import pytest
-from celery.contrib.testing.worker import start_worker
-from django.conf import settings
-from django.contrib.auth.models import Permission
 from django.db import IntegrityError, OperationalError, transaction
-from django.urls import reverse
 from django.utils import timezone
 
-from annotator.celery import app
 from labeling import selectors, services
 from labeling.models import AgreementReport, Clip
 from labeling.services import agreement as svc
-from labeling.tasks import compute_agreement, schedule_agreement
-from tests.factories import ClipFactory, MembershipFactory, StudyFactory, UserFactory
-from tests.labeling.report_helpers import rate_many, study_from_matrix
-
-DATA = [[0.5, -0.5, 0.0, 1.0, -1.0], [0.25, -0.5, 0.25, 0.75, -0.75], [0.5, -0.25, 0.0, 1.0, np.nan]]
-
-
-@pytest.fixture
-def rated(db):
-    study, users, clips = study_from_matrix(DATA)
-    return study
-
-
-@pytest.fixture
-def sent(monkeypatch):
-    """Messages the services send to the broker (report ids), instead of sending them."""
-    calls = []
-    monkeypatch.setattr(compute_agreement, "apply_async", lambda args, **kw: calls.append(args[0]))
-    return calls
+from labeling.tasks import compute_agreement
+from tests.factories import ClipFactory, MembershipFactory, StudyFactory
+from tests.labeling.report_helpers import rate_many
 
 
 def add_rating(study, value=0.1):
@@ -307,151 +282,6 @@ def test_k_plus_one_cap_defaults_to_k_plus_one_and_policy_off_changes_nothing(db
     study.save()
     on = services.agreement_run_now(study=study).result["policy"]
     assert on["cap_k"] == 3 and on["clips_extended"] == [clip.pk]
-
-
-def test_policy_settings_are_validated(db):
-    from django.core.exceptions import ValidationError
-
-    study = StudyFactory(overlap_k=3)
-    with pytest.raises(ValidationError) as exc:
-        services.study_update(
-            study=study, fields={"extra_annotator_sd_threshold": -0.1, "extra_annotator_cap_k": 2}
-        )
-    assert set(exc.value.message_dict) == {"extra_annotator_sd_threshold", "extra_annotator_cap_k"}
-
-
-# ---- tasks, beat, admin -------------------------------------------------------------------------------------------
-
-
-def test_tasks_are_registered_scheduled_and_limited():
-    assert {"labeling.tasks.compute_agreement", "labeling.tasks.schedule_agreement"} <= set(app.tasks)
-    beat = {e["task"]: e for e in settings.CELERY_BEAT_SCHEDULE.values()}
-    assert beat["labeling.tasks.schedule_agreement"]["schedule"] == timedelta(seconds=30)
-    assert compute_agreement.soft_time_limit < compute_agreement.time_limit == svc.TIME_LIMIT_S
-    assert compute_agreement.acks_late and compute_agreement.reject_on_worker_lost
-    assert OperationalError in compute_agreement.autoretry_for and compute_agreement.max_retries == 3
-    assert svc.STALE_RUNNING.total_seconds() > compute_agreement.time_limit
-    assert schedule_agreement.time_limit
-
-
-def test_schedule_task_runs_the_beat_service(rated, sent, django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks(execute=True):
-        assert schedule_agreement.apply().get() == 1
-    assert len(sent) == 1
-
-
-def test_admin_action_queues_a_run_for_the_users_studies_only(
-    rated, sent, client, django_capture_on_commit_callbacks
-):
-    other = StudyFactory()
-    staff = UserFactory(is_staff=True)
-    staff.user_permissions.set(Permission.objects.filter(content_type__app_label="labeling"))
-    MembershipFactory(study=rated, user=staff, role="researcher")
-    client.force_login(staff)
-    url = reverse("admin:labeling_study_changelist")
-    with django_capture_on_commit_callbacks(execute=True):
-        resp = client.post(
-            url, {"action": "compute_agreement", "_selected_action": [rated.pk, other.pk]}, follow=True
-        )
-    assert resp.status_code == 200
-    assert "Agreement run queued for 1 study." in resp.content.decode()
-    assert list(AgreementReport.objects.values_list("study_id", "requested_by_id")) == [(rated.pk, staff.pk)]
-    assert len(sent) == 1
-
-
-# ---- a real broker and a real worker ---------------------------------------------------------------------------
-
-
-@contextmanager
-def deadline(seconds: int):
-    """Fail instead of hanging: SIGALRM interrupts any wait in the main thread."""
-
-    def expire(signum, frame):
-        raise TimeoutError(f"the worker test took more than {seconds} s")
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
-
-
-def drop_pools():
-    """Forget the app's broker connection and producer pools (made for the old transport options)."""
-    app._pool = None
-    app.amqp._producer_pool = None
-
-
-@contextmanager
-def own_broker_folder(tmp_path):
-    """With the filesystem broker, a folder of this test's own (others' workers must not take our message)."""
-    conf = app.conf
-    if not str(conf.broker_url).startswith("filesystem"):
-        yield
-        return
-    saved = conf.broker_transport_options
-    drop_pools()
-    for sub in ("in", "processed", "control"):
-        (tmp_path / sub).mkdir(parents=True, exist_ok=True)
-    folder = str(tmp_path / "in")
-    conf.broker_transport_options = {
-        "data_folder_in": folder,
-        "data_folder_out": folder,
-        "processed_folder": str(tmp_path / "processed"),
-        "control_folder": str(tmp_path / "control"),
-        "store_processed": False,
-    }
-    try:
-        yield
-    finally:
-        app.pool.force_close_all()  # this test's pool
-        drop_pools()
-        conf.broker_transport_options = saved
-
-
-@pytest.mark.django_db(transaction=True)
-def test_a_real_worker_computes_a_requested_report(tmp_path):
-    study, _, _ = study_from_matrix(DATA)
-    app.conf.task_always_eager = False
-    with deadline(120), own_broker_folder(tmp_path):
-        with start_worker(
-            app, pool="solo", perform_ping_check=False, shutdown_timeout=20, loglevel="WARNING"
-        ):
-            report, created = services.agreement_request(study=study)  # autocommit: sent at once
-            assert created
-            stop = time.monotonic() + 60
-            while time.monotonic() < stop:
-                report.refresh_from_db()
-                if report.status in ("done", "failed"):
-                    break
-                time.sleep(0.1)
-    assert report.status == "done", (report.status, report.error, report.progress_message)
-    assert report.result["n_annotations"] == 14 and report.watermark_count == 14
-    assert report.result["dimensions"]["valence"]["alpha_interval"]["estimate"] is not None
-
-
-@pytest.mark.django_db(transaction=True)
-def test_a_real_worker_records_a_heartbeat_that_healthz_reports(tmp_path, client):
-    """Issue 6, item 16: nothing noticed a dead worker. A running worker now records heartbeats (a consumer
-    bootstep, in the database every process reads); /healthz/ reports it."""
-    from labeling.models import Heartbeat
-
-    app.conf.task_always_eager = False
-    assert client.get("/healthz/").json()["worker"] == "never"
-    with deadline(120), own_broker_folder(tmp_path):
-        with start_worker(
-            app, pool="solo", perform_ping_check=False, shutdown_timeout=20, loglevel="WARNING"
-        ) as worker:
-            stop = time.monotonic() + 30
-            while not Heartbeat.objects.filter(kind="worker").exists() and time.monotonic() < stop:
-                time.sleep(0.1)
-            beat = Heartbeat.objects.get(kind="worker")
-            assert beat.name == worker.hostname
-            assert timezone.now() - beat.seen_at < timedelta(seconds=30)
-            assert client.get("/healthz/").json()["worker"] == "ok"
-            assert selectors.background_status()["workers"] == 1
 
 
 # ---- review 3: withdrawals, retried policy, killed runs ----------------------------------------------------------

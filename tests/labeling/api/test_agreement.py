@@ -23,13 +23,6 @@ def setup(db):
     return study, client, users, clips
 
 
-@pytest.fixture
-def sent(monkeypatch):
-    calls = []
-    monkeypatch.setattr(compute_agreement, "apply_async", lambda args, **kw: calls.append(args[0]))
-    return calls
-
-
 def url(study_id) -> str:
     return f"/api/studies/{study_id}/agreement/"
 
