@@ -183,7 +183,18 @@ def test_continuing_from_the_crowd_link_page_signs_in_as_the_participant(study, 
 # ---------- flooding ----------
 
 
-def test_crowd_signups_are_rate_limited_per_client_address(client, study, settings):
+@pytest.fixture
+def mid_window(monkeypatch):
+    """The sign-up limits count in fixed windows (annotator.services._window_count): hold the clock in the
+    middle of one, so a test's requests never straddle a window boundary."""
+    from types import SimpleNamespace
+
+    import annotator.services
+
+    monkeypatch.setattr(annotator.services, "time", SimpleNamespace(time=lambda: 1_800_000_000.0 + 30))
+
+
+def test_crowd_signups_are_rate_limited_per_client_address(client, study, settings, mid_window):
     settings.CROWD_SIGNUPS_PER_CLIENT = 3
     for i in range(3):
         client.logout()
@@ -233,7 +244,7 @@ def test_crowd_entry_flood_cannot_block_the_queue(study, settings):
     assert real.post(f"/api/studies/{study.pk}/assignments/next/").status_code == 201
 
 
-def test_crowd_signups_are_rate_limited_per_study(study, settings):
+def test_crowd_signups_are_rate_limited_per_study(study, settings, mid_window):
     settings.CROWD_SIGNUPS_PER_STUDY = 2
     for i in range(2):
         assert (
