@@ -25,43 +25,46 @@ def id_param(value) -> int | None:
     return number if number <= 2**63 - 1 else None
 
 
-class StudyFilter(admin.SimpleListFilter):
+class IdFilter(admin.SimpleListFilter):
+    """A list filter on one foreign key (`field`) by row id; an id that is not one (text, beyond 64 bits)
+    lists nothing rather than failing."""
+
+    field = ""
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if not value:
+            return queryset
+        row_id = id_param(value)
+        return queryset.filter(**{self.field: row_id}) if row_id is not None else queryset.none()
+
+
+class StudyFilter(IdFilter):
     """The studies the user manages (one query), as ?study=<id>."""
 
     title = "study"
     parameter_name = "study"
+    field = "study_id"
 
     def lookups(self, request, model_admin):
         return list(
             selectors.studies_for_researcher(user=request.user).order_by("title").values_list("id", "title")
         )
 
-    def queryset(self, request, queryset):
-        value = self.value()
-        if not value:
-            return queryset
-        study_id = id_param(value)
-        return queryset.filter(study_id=study_id) if study_id is not None else queryset.none()
 
-
-class SchemeVersionFilter(admin.SimpleListFilter):
+class SchemeVersionFilter(IdFilter):
     title = "scheme version"
     parameter_name = "scheme"
+    field = "scheme_version_id"
 
     def lookups(self, request, model_admin):
         qs = SchemeVersion.objects.filter(study__in=selectors.studies_for_researcher(user=request.user))
         study = request.GET.get("study", "")
         if study:
-            qs = qs.filter(study_id=id_param(study)) if id_param(study) is not None else qs.none()
+            study_id = id_param(study)
+            qs = qs.filter(study_id=study_id) if study_id is not None else qs.none()
         qs = qs.order_by("study__title", "version").values_list("id", "study__title", "version")
         return [(pk, f"{title} v{version}") for pk, title, version in qs]
-
-    def queryset(self, request, queryset):
-        value = self.value()
-        if not value:
-            return queryset
-        version_id = id_param(value)
-        return queryset.filter(scheme_version_id=version_id) if version_id is not None else queryset.none()
 
 
 class ScopedAdmin(admin.ModelAdmin):
