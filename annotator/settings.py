@@ -226,6 +226,8 @@ if not PRODUCTION:  # WhiteNoise warns at start-up about a missing one (tests ru
 # `make run` serves with DEBUG off.
 WHITENOISE_USE_FINDERS = not PRODUCTION
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
+# Dataset exports (exports app): never under MEDIA_ROOT; served to the study's researchers only.
+EXPORTS_ROOT = Path(os.environ.get("EXPORTS_ROOT", VAR_DIR / "exports"))
 MEDIA_URL = "/media/"  # never served directly: clips go through a permission-checked view
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

@@ -1,0 +1,242 @@
+"""The export's tables: names, columns, types and what each column means (the one definition the builder
+writes, the dataset card and croissant.json describe, and the tests read).
+
+Every table is written as Parquet (zstd, dictionary-encoded id columns, rows sorted by the table's key);
+CSV and JSONL copies are made on request. In CSV, list columns are flattened (see `csv_columns`): a
+fixed-length list `x` of length n becomes x_0 .. x_{n-1}; a variable-length list of strings becomes one
+cell joined with "|"; the `ratings` list of structs in clip_labels becomes one JSON text cell.
+
+Missing values are nulls, never sentinel codes: a rating of a clip that could not be judged has null
+valence and arousal with cannot_judge = true; an sd of a single rating is null; a histogram of a clip with no
+judged rating is null.
+
+The shapes that depend on the export's parameters and the study's schemes (the 2-D grid, the 1-D histogram
+bins, the tag vocabulary) are fixed per export by a `Layout`, written to manifest.json and the card.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import pyarrow as pa
+
+SPLIT_NAMES = ("train", "validation", "test")
+TABLES = ("ratings", "clip_labels", "clips", "annotators")
+KEYS = {"ratings": "rating_id", "clip_labels": "clip_id", "clips": "clip_id", "annotators": "annotator_id"}
+AGGREGATION = "unweighted: every rating that counts weighs the same; no consensus label is chosen"
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The export's fixed shapes.
+
+    grid: (valence bins, arousal bins) of equal width over [-1, 1]; hist2d is row-major, valence bin first:
+      cell index = valence_bin * grid[1] + arousal_bin; bin i covers [edges[i], edges[i+1]) and the last bin
+      includes 1.
+    bins_1d: the canonical values of the instrument's own points when every scheme version of the study uses
+      the same points instrument (sam or grid with the same number of points); else (a slider, or mixed
+      instruments) grid[0] / grid[1] equal-width bins, and bins_1d holds their centres. A rating falls in the
+      bin whose centre is nearest (ties to the lower).
+    tags: the study's context-tag vocabulary ("group:tag"), in scheme order, the union over scheme versions;
+      tag_counts[i] counts ratings that chose tags[i].
+    """
+
+    grid: tuple[int, int] = (5, 5)
+    valence_bins: tuple[float, ...] = ()
+    arousal_bins: tuple[float, ...] = ()
+    bins_from: str = "grid"  # "points" (the instrument's own points) or "grid"
+    tags: tuple[str, ...] = field(default_factory=tuple)
+
+    def grid_edges(self) -> dict[str, list[float]]:
+        return {
+            dim: [round(-1 + 2 * i / n, 12) for i in range(n + 1)]
+            for dim, n in (("valence", self.grid[0]), ("arousal", self.grid[1]))
+        }
+
+    def as_dict(self) -> dict:
+        return {**asdict(self), "grid_edges": self.grid_edges()}
+
+
+def _f(name: str, type_: pa.DataType, doc: str, nullable: bool = True) -> pa.Field:
+    return pa.field(name, type_, nullable=nullable, metadata={"description": doc})
+
+
+SPLIT_DOC = "train, validation or test; assigned per filmed participant (per clip when none), seeded"
+TS = pa.timestamp("us", tz="UTC")
+
+
+def ratings_schema(layout: Layout) -> pa.Schema:
+    return pa.schema(
+        [
+            _f(
+                "rating_id",
+                pa.int64(),
+                "The rating's id (unique; stable across versions of the export).",
+                False,
+            ),
+            _f("clip_id", pa.int64(), "The rated clip (clips.clip_id).", False),
+            _f("annotator_id", pa.string(), "Salted annotator id (annotators.annotator_id).", False),
+            _f("scheme_version", pa.int32(), "The rating scheme version the annotator was shown.", False),
+            _f("valence", pa.float64(), "Valence on the canonical scale [-1, 1]; null when cannot_judge."),
+            _f("arousal", pa.float64(), "Arousal on the canonical scale [-1, 1]; null when cannot_judge."),
+            _f("cannot_judge", pa.bool_(), "The annotator said the clip could not be judged.", False),
+            _f(
+                "cannot_judge_reason",
+                pa.string(),
+                "The annotator's free-text reason; null unless the export includes free text.",
+            ),
+            _f("valence_raw", pa.float64(), "Valence as given on the instrument (see instrument, scale_*)."),
+            _f("arousal_raw", pa.float64(), "Arousal as given on the instrument (see instrument, scale_*)."),
+            _f("instrument", pa.string(), "sam (points), grid (2-D affect grid, points) or slider.", False),
+            _f("scale_points", pa.int16(), "Points of the sam or grid scale; null for a slider."),
+            _f("scale_min", pa.float64(), "Lowest raw value of the scale (1, or -1 for a slider).", False),
+            _f("scale_max", pa.float64(), "Highest raw value (points, or 1 for a slider); maps to 1.", False),
+            _f("valence_confidence", pa.int16(), "Confidence in the valence rating, 1..confidence_points."),
+            _f("arousal_confidence", pa.int16(), "Confidence in the arousal rating, 1..confidence_points."),
+            _f("confidence_points", pa.int16(), "Points of the confidence scale; null when not asked."),
+            _f("context_tags", pa.list_(pa.string()), "Context tags chosen (group:tag), sorted.", False),
+            _f("context_note", pa.string(), "Free-text note; null unless the export includes free text."),
+            _f("time_on_task_ms", pa.int64(), "Milliseconds from the clip being shown to the submit.", False),
+            _f("watched_fraction", pa.float64(), "Fraction of the clip's duration played, 0..1.", False),
+            _f("created_at", TS, "When the rating was submitted (UTC).", False),
+            _f("split", pa.string(), SPLIT_DOC, False),
+        ]
+    )
+
+
+def _hist_doc(what: str) -> str:
+    return f"{what}; null when the clip has no judged rating."
+
+
+def clip_labels_schema(layout: Layout) -> pa.Schema:
+    cells = layout.grid[0] * layout.grid[1]
+    nv, na, nt = len(layout.valence_bins), len(layout.arousal_bins), len(layout.tags)
+    rating = pa.struct(
+        [
+            pa.field("rating_id", pa.int64(), nullable=False),
+            pa.field("annotator_id", pa.string(), nullable=False),
+            pa.field("valence", pa.float64()),
+            pa.field("arousal", pa.float64()),
+            pa.field("valence_confidence", pa.int16()),
+            pa.field("arousal_confidence", pa.int16()),
+            pa.field("cannot_judge", pa.bool_(), nullable=False),
+        ]
+    )
+    return pa.schema(
+        [
+            _f("clip_id", pa.int64(), "The clip (clips.clip_id).", False),
+            _f("split", pa.string(), SPLIT_DOC, False),
+            _f("n_ratings", pa.int32(), "Ratings that count, cannot-judge included.", False),
+            _f("n_annotators", pa.int32(), "Distinct annotators among them.", False),
+            _f("n_cannot_judge", pa.int32(), "Ratings that said the clip could not be judged.", False),
+            _f("valence_mean", pa.float64(), "Mean valence of the judged ratings; null when none."),
+            _f("valence_sd", pa.float64(), "Sample sd (n - 1) of valence; null below 2 judged ratings."),
+            _f("arousal_mean", pa.float64(), "Mean arousal of the judged ratings; null when none."),
+            _f("arousal_sd", pa.float64(), "Sample sd (n - 1) of arousal; null below 2 judged ratings."),
+            _f(
+                "covariance",
+                pa.list_(pa.float64(), 4),
+                "Sample covariance (n - 1) of (valence, arousal), row-major [vv, va, av, aa]; null below 2.",
+            ),
+            _f("hist2d_counts", pa.list_(pa.int32(), cells), _hist_doc("Judged ratings per grid cell")),
+            _f(
+                "hist2d",
+                pa.list_(pa.float64(), cells),
+                _hist_doc("hist2d_counts / judged ratings (sums to 1)"),
+            ),
+            _f("hist2d_entropy", pa.float64(), _hist_doc("Shannon entropy of hist2d in bits")),
+            _f("valence_hist_counts", pa.list_(pa.int32(), nv), _hist_doc("Judged ratings per valence bin")),
+            _f("valence_hist", pa.list_(pa.float64(), nv), _hist_doc("valence_hist_counts normalised")),
+            _f("arousal_hist_counts", pa.list_(pa.int32(), na), _hist_doc("Judged ratings per arousal bin")),
+            _f("arousal_hist", pa.list_(pa.float64(), na), _hist_doc("arousal_hist_counts normalised")),
+            _f(
+                "tag_counts",
+                pa.list_(pa.int32(), nt),
+                "Ratings that chose each tag (order: the tags list).",
+                False,
+            ),
+            _f("tag_proportions", pa.list_(pa.float64(), nt), "tag_counts / n_ratings.", False),
+            _f(
+                "valence_confidence_mean",
+                pa.float64(),
+                "Mean valence confidence rescaled to [0, 1] ((c - 1) / (points - 1)); null when none given.",
+            ),
+            _f("arousal_confidence_mean", pa.float64(), "As valence_confidence_mean, for arousal."),
+            _f(
+                "report_valence_sd",
+                pa.float64(),
+                "The clip's valence sd in the latest agreement report (see the card); null if not in it.",
+            ),
+            _f("report_arousal_sd", pa.float64(), "As report_valence_sd, for arousal."),
+            _f("ratings", pa.list_(rating), "Every rating of the clip, by rating_id.", False),
+            _f("aggregation", pa.string(), "How the distribution was aggregated: " + AGGREGATION, False),
+        ]
+    )
+
+
+def clips_schema(layout: Layout) -> pa.Schema:
+    return pa.schema(
+        [
+            _f("clip_id", pa.int64(), "The clip's id.", False),
+            _f("participant_id", pa.string(), "Salted id of the filmed participant; null when none."),
+            _f("duration_s", pa.float64(), "Duration in seconds.", False),
+            _f("fps", pa.float64(), "Frames per second.", False),
+            _f("width", pa.int32(), "Frame width in pixels.", False),
+            _f("height", pa.int32(), "Frame height in pixels.", False),
+            _f("size_bytes", pa.int64(), "Size of the media file in bytes.", False),
+            _f("container", pa.string(), "Container format.", False),
+            _f("video_codec", pa.string(), "Video codec."),
+            _f("has_audio", pa.bool_(), "The clip has an audio track.", False),
+            _f("media_sha256", pa.string(), "SHA-256 of the media file.", False),
+            _f(
+                "media_file",
+                pa.string(),
+                "Path of the media inside the export (media/...); null unless media were included and the "
+                "participant's consent allows sharing.",
+            ),
+            _f("split", pa.string(), SPLIT_DOC, False),
+            _f(
+                "split_group",
+                pa.string(),
+                "What the split was assigned by: the participant_id, else clip:<id>.",
+                False,
+            ),
+        ]
+    )
+
+
+def annotators_schema(layout: Layout) -> pa.Schema:
+    return pa.schema(
+        [
+            _f("annotator_id", pa.string(), "Salted annotator id.", False),
+            _f("joined_via", pa.string(), "account, invite or crowd.", False),
+            _f("n_ratings", pa.int32(), "Ratings that count in this export.", False),
+            _f("n_cannot_judge", pa.int32(), "Of which cannot-judge.", False),
+            _f(
+                "valence_r_loo",
+                pa.float64(),
+                "From the latest agreement report: correlation of the annotator's valence ratings with the mean "
+                "of the others on the same clips; null if not in the report.",
+            ),
+            _f("arousal_r_loo", pa.float64(), "As valence_r_loo, for arousal."),
+            _f(
+                "valence_alpha_without",
+                pa.float64(),
+                "From the latest agreement report: Krippendorff's alpha (interval) of valence without this "
+                "annotator; null if not in the report.",
+            ),
+            _f("arousal_alpha_without", pa.float64(), "As valence_alpha_without, for arousal."),
+        ]
+    )
+
+
+SCHEMAS = {
+    "ratings": ratings_schema,
+    "clip_labels": clip_labels_schema,
+    "clips": clips_schema,
+    "annotators": annotators_schema,
+}
+
+
+def schemas(layout: Layout) -> dict[str, pa.Schema]:
+    return {name: make(layout) for name, make in SCHEMAS.items()}
