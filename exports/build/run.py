@@ -24,8 +24,10 @@ from .manifest import FORMAT, file_entry, write_manifest
 from .writers import TableWriter
 
 Progress = Callable[[float, str], None]
-RATING_BATCH = 50_000
-CLIP_BATCH = 20_000
+RATING_BATCH = (
+    10_000  # rows per batch where rows are fetched (SQLite, a cursor); COPY: source.CSV_BLOCK_BYTES
+)
+CLIP_BATCH = 10_000
 RATINGS_END = 0.8  # of the progress bar: the ratings pass up to here, then the clips
 ANNOTATORS_SPLIT = "full"
 
@@ -243,5 +245,7 @@ def _key(table: str) -> list[str]:
 
 
 def build_folder(export: Export, folder: Path, progress: Progress | None = None) -> dict:
-    """Write the export's folder (which must exist and be empty); returns the manifest."""
+    """Write the export's folder (which must exist and be empty); returns the manifest. `progress` must not
+    use the default database connection when the build reads in its own snapshot (source.private_snapshot():
+    PostgreSQL outside a transaction), since a COPY holds it: exports.services saves through another one."""
     return Build(export, folder, progress or (lambda fraction, message: None)).run()
