@@ -82,9 +82,14 @@ class Build:
         self.progress(0.93, "checksums")
         manifest = self._manifest(files, withdrawals)
         self.progress(0.96, "dataset card")
-        for write in (card.write_card, croissant.write_croissant):
-            path = write(self.folder, export=self.export, manifest=manifest)
-            manifest["files"].append(file_entry(self.folder, path.relative_to(self.folder).as_posix()))
+        # both see the manifest without their own two files (the export contract)
+        written = [
+            write(self.folder, export=self.export, manifest=manifest)
+            for write in (card.write_card, croissant.write_croissant)
+        ]
+        manifest["files"] += [
+            file_entry(self.folder, path.relative_to(self.folder).as_posix()) for path in written
+        ]
         write_manifest(self.folder, manifest)
         return manifest
 

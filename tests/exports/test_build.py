@@ -15,7 +15,7 @@ from exports.tables import SPLIT_NAMES, csv_columns, schemas
 from exports.tables import Layout as _Layout
 from labeling.models import Clip, Participant
 from labeling.scheme import validate_spec
-from labeling.services import agreement_run_now, participant_withdraw
+from labeling.services import agreement_run_now, participant_withdraw, study_scheme_update
 from tests.exports.conftest import (
     SECRET_TEXTS,
     add_ratings,
@@ -416,3 +416,57 @@ def test_media_are_copied_only_with_consent_and_only_when_asked(rated, media_roo
         else:
             assert c["media_file"] is None
     assert manifest_of(shared)["media_included"] == len(theirs & {c["clip_id"] for c in clips}) > 0
+
+
+def test_a_study_without_labels_exports_empty_tables(study, exports_root):
+    export = build(study, formats=["csv"])
+    assert export.row_counts == {"ratings": 0, "clip_labels": 0, "clips": 0, "annotators": 0}
+    for name in ("ratings", "clip_labels", "clips", "annotators"):
+        assert read_table(export, name).num_rows == 0
+    manifest = manifest_of(export)
+    assert manifest["splits"]["clips"] == {"train": 0, "validation": 0, "test": 0}
+    assert len(manifest["files"]) == 2 * 10 + 2  # 10 parquet + 10 csv, the card and croissant.json
+
+
+def test_scheme_versions_mix_instruments_and_extend_the_vocabulary(rated):
+    first_tags = manifest_of(build(rated))["layout"]["tags"]
+    spec = validate_spec(
+        {
+            "instrument": "slider",
+            "ask_confidence": True,
+            "confidence_points": 3,
+            "context_groups": [
+                {"name": "setting", "tags": ["home", "garden"]},
+                {"name": "light", "tags": ["dark", "bright"]},
+            ],
+        }
+    )
+    assert study_scheme_update(study=rated, spec=spec).version == 2
+    newcomer = MembershipFactory(study=rated)
+    for x in (-0.55, 0.2, 0.999, -1.0):
+        rate_next(
+            newcomer,
+            valence=x,
+            arousal=-x,
+            valence_confidence=3,
+            arousal_confidence=1,
+            context_tags=["light:dark", "setting:garden"],
+        )
+    export = build(rated, grid=[4, 4])
+    manifest = manifest_of(export)
+    layout = manifest["layout"]
+    assert layout["bins_from"] == "grid"
+    assert layout["tags"] == [*first_tags, "setting:garden", "light:dark", "light:bright"]
+    assert [(v["version"], v["n_ratings"]) for v in manifest["scheme_versions"]] == [(1, 26), (2, 4)]
+    ratings = read_table(export, "ratings").to_pylist()
+    slider = [r for r in ratings if r["scheme_version"] == 2]
+    assert {
+        (r["instrument"], r["scale_points"], r["scale_min"], r["scale_max"], r["confidence_points"])
+        for r in slider
+    } == {("slider", None, -1.0, 1.0, 3)}
+    assert {
+        (r["instrument"], r["scale_points"], r["scale_min"], r["scale_max"])
+        for r in ratings
+        if r["scheme_version"] == 1
+    } == {("sam", 9, 1.0, 9.0)}
+    check_labels_against_ratings(export)
