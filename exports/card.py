@@ -113,6 +113,38 @@ def _data_bytes(facts: Facts, table: str, split: str) -> int:
     return sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
 
 
+def type_name(type_: pa.DataType) -> str:
+    """A column's type in the docs' words: int64, float64[25] (fixed length), list<string>, struct<...>."""
+    if pa.types.is_dictionary(type_):
+        return type_name(type_.value_type)
+    if pa.types.is_fixed_size_list(type_):
+        return f"{type_name(type_.value_type)}[{type_.list_size}]"
+    if pa.types.is_list(type_):
+        return f"list<{type_name(type_.value_type)}>"
+    if pa.types.is_struct(type_):
+        return "struct<" + ", ".join(f"{f.name}: {type_name(f.type)}" for f in type_) + ">"
+    if pa.types.is_timestamp(type_):
+        return f"timestamp[{type_.unit}, {type_.tz}]"
+    return HF_DTYPES.get(str(type_), str(type_))
+
+
+def columns_markdown(schema: pa.Schema) -> str:
+    """A table's columns as a Markdown table (the card and docs/exports.md, where a test holds it to the
+    schema)."""
+    return table(
+        ["column", "type", "null", "meaning"],
+        [
+            [
+                f"`{f.name}`",
+                f"`{type_name(f.type)}`",
+                "yes" if f.nullable else "never",
+                (f.metadata or {}).get(b"description", b"").decode().replace("|", "\\|"),
+            ]
+            for f in schema
+        ],
+    )
+
+
 def one_line(text: str) -> str:
     """Researcher text for a single line: every run of whitespace (line breaks included) is one space."""
     return " ".join(str(text).split())
@@ -221,8 +253,7 @@ def _intro(f: Facts) -> str:
             f"{f.rows('clip_labels')} clips, {f.rows('ratings')} ratings, {f.rows('annotators')} annotators.",
             "",
             "The files, their sizes and sha256 are listed in `manifest.json`; `croissant.json` describes the same "
-            "tables in MLCommons Croissant. Column by column, the tables are documented in the platform's "
-            "docs/exports.md and in each Parquet file's schema (field metadata `description`).",
+            "tables in MLCommons Croissant. Every column is described under Composition.",
         ]
     )
 
@@ -304,9 +335,14 @@ def _composition(f: Facts) -> str:
         else "equal-width bins (a slider, or instruments that differ between scheme versions); these are "
         "their centres"
     )
+    rule = (
+        "A rating falls in the bin of its own point"
+        if lay.bins_from == "points"
+        else "A rating falls in the bin that holds it, with the 2-D histogram's rule (bin i covers "
+        "[edge i, edge i+1), the last includes 1)"
+    )
     parts.append(
-        f"**The 1-D histograms** (`valence_hist`, `arousal_hist`) are on {source}. A rating falls in the bin "
-        "whose value is nearest (ties to the lower):\n\n"
+        f"**The 1-D histograms** (`valence_hist`, `arousal_hist`) are on {source}. {rule}:\n\n"
         f"- valence bins: {', '.join(_nice(x) for x in lay.valence_bins) or 'none'}\n"
         f"- arousal bins: {', '.join(_nice(x) for x in lay.arousal_bins) or 'none'}"
     )
@@ -315,6 +351,12 @@ def _composition(f: Facts) -> str:
         "**Context tags** (`tag_counts[i]` and `tag_proportions[i]` count the ratings that chose tag i; the "
         "vocabulary is the study's, group:tag, in scheme order, the union over its scheme versions):\n\n"
         + fence(tag_lines)
+    )
+    tables = schemas(lay)
+    parts.append(
+        "**Columns.** Each table's columns, their types (a fixed-length list shows its length) and meaning; "
+        "the same descriptions are in each Parquet file's schema (field metadata `description`).\n\n"
+        + "\n\n".join(f"`{t}`:\n\n{columns_markdown(tables[t])}" for t in CONFIG_ORDER)
     )
     judged = ", ".join(f"{n}: {c}" for n, c in f.judged_per_clip.items()) or "no clips"
     parts.append(

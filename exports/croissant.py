@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from pathlib import Path
+from collections import Counter
+from pathlib import Path, PurePosixPath
 
 import pyarrow as pa
 
@@ -102,6 +103,15 @@ DATA_TYPES = {
     "large_string": "sc:Text",
 }
 SPLITS_RS = "splits"
+VIDEO_TYPES = {
+    ".mp4": "video/mp4",
+    ".m4v": "video/mp4",
+    ".webm": "video/webm",
+    ".mov": "video/quicktime",
+    ".mkv": "video/x-matroska",
+    ".avi": "video/x-msvideo",
+    ".ogv": "video/ogg",
+}
 
 
 def _data_type(type_: pa.DataType) -> str:
@@ -200,16 +210,21 @@ def distribution(facts: Facts) -> list[dict]:
                     "includes": f"data/{table}/*.parquet",
                 }
             )
-    if facts.media_files:
+    media = Counter(
+        PurePosixPath(f["path"]).suffix.lower()
+        for f in facts.manifest.get("files", [])
+        if f["path"].startswith("media/")
+    )
+    for suffix, n in sorted(media.items()):
         out.append(
             {
                 "@type": "cr:FileSet",
-                "@id": "media",
-                "name": "media",
-                "description": f"{facts.media_files} video clips whose filmed participants consented to sharing, "
-                "named as in clips.media_file; each clip's sha256 is clips.media_sha256.",
-                "encodingFormat": "video/mp4",
-                "includes": "media/*",
+                "@id": f"media{suffix}",
+                "name": f"media{suffix}",
+                "description": f"{n} video clips whose filmed participants consented to sharing, named as in "
+                "clips.media_file; each clip's sha256 is clips.media_sha256 (and in manifest.json).",
+                "encodingFormat": VIDEO_TYPES.get(suffix, "application/octet-stream"),
+                "includes": f"media/*{suffix}",
             }
         )
     return out
