@@ -504,6 +504,9 @@ def _agreement(f: Facts) -> str:
                     "",
                 ]
             )
+    mixed = (result.get("notes") or {}).get("mixed_instruments")
+    if mixed:
+        fresh += f" Note: {inline(mixed)}"
     policies = "\n".join(
         f"- {r['dimension']}: {inline(r['icc_policy'] or 'no ICC')}" for r in agreement_rows(rep)
     )
@@ -636,6 +639,8 @@ print(crowd[["task", "worker", "label"]].head())
 
 
 def _loading(f: Facts) -> str:
+    if not f.splits_with_rows.get("clip_labels"):
+        return "## Load it\n\nThis export holds no ratings: there is nothing to load."
     return "\n\n".join(
         [
             "## Load it",
