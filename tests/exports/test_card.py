@@ -239,3 +239,15 @@ def test_empty_splits_are_left_out_of_the_header_and_named(rated, exports_root, 
     datasets = hf_datasets(monkeypatch)
     loaded = datasets.load_dataset(str(folder), "clip_labels", cache_dir=str(tmp_path / "cache"))
     assert set(loaded) == {"train"} and loaded["train"].num_rows == 12
+
+
+def test_the_card_and_croissant_say_what_the_researcher_opted_into(rated, exports_root):
+    _, folder = build(rated)
+    text = " ".join((folder / "README.md").read_text().split())
+    assert "salted per export" in text and "Free-text notes and cannot-judge reasons are left out" in text
+    _, folder = build(rated, include_free_text=True, stable_salt=True)
+    text = " ".join((folder / "README.md").read_text().split())
+    croissant = json.loads((folder / "croissant.json").read_text())
+    for said in (text, croissant["rai:personalSensitiveInformation"][0]):
+        assert "salted with one salt kept for the study's series of releases" in said
+        assert "Free-text notes and cannot-judge reasons are included in this export" in said
