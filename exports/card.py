@@ -41,6 +41,7 @@ from .facts import (
     LIMITATIONS,
     OUT_OF_SCOPE,
     PERCEIVED_AFFECT,
+    TABLE_ROWS,
     Facts,
     agreement_rows,
     gather,
@@ -68,12 +69,6 @@ SIZE_CATEGORIES = [
     (1_000_000_000, "100M<n<1B"),
 ]
 HF_DTYPES = {"double": "float64", "float": "float32", "halffloat": "float16"}
-TABLE_ROWS = {
-    "ratings": "one row per submitted rating that counts (cannot-judge ratings included)",
-    "clip_labels": "one row per rated clip: the distribution of its ratings (the training table)",
-    "clips": "one row per clip that has a rating in this export: media facts, split and split group",
-    "annotators": "one row per annotator with a rating in this export: how they joined, counts, reliability",
-}
 
 
 # --- Hugging Face header ------------------------------------------------------------------------------------

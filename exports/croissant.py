@@ -33,6 +33,7 @@ from .facts import (
     LIMITATIONS,
     OUT_OF_SCOPE,
     PERCEIVED_AFFECT,
+    TABLE_ROWS,
     Facts,
     agreement_rows,
     gather,
@@ -273,24 +274,12 @@ def record_sets(facts: Facts) -> list[dict]:
                 "@type": "cr:RecordSet",
                 "@id": table,
                 "name": table,
-                "description": f"{facts.rows(table)} rows. " + TABLE_DOCS[table],
+                "description": f"{facts.rows(table)} rows: {TABLE_ROWS[table]}.",
                 "key": [{"@id": f"{table}/{k}"} for k in key],
                 "field": [_field(table, f, source) for f in schema],
             }
         )
     return out
-
-
-TABLE_DOCS = {
-    "ratings": "One row per submitted rating that counts, cannot-judge included: canonical and raw values, "
-    "confidences, context tags, time on task. Maps onto (task, worker, label) as clip_id, annotator_id, "
-    "valence (or arousal).",
-    "clip_labels": "One row per rated clip: the distribution of its ratings (means, sds, covariance, 2-D and "
-    "1-D histograms, tag counts, every rating). The training table.",
-    "clips": "One row per clip with a rating: media facts, salted participant id, split and split group.",
-    "annotators": "One row per annotator with a rating: salted id, how they joined, counts, reliability "
-    "from the agreement report. No username, e-mail, crowd id, user agent or free text.",
-}
 
 
 def _agreement_texts(facts: Facts) -> list[str]:

@@ -29,6 +29,16 @@ DATA_AGREEMENT = (
     "researchers for it before using or passing on the data."
 )
 
+TABLE_ROWS = {
+    "ratings": "one row per submitted rating that counts (cannot-judge ratings included): canonical and raw "
+    "values, confidences, context tags, time on task; (task, worker, label) = (clip_id, annotator_id, valence)",
+    "clip_labels": "one row per rated clip: the distribution of its ratings and every rating (the training "
+    "table)",
+    "clips": "one row per clip that has a rating in this export: media facts, salted participant id, split and "
+    "split group",
+    "annotators": "one row per annotator with a rating in this export: salted id, how they joined, counts, "
+    "reliability from the agreement report; no username, e-mail, crowd id, user agent or free text",
+}
 PERCEIVED_AFFECT = (
     "These labels are perceived affect in context, under uncertainty: how pleasant or unpleasant (valence) "
     "and how calm or excited (arousal) the person in a clip seemed to each annotator, given what the clip "
