@@ -251,3 +251,30 @@ def test_the_card_and_croissant_say_what_the_researcher_opted_into(rated, export
     for said in (text, croissant["rai:personalSensitiveInformation"][0]):
         assert "salted with one salt kept for the study's series of releases" in said
         assert "Free-text notes and cannot-judge reasons are included in this export" in said
+
+
+def test_mixed_scheme_versions_each_with_their_scale_and_grid_bins(
+    rated, exports_root, monkeypatch, tmp_path
+):
+    """A slider version after the 9-point SAM: both listed with their mappings; the 1-D histograms fall back
+    to the grid's bins, and the declared lengths follow."""
+    from labeling.services.studies import study_scheme_update
+
+    study_scheme_update(study=rated, spec={**DEFAULT_SPEC, "instrument": "slider"})
+    ClipFactory.create_batch(2, study=rated)
+    for member in MembershipFactory.create_batch(3, study=rated):
+        for _ in range(2):
+            rate_next(member, valence=0.3, arousal=-0.55, context_tags=[])
+    _, folder = build(rated, grid=[4, 3])
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["layout"]["bins_from"] == "grid"
+    text = (folder / "README.md").read_text(encoding="utf-8")
+    assert "**Scheme version 1** (36 ratings in this export): instrument `sam`" in text
+    assert "**Scheme version 2** (6 ratings in this export): instrument `slider`" in text
+    assert "valence bins: -0.75, -0.25, 0.25, 0.75" in text and "arousal bins: -0.666667, 0, 0.666667" in text
+    features = {f["name"]: f for f in header_of(folder)["dataset_info"][0]["features"]}
+    assert features["valence_hist"] == {"name": "valence_hist", "list": "float64", "length": 4}
+    assert features["hist2d"]["length"] == 12
+    datasets = hf_datasets(monkeypatch)
+    loaded = datasets.load_dataset(str(folder), "clip_labels", cache_dir=str(tmp_path / "cache"))
+    assert sum(ds.num_rows for ds in loaded.values()) == 14
