@@ -31,6 +31,7 @@ from labeling.scheme import (
     MIDDLE,
     PROMPTS,
 )
+from labeling.services.annotations import FULL_VIEW_FRACTION
 
 from .facts import (
     AI_ACT,
@@ -45,6 +46,7 @@ from .facts import (
     Facts,
     agreement_rows,
     gather,
+    num,
     salt_text,
 )
 from .models import Export
@@ -215,10 +217,6 @@ def table(head: list[str], rows: list[list[object]]) -> str:
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
-
-
-def num(value: object, digits: int = 3) -> str:
-    return "n/a" if value is None else f"{value:.{digits}f}" if isinstance(value, float) else str(value)
 
 
 def _nice(value: float) -> str:
@@ -439,7 +437,8 @@ def _collection(f: Facts) -> str:
         "platform's queue gave them (breadth-first towards K annotators per clip), never seeing another "
         "annotator's ratings. "
         + (
-            "The clip had to be played to the end (at least 95% of its duration) before a rating was accepted; "
+            f"The clip had to be played to the end (at least {FULL_VIEW_FRACTION:.0%} of its duration) before a "
+            "rating was accepted; "
             if s.require_full_view
             else "Playing the clip to the end was not required; "
         )

@@ -37,6 +37,7 @@ from .facts import (
     Facts,
     agreement_rows,
     gather,
+    num,
 )
 from .models import Export
 from .tables import KEYS, SPLIT_NAMES, TABLES, schemas
@@ -297,14 +298,13 @@ def _agreement_texts(facts: Facts) -> list[str]:
         for level in ("interval", "ordinal"):
             a = row[f"alpha_{level}"]
             if a.get("estimate") is not None:
-                parts.append(
-                    f"Krippendorff's alpha ({level}) {a['estimate']:.3f} "
-                    f"[{a.get('low') if a.get('low') is None else round(a['low'], 3)}, "
-                    f"{a.get('high') if a.get('high') is None else round(a['high'], 3)}]"
-                )
+                ci = f"{100 * a.get('confidence', 0.95):.0f}% CI [{num(a.get('low'))}, {num(a.get('high'))}]"
+                parts.append(f"Krippendorff's alpha ({level}) {num(a['estimate'])}, {ci}")
         for name, form in row["icc"].items():
             if form.get("value") is not None:
-                parts.append(f"{name} {form['value']:.3f}")
+                parts.append(
+                    f"{name} {num(form['value'])} [{num(form.get('ci_low'))}, {num(form.get('ci_high'))}]"
+                )
         out.append(f"{row['dimension']}: " + ("; ".join(parts) or "not computable") + ".")
     return out
 

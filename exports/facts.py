@@ -291,6 +291,11 @@ def gather(folder: Path, *, export: Export, manifest: dict) -> Facts:
     )
 
 
+def num(value: object, digits: int = 3) -> str:
+    """A figure for the text: a float to `digits` decimals, None as n/a."""
+    return "n/a" if value is None else f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+
+
 def agreement_rows(report: dict) -> list[dict[str, Any]]:
     """Per dimension: α interval and ordinal with their intervals, and the ICC forms the report recommends."""
     rows = []
