@@ -411,7 +411,8 @@ def _scheme(f: Facts) -> str:
             "The scheme exactly as stored (context groups, tags and labels as annotators saw them):",
             "",
         ]
-        lines.append(fence(json.dumps(spec, indent=2, ensure_ascii=False), "json"))
+        # keys sorted: PostgreSQL's jsonb does not keep their order (lists, which carry it, keep theirs)
+        lines.append(fence(json.dumps(spec, indent=2, ensure_ascii=False, sort_keys=True), "json"))
         out.append("\n".join(lines))
     return "\n\n".join(out) or "No scheme version has ratings in this export."
 

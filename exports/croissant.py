@@ -323,7 +323,7 @@ def _protocol(facts: Facts) -> list[str]:
     for entry in facts.scheme_versions:
         out.append(
             f"Scheme version {entry['version']} ({entry.get('n_ratings')} ratings), verbatim: "
-            + json.dumps(entry["spec"], ensure_ascii=False)
+            + json.dumps(entry["spec"], ensure_ascii=False, sort_keys=True)
         )
     return out
 
