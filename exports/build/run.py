@@ -24,8 +24,10 @@ from .manifest import FORMAT, file_entry, write_manifest
 from .writers import TableWriter
 
 Progress = Callable[[float, str], None]
-RATING_BATCH = 50_000
-CLIP_BATCH = 20_000
+RATING_BATCH = (
+    10_000  # rows per batch where rows are fetched (SQLite, a cursor); COPY: source.CSV_BLOCK_BYTES
+)
+CLIP_BATCH = 10_000
 RATINGS_END = 0.8  # of the progress bar: the ratings pass up to here, then the clips
 ANNOTATORS_SPLIT = "full"
 
@@ -80,9 +82,14 @@ class Build:
         self.progress(0.93, "checksums")
         manifest = self._manifest(files, withdrawals)
         self.progress(0.96, "dataset card")
-        for write in (card.write_card, croissant.write_croissant):
-            path = write(self.folder, export=self.export, manifest=manifest)
-            manifest["files"].append(file_entry(self.folder, path.relative_to(self.folder).as_posix()))
+        # both see the manifest without their own two files (the export contract)
+        written = [
+            write(self.folder, export=self.export, manifest=manifest)
+            for write in (card.write_card, croissant.write_croissant)
+        ]
+        manifest["files"] += [
+            file_entry(self.folder, path.relative_to(self.folder).as_posix()) for path in written
+        ]
         write_manifest(self.folder, manifest)
         return manifest
 
@@ -243,5 +250,7 @@ def _key(table: str) -> list[str]:
 
 
 def build_folder(export: Export, folder: Path, progress: Progress | None = None) -> dict:
-    """Write the export's folder (which must exist and be empty); returns the manifest."""
+    """Write the export's folder (which must exist and be empty); returns the manifest. `progress` must not
+    use the default database connection when the build reads in its own snapshot (source.private_snapshot():
+    PostgreSQL outside a transaction), since a COPY holds it: exports.services saves through another one."""
     return Build(export, folder, progress or (lambda fraction, message: None)).run()
