@@ -21,6 +21,7 @@ urlpatterns = [
     ),
     path("api/ping/", PingView.as_view(), name="api-ping"),  # the benchmark floor (annotator/health.py)
     path("api/", include("labeling.api.urls")),
+    path("api/", include("exports.urls")),
     path("media/", include("labeling.media.urls")),
     path("studies/", include("labeling.urls")),
     path("", include("annotator.site_urls")),

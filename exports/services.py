@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import logging
 import secrets
+import shutil
 
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 
-from labeling.errors import Unavailable
+from labeling.errors import Conflict, Unavailable
 from labeling.models import Study
 from labeling.selectors import annotations_for_analysis
 
 from .models import Export
 from .params import parse_parameters
+from .selectors import export_folder
 
 logger = logging.getLogger(__name__)
 
@@ -76,3 +78,31 @@ def export_build(*, export_id: int, progress=None, final_attempt: bool = True) -
     None returned. `progress(fraction, message)` is called as the build goes (besides the saved progress).
     Implemented in exports/build/ (issue 8)."""
     raise NotImplementedError
+
+
+STILL_BUILDING = (
+    "Export v{version} is still being built ({status}); it can be deleted once it has finished or failed."
+)
+
+
+def export_delete(*, export: Export) -> None:
+    """Delete a finished or failed export: its folder, then its row. One still pending or running is a
+    Conflict (its build would write a folder nobody owns), and nothing is changed. Deleting twice is no error."""
+    current = Export.objects.filter(pk=export.pk).first()
+    if current is None:
+        return
+    if current.status in Export.OPEN:
+        status = current.get_status_display().lower()
+        raise Conflict(STILL_BUILDING.format(version=current.version, status=status))
+    folder = export_folder(current)
+    if folder is not None:
+        # Moved aside first (one rename: a concurrent delete finds nothing to move), so no download ever
+        # reads half a folder; then removed. The build never touches a done or failed export again.
+        trash = folder.with_name(f".deleting-{folder.name}-{secrets.token_hex(4)}")
+        try:
+            folder.rename(trash)
+        except FileNotFoundError:
+            pass
+        else:
+            shutil.rmtree(trash)
+    Export.objects.filter(pk=current.pk, status__in=[Export.Status.DONE, Export.Status.FAILED]).delete()
