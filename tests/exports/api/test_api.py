@@ -7,7 +7,7 @@ from django.utils import timezone
 from exports import services
 from exports.models import Export
 from exports.params import DEFAULTS
-from tests.exports.api.conftest import api, finish_by_hand
+from tests.exports.helpers import api, finish_by_hand
 
 pytestmark = pytest.mark.django_db
 

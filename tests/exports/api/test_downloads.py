@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from exports import services
 from exports.models import Export
-from tests.exports.api.conftest import FILES, api, finish_by_hand
+from tests.exports.helpers import FILES, api, finish_by_hand
 
 pytestmark = pytest.mark.django_db
 
