@@ -4,7 +4,9 @@ the whole folder as one zip, streamed as it is written.
 The zip is written entry by entry into a small buffer that the response drains as it goes: nothing is built
 in memory or on disk first, whatever the export's size. Entries are stored, not compressed (Parquet is
 compressed already), ZIP64 where a file needs it, under one top folder `<study-slug>-v<version>/`, with the
-time the export finished as every entry's date, so the same export always zips to the same bytes.
+time the export finished as every entry's date, so the same export always zips to the same bytes. Each
+file's sha256 is checked as it streams: a damaged one ends the stream (the client's zip is then broken, never
+quietly wrong).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from .build.manifest import sha256_of
 from .models import Export
 
 BLOCK = 1024 * 1024
@@ -49,18 +52,14 @@ def attachment_name(export: Export, path: str) -> str:
     return f"{top_folder(export)}-{path.replace('/', '-')}"
 
 
-def file_sha256(file: Path) -> str:
-    digest = hashlib.sha256()
-    with file.open("rb") as f:
-        while chunk := f.read(BLOCK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def etag(entry: dict, file: Path) -> str:
     """The strong ETag of one file: its sha256, from the manifest (hashed here only for a file the build
     recorded no sha256 for, which is at most manifest.json, a few kilobytes)."""
-    return f'"{entry.get("sha256") or file_sha256(file)}"'
+    return f'"{entry.get("sha256") or sha256_of(file)}"'
+
+
+class DamagedExport(RuntimeError):
+    """A file of a finished export no longer matches its manifest (raised while its zip is streamed)."""
 
 
 class _Drain:
@@ -96,10 +95,16 @@ def zip_stream(export: Export, folder: Path, entries: list[dict]) -> Iterator[by
             info.compress_type = zipfile.ZIP_STORED
             info.external_attr = 0o644 << 16
             info.file_size = file.stat().st_size  # decides ZIP64 before the data is written
+            digest = hashlib.sha256()
             with file.open("rb") as src, archive.open(info, mode="w") as dest:
                 while chunk := src.read(BLOCK):
+                    digest.update(chunk)
                     dest.write(chunk)
                     if data := out.take():
                         yield data
+            if entry.get("sha256") and digest.hexdigest() != entry["sha256"]:
+                # Too late for an error status: end the stream, so the client holds a broken zip rather than
+                # a damaged file that looks whole.
+                raise DamagedExport(f"export {export.pk}: {entry['path']} differs from its manifest sha256")
     if data := out.take():  # the last entry's descriptor and the central directory
         yield data

@@ -12,6 +12,7 @@ from labeling.models import Study
 from labeling.selectors import studies_for_researcher
 from labeling.selectors._base import BAD_ID, User
 
+from .build.manifest import MANIFEST
 from .models import Export
 
 
@@ -45,9 +46,6 @@ def export_latest(*, study: Study) -> Export:
             f"POST /api/studies/{study.pk}/exports/ (or from the study page)."
         )
     return export
-
-
-MANIFEST = "manifest.json"
 
 
 class WithdrawnData(Gone):
@@ -108,12 +106,22 @@ def export_files(*, export: Export, complete: bool = False) -> tuple[Path, list[
         raise NotFound(f"Export v{export.version}'s files are missing on the server; build a new one.")
     entries = [dict(f) for f in export.files if f.get("path") != MANIFEST]
     entries.append(next((dict(f) for f in export.files if f.get("path") == MANIFEST), {"path": MANIFEST}))
-    if complete and (missing := [e["path"] for e in entries if not (folder / e["path"]).is_file()]):
+    if complete and (damaged := [e["path"] for e in entries if not _intact(folder / e["path"], e)]):
         raise NotFound(
-            f"Export v{export.version} is incomplete on the server ({', '.join(missing[:3])} missing); "
-            "build a new one."
+            f"Export v{export.version} is damaged on the server ({', '.join(damaged[:3])} missing or not the "
+            "size its manifest says); build a new one."
         )
     return folder, entries
+
+
+def _intact(file: Path, entry: dict) -> bool:
+    """The file is there with the size its manifest entry says (a stat, no reading: sha256 is checked as the
+    zip streams it, and by the client against the ETag)."""
+    try:
+        size = file.stat().st_size
+    except OSError:
+        return False
+    return file.is_file() and size == entry.get("bytes", size)
 
 
 def export_file(*, export: Export, path: str) -> tuple[Path, dict]:
@@ -122,6 +130,8 @@ def export_file(*, export: Export, path: str) -> tuple[Path, dict]:
     folder, entries = export_files(export=export)
     entry = next((e for e in entries if e["path"] == path), None)
     file = (folder / path).resolve() if entry is not None else None
-    if file is None or not file.is_relative_to(folder) or not file.is_file():
+    if entry is None or file is None or not file.is_relative_to(folder) or not file.is_file():
         raise NotFound("No such file in this export.")
+    if not _intact(file, entry):
+        raise NotFound(f"{path} of export v{export.version} is damaged on the server; build a new one.")
     return file, entry

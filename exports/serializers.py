@@ -6,9 +6,9 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.reverse import reverse
 
+from .build.manifest import MANIFEST
 from .models import Export
 from .params import DEFAULTS, FORMATS, GRID_MAX, GRID_MIN, SEED_MAX
-from .selectors import MANIFEST
 
 
 class SplitFractionsSerializer(serializers.Serializer):

@@ -15,9 +15,8 @@ from tests.factories import ClipFactory, MembershipFactory, StudyFactory, rate_n
 
 
 @pytest.fixture(autouse=True)
-def exports_root(settings, tmp_path) -> Path:
-    settings.EXPORTS_ROOT = tmp_path / "exports"
-    return settings.EXPORTS_ROOT
+def _own_exports_root(exports_root) -> Path:
+    return exports_root
 
 
 @pytest.fixture
