@@ -57,3 +57,12 @@ def done_export(world, queued):
     """A finished export of the world's study (stand-in files)."""
     export = services.export_start(study=world["study"], parameters={}, created_by=world["researcher"])
     return finish_by_hand(export)
+
+
+@pytest.fixture
+def built_export(world, queued):
+    """An export of the world's study built for real, in this process (exports.services.export_build)."""
+    export = services.export_start(study=world["study"], parameters={"formats": ["csv"]}, enqueue=False)
+    built = services.export_build(export_id=export.pk)
+    assert built is not None and built.status == "done", built and built.error
+    return built

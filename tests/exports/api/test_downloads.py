@@ -7,14 +7,18 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import zipfile
 
+import pyarrow.parquet as pq
 import pytest
 from django.conf import settings
 from django.utils import timezone
 
 from exports import services
+from exports.downloads import DamagedExport
 from exports.models import Export
+from exports.verify import verify_folder
 from tests.exports.helpers import FILES, api, finish_by_hand
 
 pytestmark = pytest.mark.django_db
@@ -213,12 +217,30 @@ def test_a_missing_folder_or_file_is_404_not_500(done_export, client, exports_ro
     (exports_root / done_export.folder / TRAIN).unlink()
     assert client.get(file_url(done_export)).status_code == 404
     zipped = client.get(f"/api/exports/{done_export.pk}/download.zip")
-    assert zipped.status_code == 404 and f"({TRAIN} missing)" in zipped.json()["detail"]
-    import shutil
-
+    assert zipped.status_code == 404 and f"damaged on the server ({TRAIN} missing" in zipped.json()["detail"]
     shutil.rmtree(exports_root / done_export.folder)
     resp = client.get(file_url(done_export, "README.md"))
     assert resp.status_code == 404 and "missing on the server" in resp.json()["detail"]
+
+
+def test_a_file_of_another_size_than_its_manifest_says_is_not_served(done_export, client, exports_root):
+    (exports_root / done_export.folder / TRAIN).write_bytes(b"PAR1 truncated")
+    resp = client.get(file_url(done_export))
+    assert resp.status_code == 404 and "damaged on the server" in resp.json()["detail"]
+    assert client.get(f"/api/exports/{done_export.pk}/download.zip").status_code == 404
+
+
+def test_a_damaged_file_of_the_same_size_breaks_the_zip_rather_than_passing_in_it(
+    done_export, client, exports_root
+):
+    path = exports_root / done_export.folder / TRAIN
+    data = bytearray(path.read_bytes())
+    data[7] ^= 0x01
+    path.write_bytes(bytes(data))
+    resp = client.get(f"/api/exports/{done_export.pk}/download.zip")
+    assert resp.status_code == 200  # the size matches: the damage shows only as the file streams
+    with pytest.raises(DamagedExport, match=TRAIN):
+        b"".join(resp.streaming_content)
 
 
 def test_the_zip_holds_every_file_under_one_top_folder_matching_the_manifest(
@@ -279,3 +301,29 @@ def test_exports_are_never_served_by_a_public_url(done_export, client, exports_r
     rel = f"{done_export.folder}/{TRAIN}"
     for url in (f"/static/{rel}", f"/media/{rel}", f"/static/exports/{rel}", f"/media/exports/{rel}"):
         assert client.get(url).status_code == 404, url
+
+
+def test_a_real_export_zips_to_a_folder_that_verifies(built_export, client, tmp_path):
+    """The zip of a real build unpacks to a folder that matches its manifest (exports.verify), and a Parquet
+    file downloaded alone has the rows its manifest says."""
+    resp = client.get(f"/api/exports/{built_export.pk}/download.zip")
+    archive = zipfile.ZipFile(io.BytesIO(content(resp)))
+    top = f"faces-at-home-v{built_export.version}"
+    manifest = json.loads(archive.read(f"{top}/manifest.json"))
+    assert manifest["export"]["id"] == built_export.pk
+    listed = {f"{top}/{f['path']}": f for f in manifest["files"]}
+    assert set(archive.namelist()) == {*listed, f"{top}/manifest.json"}
+    for name, entry in listed.items():
+        assert hashlib.sha256(archive.read(name)).hexdigest() == entry["sha256"], name
+    archive.extractall(tmp_path / "unzipped")
+    assert verify_folder(tmp_path / "unzipped" / top) == []
+
+    ratings = next(f for f in manifest["files"] if f.get("table") == "ratings" and f.get("split") == "train")
+    one = client.get(f"/api/exports/{built_export.pk}/files/{ratings['path']}")
+    assert one["ETag"] == f'"{ratings["sha256"]}"'
+    assert pq.read_table(io.BytesIO(content(one))).num_rows == ratings["rows"]
+    csv = next(f for f in manifest["files"] if f.get("format") == "csv")
+    assert (
+        client.get(f"/api/exports/{built_export.pk}/files/{csv['path']}")["Content-Type"]
+        == "text/csv; charset=utf-8"
+    )
