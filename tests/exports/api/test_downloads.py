@@ -12,10 +12,10 @@ import zipfile
 
 import pyarrow.parquet as pq
 import pytest
-from django.conf import settings
 from django.utils import timezone
 
 from exports import services
+from exports.checks import exports_root_is_private
 from exports.downloads import DamagedExport
 from exports.models import Export
 from exports.verify import verify_folder
@@ -292,15 +292,26 @@ def test_head_of_the_zip_sends_no_body(done_export, client):
 
 
 def test_exports_are_never_served_by_a_public_url(done_export, client, exports_root):
-    """EXPORTS_ROOT lies outside MEDIA_ROOT, STATIC_ROOT and the static folders, and neither /media/ nor
-    /static/ serves a file of an export."""
-    root = settings.EXPORTS_ROOT.resolve()
-    for public in (settings.MEDIA_ROOT, settings.STATIC_ROOT, *settings.STATICFILES_DIRS):
-        public = public.resolve()
-        assert not root.is_relative_to(public) and not public.is_relative_to(root), public
+    """Neither /media/ nor /static/ serves a file of an export."""
     rel = f"{done_export.folder}/{TRAIN}"
     for url in (f"/static/{rel}", f"/media/{rel}", f"/static/exports/{rel}", f"/media/exports/{rel}"):
         assert client.get(url).status_code == 404, url
+
+
+def test_the_default_exports_root_is_private_and_a_public_one_fails_the_system_check(settings, tmp_path):
+    """EXPORTS_ROOT must lie outside MEDIA_ROOT, STATIC_ROOT and the static folders (exports.E001)."""
+    import annotator.settings as defaults
+
+    settings.EXPORTS_ROOT, settings.MEDIA_ROOT = defaults.EXPORTS_ROOT, defaults.MEDIA_ROOT
+    settings.STATIC_ROOT, settings.STATICFILES_DIRS = defaults.STATIC_ROOT, defaults.STATICFILES_DIRS
+    assert exports_root_is_private() == []
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.EXPORTS_ROOT = tmp_path / "media" / "exports"
+    assert [e.id for e in exports_root_is_private()] == ["exports.E001"]
+    settings.EXPORTS_ROOT = defaults.STATICFILES_DIRS[0] / "exports"
+    assert "STATICFILES_DIRS[0]" in exports_root_is_private()[0].msg
+    settings.EXPORTS_ROOT = tmp_path  # containing a public folder is as bad
+    assert exports_root_is_private()[0].id == "exports.E001"
 
 
 def test_a_real_export_zips_to_a_folder_that_verifies(built_export, client, tmp_path):
