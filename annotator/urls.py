@@ -24,5 +24,6 @@ urlpatterns = [
     path("api/", include("exports.urls")),
     path("media/", include("labeling.media.urls")),
     path("studies/", include("labeling.urls")),
+    path("studies/", include("exports.site_urls")),
     path("", include("annotator.site_urls")),
 ]
