@@ -66,7 +66,12 @@ def world(db, settings, tmp_path):
     annotator = MembershipFactory(study=study)
     assignment = services.assignment_claim_next(membership=annotator)
     export = finished_export(study)
-    ids = {"study_id": study.pk, "clip_id": clips[0].pk, "assignment_id": assignment.pk, "export_id": export.pk}
+    ids = {
+        "study_id": study.pk,
+        "clip_id": clips[0].pk,
+        "assignment_id": assignment.pk,
+        "export_id": export.pk,
+    }
     tokens = {
         "researcher": obtain_token(researcher.username),
         "annotator": obtain_token(annotator.user.username),
