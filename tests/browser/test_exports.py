@@ -18,17 +18,10 @@ from exports.models import Export
 from labeling.demo.simulate import simulate_annotations
 from labeling.models import Role
 from labeling.services import membership_add
+from tests.browser.helpers import log_in
 from tests.labeling.test_worker import deadline, own_broker_folder
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def log_in(page, live_server, username, password):
-    page.goto(f"{live_server.url}/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", password)
-    page.locator("form button[type=submit], form input[type=submit]").first.click()
-    page.wait_for_load_state("networkidle")
 
 
 @pytest.fixture

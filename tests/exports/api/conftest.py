@@ -28,6 +28,16 @@ def queued(monkeypatch):
 
 
 @pytest.fixture
+def broker_down(monkeypatch):
+    """The broker refuses every message (as when Redis is down)."""
+
+    def refuse(*args, **kwargs):
+        raise OSError("connection refused")
+
+    monkeypatch.setattr(build_export, "apply_async", refuse)
+
+
+@pytest.fixture
 def world(db):
     """A rated study with its researcher, one of its annotators, a crowd account of it, a researcher of
     another study, and a superuser."""

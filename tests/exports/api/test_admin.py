@@ -144,13 +144,7 @@ def test_a_staff_researcher_builds_only_their_own_studies(client, world, queued)
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_action_with_the_broker_down_says_so_and_leaves_nothing(admin_client_, world, monkeypatch):
-    from exports.tasks import build_export
-
-    def refuse(*args, **kwargs):
-        raise OSError("connection refused")
-
-    monkeypatch.setattr(build_export, "apply_async", refuse)
+def test_the_action_with_the_broker_down_says_so_and_leaves_nothing(admin_client_, world, broker_down):
     resp = admin_client_.post(
         reverse("admin:labeling_study_changelist"),
         {"action": "build_dataset_export", "_selected_action": [world["study"].pk]},

@@ -85,13 +85,7 @@ def test_a_body_that_is_not_an_object_of_parameters_is_400(world, queued, body):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_post_with_the_broker_down_is_503_and_leaves_nothing(world, monkeypatch):
-    from exports.tasks import build_export
-
-    def refuse(*args, **kwargs):
-        raise OSError("connection refused")
-
-    monkeypatch.setattr(build_export, "apply_async", refuse)
+def test_post_with_the_broker_down_is_503_and_leaves_nothing(world, broker_down):
     resp = api(world["researcher"]).post(exports_url(world["study"].pk))
     assert resp.status_code == 503 and "broker" in resp.json()["detail"]
     assert not Export.objects.exists()

@@ -133,13 +133,7 @@ def test_bad_fields_are_shown_beside_them_and_nothing_is_started(page, world, qu
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_start_with_the_broker_down_says_so_and_leaves_nothing(page, world, monkeypatch):
-    from exports.tasks import build_export
-
-    def refuse(*args, **kwargs):
-        raise OSError("connection refused")
-
-    monkeypatch.setattr(build_export, "apply_async", refuse)
+def test_the_start_with_the_broker_down_says_so_and_leaves_nothing(page, world, broker_down):
     resp = page.post(start_url(world["study"]), form(), **HTMX)
     assert resp.status_code == 200 and "the task queue (broker) is unreachable" in resp.content.decode()
     assert not Export.objects.exists()
