@@ -12,7 +12,7 @@ after it was built, 410 with when (never who).
 
 from __future__ import annotations
 
-from django.http import HttpResponse, StreamingHttpResponse
+from django.http import HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.utils.http import content_disposition_header
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -169,7 +169,7 @@ class ExportFileView(_DownloadView):
             416: OpenApiResponse(description="Range not satisfiable; `Content-Range: bytes */<size>`."),
         },
     )
-    def get(self, request: Request, export_id: int, path: str) -> HttpResponse:
+    def get(self, request: Request, export_id: int, path: str) -> HttpResponseBase:
         export = selectors.export_for_researcher(user=request.user, export_id=export_id)
         file, entry = selectors.export_file(export=export, path=path)
         return serve_file(
@@ -199,10 +199,11 @@ class ExportZipView(_DownloadView):
             410: WITHDRAWN,
         },
     )
-    def get(self, request: Request, export_id: int) -> HttpResponse:
+    def get(self, request: Request, export_id: int) -> HttpResponseBase:
         export = selectors.export_for_researcher(user=request.user, export_id=export_id)
         folder, entries = selectors.export_files(export=export, complete=True)
         name = f"{downloads.top_folder(export)}.zip"
+        response: HttpResponseBase
         if request.method == "HEAD":
             response = HttpResponse(content_type="application/zip")
         else:

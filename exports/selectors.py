@@ -53,6 +53,7 @@ class WithdrawnData(Gone):
 
     def __init__(self, export: Export):
         when = export.withdrawn_data_at
+        assert when is not None
         super().__init__(
             f"Export v{export.version} holds data withdrawn on {when:%Y-%m-%d}; it can no longer be "
             "downloaded. Build a new one (it leaves the withdrawn data out), and delete this one."
