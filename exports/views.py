@@ -43,11 +43,14 @@ def _rows(study: Study) -> tuple[list[dict], int]:
 
 def _context(study: Study, form: ExportStartForm | None = None, **extra) -> dict:
     rows, more = _rows(study)
+    queued = any(r["export"].status == Export.Status.PENDING for r in rows)
     return {
         "study": study,
         "rows": rows,
         "more": more,
         "polling": any(r["open"] for r in rows),
+        # A queued build waits for a worker: say so when none is running (one query, only then).
+        "no_worker": queued and labeling_selectors.background_status()["worker"] != "ok",
         "form": form or ExportStartForm(),
         **extra,
     }

@@ -70,6 +70,7 @@ def test_a_researcher_starts_an_export_watches_it_and_downloads_the_zip(
         assert section.get_by_text("Export v1 started").is_visible()
         assert row.get_by_role("progressbar").get_attribute("aria-valuenow") == "0"
         assert "waiting for a worker" in row.inner_text()
+        assert section.locator("[data-background=no-worker]").is_visible()  # none has reported yet
         export = Export.objects.get(study=study)
         assert export.parameters["grid"] == [4, 5] and export.parameters["formats"] == ["parquet", "csv"]
 

@@ -97,6 +97,16 @@ def test_starting_an_export_from_the_form(page, world, queued, django_capture_on
     assert "Export v1 started" in html
     assert re.search(r'id="export-list"[^>]*hx-trigger="every 2s"', html)  # polls while it builds
     assert 'role="progressbar"' in html and "waiting for a worker" in html
+    assert "No background worker is running" in html  # none has ever reported in this test
+
+
+def test_a_queued_export_with_a_live_worker_has_no_alarm(page, world, queued):
+    from tests.factories import beat_at
+
+    services.export_start(study=world["study"], parameters={})
+    beat_at("worker", ago_s=5)
+    html = page.get(section_url(world["study"]), **HTMX).content.decode()
+    assert "waiting for a worker" in html and "No background worker is running" not in html
 
 
 def test_starting_without_javascript_redirects_to_the_study_page(page, world, queued):
