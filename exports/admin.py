@@ -9,7 +9,8 @@ from django.contrib import admin, messages
 from django.contrib.admin import actions as admin_actions
 from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from labeling.admin import studies as _study_admin  # noqa: F401  (the Study admin this module adds an action to)
 from labeling.admin.base import ScopedAdmin, StudyFilter
@@ -18,6 +19,8 @@ from labeling.models import Study
 
 from . import selectors, services
 from .models import Export
+
+FILES_SHOWN = 30
 
 
 class WithdrawnFilter(admin.SimpleListFilter):
@@ -45,7 +48,7 @@ class ExportAdmin(ScopedAdmin):
         (None, {"fields": ["study", "version", "status", "progress_pct", "progress_message", "error", "downloads"]}),
         ("Withdrawn data", {"fields": ["withdrawn_data_at", "withdrawn_note"]}),
         ("What it holds", {"fields": ["parameters", "watermark_last_id", "watermark_at", "row_counts", "size",
-                                      "files", "supersedes", "code_version"]}),
+                                      "file_list", "supersedes", "code_version"]}),
         ("Build", {"fields": ["created_by", "created_at", "started_at", "finished_at", "duration_s", "attempts",
                               "folder"]}),
     ]  # fmt: skip
@@ -99,6 +102,15 @@ class ExportAdmin(ScopedAdmin):
     @admin.display(description="size", ordering="total_bytes")
     def size(self, obj):
         return filesizeformat(obj.total_bytes) if obj.total_bytes else "—"
+
+    @admin.display(description="files")
+    def file_list(self, obj):
+        """The first files with their size (an export with media may hold thousands); all are in the manifest."""
+        shown = obj.files[:FILES_SHOWN]
+        lines = [f"{f['path']} · {filesizeformat(f['bytes'])}" for f in shown]
+        if len(obj.files) > FILES_SHOWN:
+            lines.append(f"… and {len(obj.files) - FILES_SHOWN:,} more (see manifest.json)")
+        return format_html_join(mark_safe("<br>"), "{}", ((line,) for line in lines)) if lines else "—"
 
     @admin.display(description="withdrawn data", boolean=True, ordering="withdrawn_data_at")
     def withdrawn(self, obj):

@@ -27,7 +27,7 @@ from labeling.api.parsers import JSONParser
 from labeling.media.views import serve_file
 
 from . import downloads, selectors, services
-from .serializers import ExportParametersSerializer, ExportSerializer
+from .serializers import ExportParametersSerializer, ExportSerializer, ExportSummarySerializer
 
 TAG = ["exports"]
 NOT_DOWNLOADABLE = error("The export did not finish (404 says why), or no such export or file.")
@@ -63,13 +63,13 @@ class StudyExportListView(BaseAPIView, generics.GenericAPIView):
         tags=TAG,
         operation_id="exports_list",
         summary="A study's exports, newest first (cursor-paginated)",
-        responses={200: ExportSerializer(many=True), 404: NOT_FOUND},
+        responses={200: ExportSummarySerializer(many=True), 404: NOT_FOUND},
     )
     def get(self, request: Request, study_id: int) -> Response:
         study = labeling_selectors.study_for_researcher(user=request.user, study_id=study_id)
         page = self.paginate_queryset(selectors.exports_for_study(study=study))
         return self.get_paginated_response(
-            ExportSerializer(page, many=True, context={"request": request}).data
+            ExportSummarySerializer(page, many=True, context={"request": request}).data
         )
 
     @extend_schema(

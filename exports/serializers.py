@@ -75,11 +75,12 @@ class ExportSupersedesSerializer(serializers.Serializer):
     version = serializers.IntegerField()
 
 
-class ExportSerializer(serializers.ModelSerializer):
-    """An export as the API shows it; URLs are absolute and null while the files may not be downloaded."""
+class ExportSummarySerializer(serializers.ModelSerializer):
+    """An export in a list: everything but the list of its files (an export with media may hold thousands).
+    URLs are absolute, and null while the files may not be downloaded."""
 
     watermark = serializers.SerializerMethodField()
-    files = serializers.SerializerMethodField()
+    n_files = serializers.SerializerMethodField()
     supersedes = serializers.SerializerMethodField()
     created_by = serializers.SerializerMethodField()
     withdrawn = serializers.SerializerMethodField()
@@ -91,7 +92,7 @@ class ExportSerializer(serializers.ModelSerializer):
         model = Export
         fields = [
             "id", "study", "version", "status", "progress", "progress_message", "parameters", "watermark",
-            "row_counts", "files", "total_bytes", "duration_s", "code_version", "supersedes", "created_by",
+            "row_counts", "n_files", "total_bytes", "duration_s", "code_version", "supersedes", "created_by",
             "created_at", "started_at", "finished_at", "error", "withdrawn", "withdrawn_data_at",
             "withdrawn_note", "url", "manifest_url", "zip_url",
         ]  # fmt: skip
@@ -114,13 +115,9 @@ class ExportSerializer(serializers.ModelSerializer):
     def get_watermark(self, export: Export) -> dict:
         return {"last_annotation_id": export.watermark_last_id, "at": export.watermark_at}
 
-    @extend_schema_field(ExportFileSerializer(many=True))
-    def get_files(self, export: Export) -> list[dict]:
-        ok = self._downloadable(export)
-        return [
-            {**f, "url": self._url("api-export-file", export, path=f["path"]) if ok else None}
-            for f in export.files
-        ]
+    @extend_schema_field(serializers.IntegerField(help_text="Files in the export, manifest.json aside."))
+    def get_n_files(self, export: Export) -> int:
+        return len(export.files)
 
     @extend_schema_field(ExportSupersedesSerializer(allow_null=True))
     def get_supersedes(self, export: Export) -> dict | None:
@@ -146,3 +143,21 @@ class ExportSerializer(serializers.ModelSerializer):
     @extend_schema_field(serializers.URLField(allow_null=True))
     def get_zip_url(self, export: Export) -> str | None:
         return self._url("api-export-zip", export) if self._downloadable(export) else None
+
+
+class ExportSerializer(ExportSummarySerializer):
+    """One export, with every file (path, bytes, sha256, rows, download URL)."""
+
+    files = serializers.SerializerMethodField()
+
+    class Meta(ExportSummarySerializer.Meta):
+        fields = [*ExportSummarySerializer.Meta.fields, "files"]
+        read_only_fields = fields
+
+    @extend_schema_field(ExportFileSerializer(many=True))
+    def get_files(self, export: Export) -> list[dict]:
+        ok = self._downloadable(export)
+        return [
+            {**f, "url": self._url("api-export-file", export, path=f["path"]) if ok else None}
+            for f in export.files
+        ]

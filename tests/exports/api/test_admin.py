@@ -64,6 +64,7 @@ def test_the_detail_is_read_only_with_its_downloads(admin_client_, done_export):
     html = resp.content.decode()
     assert 'name="_save"' not in html
     assert f'href="/api/exports/{done_export.pk}/download.zip"' in html
+    assert "data/ratings/train.parquet · 10.0\xa0KB<br>" in html
     Export.objects.filter(pk=done_export.pk).update(withdrawn_data_at=timezone.now())
     html = admin_client_.get(reverse("admin:exports_export_change", args=[done_export.pk])).content.decode()
     assert "holds data withdrawn on" in html and "download.zip" not in html

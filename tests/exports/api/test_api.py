@@ -99,6 +99,7 @@ def test_list_is_newest_first_and_paginated(world, queued):
     client = api(world["researcher"])
     first = client.get(exports_url(study.pk), {"page_size": 2}).json()
     assert [e["version"] for e in first["results"]] == [3, 2]
+    assert "files" not in first["results"][0] and first["results"][0]["n_files"] == 0  # the detail has them
     rest = client.get(first["next"]).json()
     assert [e["version"] for e in rest["results"]] == [1] and rest["next"] is None
 
