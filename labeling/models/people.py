@@ -1,5 +1,5 @@
-"""People: members and invites of a study, the filmed participants (pseudonymous codes) and their
-withdrawal log, and API tokens."""
+"""People: members and invites of a study, the filmed participants (pseudonymous codes), the withdrawal logs
+of participants and of annotators' labels, and API tokens."""
 
 import hashlib
 
@@ -29,6 +29,15 @@ class Membership(models.Model):
     crowd_study_id = models.CharField(max_length=128, blank=True)
     crowd_session_id = models.CharField(max_length=128, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
+    labels_withdrawn_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="Set when the study's researchers withdrew this annotator's labels (a spammer, or at the "
+        "annotator's request): the labels stay in the database but count nowhere, and the annotator can no "
+        "longer take clips here. Only labeling.services.annotator_labels_reinstate undoes it, until an export "
+        "has been built since. Each change is an AnnotatorEvent.",
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -71,6 +80,11 @@ class Participant(models.Model):
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="participants", db_index=False)
     code = models.CharField(max_length=64, help_text="Pseudonymous code; never a name.")
     consent_scope = models.TextField(blank=True)
+    consent_media_sharing = models.BooleanField(
+        default=False,
+        help_text="The person agreed that the video of their clips may be shared in dataset exports. Without "
+        "it an export carries their clips' labels and facts but never the media.",
+    )
     withdrawn_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -107,6 +121,39 @@ class ParticipantEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.participant} {self.action} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class AnnotatorEvent(models.Model):
+    """The log of an annotator's labels being withdrawn from a study and reinstated: when, by whom, a note and
+    how many labels. Never personal data. Keyed by study and annotator, not by the membership, so the log
+    outlives a membership removed after a reinstatement."""
+
+    class Action(models.TextChoices):
+        WITHDRAWN = "withdrawn", "Labels withdrawn"
+        REINSTATED = "reinstated", "Labels reinstated"
+
+    # Indexed by annotator_event_idx (study, annotator, at), whose left prefix it is.
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="+", db_index=False)
+    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    action = models.CharField(max_length=16, choices=Action.choices)
+    at = models.DateTimeField(default=timezone.now)
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    note = models.CharField(max_length=500, blank=True)
+    labels = models.PositiveIntegerField(default=0, help_text="Labels the change applied to.")
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(action__in=["withdrawn", "reinstated"]), name="annotator_event_action_valid"
+            )
+        ]
+        indexes = [models.Index(fields=["study", "annotator", "at"], name="annotator_event_idx")]
+
+    def __str__(self) -> str:
+        return f"annotator {self.annotator_id} {self.action} at {self.at:%Y-%m-%d %H:%M}"
 
 
 def api_token_hash(key: str) -> str:
