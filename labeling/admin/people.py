@@ -153,25 +153,17 @@ class MembershipAdmin(ScopedAdmin):
 
     def has_delete_permission(self, request, obj=None):
         if obj is not None and obj.labels_withdrawn_at is not None:
-            return False  # the membership records the withdrawal (services.membership_remove refuses too)
+            # The membership records the withdrawal (services.membership_remove refuses too): no delete button,
+            # and a bulk delete that includes it is refused by the admin's own permission check.
+            return False
         return super().has_delete_permission(request, obj)
 
     def delete_model(self, request, obj):
         services.membership_remove(membership=obj)
 
     def delete_queryset(self, request, queryset):
-        kept = 0
         for membership in queryset:
-            if membership.labels_withdrawn_at is not None:
-                kept += 1
-                continue
             services.membership_remove(membership=membership)
-        if kept:
-            self.message_user(
-                request,
-                f"{kept} member(s) kept: their labels are withdrawn, and the membership records it.",
-                messages.WARNING,
-            )
 
     def _each(self, request, memberships, service, note: str, done: str) -> None:
         changed = 0

@@ -62,7 +62,12 @@ def world(db, settings, tmp_path):
     researcher.save(update_fields=["is_staff"])
     annotator = MembershipFactory(study=study)
     assignment = services.assignment_claim_next(membership=annotator)
-    ids = {"study_id": study.pk, "clip_id": clips[0].pk, "assignment_id": assignment.pk}
+    ids = {
+        "study_id": study.pk,
+        "clip_id": clips[0].pk,
+        "assignment_id": assignment.pk,
+        "member_id": annotator.pk,
+    }
     tokens = {
         "researcher": obtain_token(researcher.username),
         "annotator": obtain_token(annotator.user.username),
