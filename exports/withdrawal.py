@@ -82,7 +82,9 @@ def export_reinstatement_check(*, study_id: int, withdrawn_at: datetime) -> None
     )
     if since is not None:
         when = (
-            "is being built" if since.status in Export.OPEN else f"was built on {since.finished_at:%Y-%m-%d}"
+            "is being built"
+            if since.status in Export.OPEN
+            else f"was built on {timezone.localtime(since.finished_at):%Y-%m-%d}"
         )
         raise Conflict(
             f"Export v{since.version} of this study {when} after the withdrawal, without these labels: the "
