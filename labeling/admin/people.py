@@ -271,8 +271,8 @@ class ParticipantEventInline(admin.TabularInline):
 
 @admin.register(Participant)
 class ParticipantAdmin(ScopedAdmin):
-    list_display = ["code", "study", "clips", "withdrawn_at", "created_at"]
-    list_filter = [StudyFilter]
+    list_display = ["code", "study", "clips", "consent_media_sharing", "withdrawn_at", "created_at"]
+    list_filter = [StudyFilter, "consent_media_sharing"]
     list_select_related = ["study"]
     search_fields = ["code"]
     readonly_fields = ["withdrawn_at", "created_at"]

@@ -80,8 +80,10 @@ class Participant(models.Model):
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="participants", db_index=False)
     code = models.CharField(max_length=64, help_text="Pseudonymous code; never a name.")
     consent_scope = models.TextField(blank=True)
+    # db_default too: rows inserted in bulk outside the ORM (benchmark set-ups) get it as well.
     consent_media_sharing = models.BooleanField(
         default=False,
+        db_default=False,
         help_text="The person agreed that the video of their clips may be shared in dataset exports. Without "
         "it an export carries their clips' labels and facts but never the media.",
     )

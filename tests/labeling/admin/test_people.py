@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 
 from labeling import services
-from labeling.models import AnnotatorEvent, Clip, Invite, Membership
+from labeling.models import AnnotatorEvent, Clip, Invite, Membership, Participant
 from tests.factories import ClipFactory, MembershipFactory, StudyFactory, UserFactory
 from tests.factories import rating_data as rating
 
@@ -116,3 +116,18 @@ def test_a_member_whose_labels_are_withdrawn_cannot_be_deleted_in_the_admin(admi
     url = reverse("admin:labeling_membership_delete", args=[spammer.pk])
     assert admin_client_.post(url, {"post": "yes"}).status_code == 403
     assert Membership.objects.filter(pk__in=[spammer.pk, other.pk]).count() == 2
+
+
+def test_a_participants_consent_to_share_their_videos_is_set_in_the_admin(admin_client_):
+    participant = Participant.objects.create(study=StudyFactory(), code="P-1")
+    assert participant.consent_media_sharing is False  # off unless given
+    url = reverse("admin:labeling_participant_change", args=[participant.pk])
+    form = {"study": participant.study_id, "code": "P-1", "consent_scope": "", "consent_media_sharing": "on"}
+    form.update({"events-TOTAL_FORMS": "0", "events-INITIAL_FORMS": "0"})
+    assert admin_client_.post(url, form).status_code == 302
+    participant.refresh_from_db()
+    assert participant.consent_media_sharing is True
+    listed = admin_client_.get(
+        reverse("admin:labeling_participant_changelist"), {"consent_media_sharing__exact": "1"}
+    )
+    assert "P-1" in listed.content.decode()
