@@ -1,7 +1,8 @@
 """Withdrawal: a filmed participant's (their clips and every label of them), and an annotator's labels (a
 spammer, or an annotator who asks). Withdrawn labels stay in the database and leave every read path through
 the one rule (selectors.annotations_for_analysis). Each change is logged (ParticipantEvent, AnnotatorEvent:
-when, by whom, a note, how many; never personal data) and announced to other apps through labeling.hooks.
+when, by whom, a note, how many; never personal data) and announced to other apps through labeling.hooks,
+in the same transaction.
 
 Annotator withdrawal and the queue: the annotator's live leases in the study end now (each clip gets its slot
 back) and they cannot take, take back or submit a clip there any more (assignment_claim_next,
@@ -42,13 +43,9 @@ log = logging.getLogger(__name__)
 
 
 def _announce(*, kind: str, study_id: int, subject_id: int, at: datetime) -> None:
-    """Tell other apps (exports) once the withdrawal has committed."""
-    transaction.on_commit(
-        lambda: hooks.data_withdrawn.send(
-            sender=Study, kind=kind, study_id=study_id, subject_id=subject_id, at=at
-        ),
-        robust=False,
-    )
+    """Tell other apps (exports), inside the withdrawal's transaction: their answer (marking the exports
+    that hold the data) commits with it or not at all, so no download can slip between the two."""
+    hooks.data_withdrawn.send(sender=Study, kind=kind, study_id=study_id, subject_id=subject_id, at=at)
 
 
 def _required_note(note: str, message: str) -> str:

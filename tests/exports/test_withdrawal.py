@@ -71,9 +71,7 @@ def setup(study, researcher):
     return {"participant": participant, "clip": clip, "members": members, "other": other}
 
 
-def test_a_participants_withdrawal_marks_the_exports_that_hold_their_clips(
-    study, researcher, setup, django_capture_on_commit_callbacks
-):
+def test_a_participants_withdrawal_marks_the_exports_that_hold_their_clips(study, researcher, setup):
     now = timezone.now()
     clip_made = setup["clip"].created_at
     holds = export(study, finished_at=now, watermark_last_id=1)
@@ -82,8 +80,7 @@ def test_a_participants_withdrawal_marks_the_exports_that_hold_their_clips(
     pending = export(study, Export.Status.PENDING)  # builds later, from the labels that count then
     failed = export(study, Export.Status.FAILED, finished_at=now)
     elsewhere = export(setup["other"], finished_at=now)
-    with django_capture_on_commit_callbacks(execute=True):
-        services.participant_withdraw(participant=setup["participant"], by=researcher, note="asked")
+    services.participant_withdraw(participant=setup["participant"], by=researcher, note="asked")
     note = PARTICIPANT_NOTE.format(today())
     assert marks(holds, running_before) == [(True, note)] * 2
     assert marks(before_the_clip, pending, failed, elsewhere) == [UNMARKED] * 4
@@ -93,46 +90,39 @@ def test_a_participants_withdrawal_marks_the_exports_that_hold_their_clips(
     assert marks(holds) == [(True, note)]
 
 
-def test_an_annotators_withdrawal_marks_the_exports_at_or_above_their_first_label(
-    study, researcher, setup, django_capture_on_commit_callbacks
-):
+def test_an_annotators_withdrawal_marks_the_exports_at_or_above_their_first_label(study, researcher, setup):
     spammer = setup["members"][0]
     theirs = sorted(Annotation.objects.filter(annotator=spammer.user).values_list("id", flat=True))
     now = timezone.now()
     holds = export(study, finished_at=now, watermark_last_id=theirs[0])
     before_them = export(study, finished_at=now, watermark_last_id=theirs[0] - 1)
     elsewhere = export(setup["other"], finished_at=now, watermark_last_id=10**9)
-    with django_capture_on_commit_callbacks(execute=True):
-        services.annotator_labels_withdraw(membership=spammer, by=researcher, note="spam")
+    services.annotator_labels_withdraw(membership=spammer, by=researcher, note="spam")
     note = ANNOTATOR_NOTE.format(today())
     assert marks(holds, before_them, elsewhere) == [(True, note), UNMARKED, UNMARKED]
     assert spammer.user.username not in note
 
 
-def test_an_already_marked_export_keeps_its_first_note(
-    study, researcher, setup, django_capture_on_commit_callbacks
-):
+def test_an_already_marked_export_keeps_its_first_note(study, researcher, setup):
     done = export(study, finished_at=timezone.now(), watermark_last_id=10**9)
-    with django_capture_on_commit_callbacks(execute=True):
-        services.participant_withdraw(participant=setup["participant"], by=researcher)
+    services.participant_withdraw(participant=setup["participant"], by=researcher)
     first = marks(done)
-    with django_capture_on_commit_callbacks(execute=True):
-        services.annotator_labels_withdraw(membership=setup["members"][1], by=researcher, note="spam")
+    services.annotator_labels_withdraw(membership=setup["members"][1], by=researcher, note="spam")
     assert marks(done) == first == [(True, PARTICIPANT_NOTE.format(today()))]
 
 
-def test_a_rolled_back_withdrawal_marks_nothing(study, researcher, setup, django_capture_on_commit_callbacks):
+def test_a_rolled_back_withdrawal_marks_nothing(study, researcher, setup):
     done = export(study, finished_at=timezone.now(), watermark_last_id=10**9)
 
     def withdraw_then_fail():
         with transaction.atomic():
             services.annotator_labels_withdraw(membership=setup["members"][0], by=researcher, note="spam")
+            assert marks(done)[0][0]  # marked in the withdrawal's transaction ...
             raise RuntimeError("the request failed after the withdrawal")
 
-    with django_capture_on_commit_callbacks(execute=True) as sent:
-        with pytest.raises(RuntimeError):
-            withdraw_then_fail()
-    assert sent == [] and marks(done) == [UNMARKED]
+    with pytest.raises(RuntimeError):
+        withdraw_then_fail()
+    assert marks(done) == [UNMARKED]  # ... and rolled back with it
     assert Membership.objects.get(pk=setup["members"][0].pk).labels_withdrawn_at is None
 
 

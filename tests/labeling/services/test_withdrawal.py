@@ -2,8 +2,8 @@
 
 The labels stay stored and leave the labels that count; the annotator's leases end and they take no more
 clips; each clip they rated wants one more annotator; everything is logged without personal data; a
-refusal changes nothing; labeling.hooks tells other apps (after commit) and lets them refuse a
-reinstatement. (Participant withdrawal: tests/labeling/test_withdrawal.py.)
+refusal changes nothing; labeling.hooks tells other apps (in the withdrawal's transaction) and lets
+them refuse a reinstatement. (Participant withdrawal: tests/labeling/test_withdrawal.py.)
 """
 
 import pytest
@@ -178,22 +178,23 @@ def test_a_member_whose_labels_are_withdrawn_is_not_removed(study, researcher, r
     assert len(counted(study)) == 8  # a removed member's labels count
 
 
-def test_withdrawals_are_announced_after_commit(study, researcher, rated, django_capture_on_commit_callbacks):
+def test_withdrawals_are_announced_in_their_transaction_and_a_failing_receiver_refuses_them(
+    study, researcher, rated
+):
     heard = []
 
     def listen(sender, **kwargs):
         heard.append({k: kwargs[k] for k in ("kind", "study_id", "subject_id")} | {"at": kwargs["at"]})
 
+    def fail(sender, **kwargs):
+        raise RuntimeError("the exports could not be marked")
+
+    participant = Participant.objects.create(study=study, code="P-1")
     hooks.data_withdrawn.connect(listen)
     try:
-        with django_capture_on_commit_callbacks(execute=False) as pending:
-            services.annotator_labels_withdraw(membership=rated["spammer"], by=researcher, note="spam")
-        assert heard == [] and len(pending) == 1  # nothing before the commit
-        pending[0]()
-        participant = Participant.objects.create(study=study, code="P-1")
-        with django_capture_on_commit_callbacks(execute=True):
-            services.participant_withdraw(participant=participant, by=researcher)
-            services.participant_withdraw(participant=participant, by=researcher)  # no change: no news
+        services.annotator_labels_withdraw(membership=rated["spammer"], by=researcher, note="spam")
+        services.participant_withdraw(participant=participant, by=researcher)
+        services.participant_withdraw(participant=participant, by=researcher)  # no change: no news
     finally:
         hooks.data_withdrawn.disconnect(listen)
     rated["spammer"].refresh_from_db()
@@ -212,6 +213,18 @@ def test_withdrawals_are_announced_after_commit(study, researcher, rated, django
             "at": participant.withdrawn_at,
         },
     ]
+
+    other = rated["others"][0]
+    state = queue_state(study)
+    hooks.data_withdrawn.connect(fail)
+    try:
+        with pytest.raises(RuntimeError):
+            services.annotator_labels_withdraw(membership=other, by=researcher, note="spam")
+    finally:
+        hooks.data_withdrawn.disconnect(fail)
+    other.refresh_from_db()
+    assert other.labels_withdrawn_at is None and queue_state(study) == state
+    assert AnnotatorEvent.objects.filter(annotator=other.user).count() == 0
 
 
 def test_a_receiver_can_refuse_a_reinstatement_and_nothing_changes(study, researcher, rated):
