@@ -19,8 +19,10 @@ def annotations_for_analysis(*, study: Study | OuterRef | None) -> QuerySet[Anno
     never be applied in one place and forgotten in another. Today: every label of the study except
     - those of clips whose filmed participant withdrew (Clip.withdrawn_at, set with the withdrawal in one
       transaction; no join to the participant), and
-    - those of annotators whose labels were withdrawn from the study (Membership.labels_withdrawn_at: an
-      anti-join on the membership's unique (study, user) index).
+    - those of annotators whose labels were withdrawn from the study (Membership.labels_withdrawn_at). For one
+      study, NOT IN over that study's few withdrawn members (PostgreSQL hashes it once; its cost against the
+      read without the rule: docs/benchmarks.md, "labels-rule"); for an OuterRef or every study, a correlated
+      NOT EXISTS on the membership's unique (study, user) index.
     Labels of clips that are merely inactive (taken out of the queue) still count, and so do those of a member
     removed from the study. Exclusions to come (screened-out crowd participants, flagged rows) are added here,
     and only here.
@@ -29,10 +31,14 @@ def annotations_for_analysis(*, study: Study | OuterRef | None) -> QuerySet[Anno
     caller that scopes rows by study itself, like the admin's list). Submitted labels are never deleted by
     this rule: they stay in the database, out of every read path.
     """
-    withdrawn = Membership.objects.filter(
+    labels = Annotation.objects.filter(clip__withdrawn_at__isnull=True)
+    if isinstance(study, Study):
+        withdrawn = Membership.objects.filter(study=study, labels_withdrawn_at__isnull=False)
+        return labels.filter(study=study).exclude(annotator_id__in=withdrawn.values("user_id"))
+    correlated = Membership.objects.filter(
         study_id=OuterRef("study_id"), user_id=OuterRef("annotator_id"), labels_withdrawn_at__isnull=False
     )
-    labels = Annotation.objects.filter(clip__withdrawn_at__isnull=True).exclude(Exists(withdrawn))
+    labels = labels.exclude(Exists(correlated))
     return labels if study is None else labels.filter(study=study)
 
 
