@@ -6,4 +6,5 @@ class ExportsConfig(AppConfig):
     verbose_name = "Dataset exports"
 
     def ready(self) -> None:
-        from exports import receivers  # noqa: F401 - answers labeling's withdrawal hooks
+        # The system check (exports.E001) and the answers to labeling's withdrawal hooks (labeling/hooks.py).
+        from . import checks, receivers  # noqa: F401

@@ -15,7 +15,7 @@ from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from labeling.errors import Unavailable
+from labeling.errors import Conflict, Unavailable
 from labeling.models import Study
 from labeling.selectors import annotations_for_analysis
 from labeling.services.jobs import TRANSIENT_DB_ERRORS, Jobs
@@ -25,6 +25,7 @@ from .build.manifest import MANIFEST
 from .build.source import private_snapshot
 from .models import Export
 from .params import parse_parameters
+from .selectors import export_folder
 from .version import code_version
 
 logger = logging.getLogger(__name__)
@@ -195,3 +196,31 @@ def _discard(path: Path) -> None:
         pass
     except OSError:
         logger.warning("could not remove %s", path, exc_info=True)
+
+
+STILL_BUILDING = (
+    "Export v{version} is still being built ({status}); it can be deleted once it has finished or failed."
+)
+
+
+def export_delete(*, export: Export) -> None:
+    """Delete a finished or failed export: its folder, then its row. One still pending or running is a
+    Conflict (its build would write a folder nobody owns), and nothing is changed. Deleting twice is no error."""
+    current = Export.objects.filter(pk=export.pk).first()
+    if current is None:
+        return
+    if current.status in Export.OPEN:
+        status = current.get_status_display().lower()
+        raise Conflict(STILL_BUILDING.format(version=current.version, status=status))
+    folder = export_folder(current)
+    if folder is not None:
+        # Moved aside first (one rename: a concurrent delete finds nothing to move), so no download ever
+        # reads half a folder; then removed. The build never touches a done or failed export again.
+        trash = folder.with_name(f".deleting-{folder.name}-{secrets.token_hex(4)}")
+        try:
+            folder.rename(trash)
+        except FileNotFoundError:
+            pass
+        else:
+            shutil.rmtree(trash)
+    Export.objects.filter(pk=current.pk, status__in=[Export.Status.DONE, Export.Status.FAILED]).delete()
