@@ -10,7 +10,10 @@
   - a running export whose build began before the withdrawal is judged the same way (its reads may have
     begun before the withdrawal committed);
   - a pending export, or one whose build began after the withdrawal, is left alone: the build reads the
-    labels that count (labeling.selectors.annotations_for_analysis) when it runs, so it leaves them out.
+    labels that count (labeling.selectors.annotations_for_analysis) when it runs, so it leaves them out;
+  - and when a build finishes, the withdrawals made since it began are applied to it once more
+    (exports_mark_withdrawn_during_build), which closes the race of a withdrawal committing just as a build
+    is claimed and takes its snapshot.
   A reinstatement does not un-mark anything.
 - An annotator's withdrawal can be undone until an export of the study is built (or being built) after it:
   such an export left those labels out, and a dataset released without them cannot take them back.
@@ -27,7 +30,7 @@ from django.utils import timezone
 
 from labeling import hooks
 from labeling.errors import Conflict
-from labeling.models import Annotation, Clip
+from labeling.models import Annotation, AnnotatorEvent, Clip, ParticipantEvent
 
 from .models import Export
 
@@ -53,21 +56,50 @@ def _holding(kind: str, *, study_id: int, subject_id: int):
     return Exists(data)
 
 
-def exports_mark_withdrawn(*, kind: str, study_id: int, subject_id: int, at: datetime) -> int:
-    """Mark the study's exports that hold the data of a participant (`kind` "participant", `subject_id` their
-    id) or of an annotator ("annotator", their user id) withdrawn at `at`. Exports already marked keep their
-    first note. Returns how many were marked. Idempotent."""
+def exports_mark_withdrawn(
+    *, kind: str, study_id: int, subject_id: int, at: datetime, export_id: int | None = None
+) -> int:
+    """Mark the study's exports (or only `export_id`) that hold the data of a participant (`kind`
+    "participant", `subject_id` their id) or of an annotator ("annotator", their user id) withdrawn at `at`.
+    Exports already marked keep their first note. Returns how many were marked. Idempotent."""
     read_before = Q(status=Export.Status.DONE) | Q(status=Export.Status.RUNNING) & (
         Q(started_at__lt=at) | Q(started_at__isnull=True)
     )
     note = NOTES[kind].format(date=f"{timezone.localtime(at):%Y-%m-%d}")
-    marked = (
-        Export.objects.filter(read_before, study_id=study_id, withdrawn_data_at__isnull=True)
-        .filter(_holding(kind, study_id=study_id, subject_id=subject_id))
-        .update(withdrawn_data_at=at, withdrawn_note=note)
+    exports = Export.objects.filter(read_before, study_id=study_id, withdrawn_data_at__isnull=True)
+    if export_id is not None:
+        exports = exports.filter(pk=export_id)
+    marked = exports.filter(_holding(kind, study_id=study_id, subject_id=subject_id)).update(
+        withdrawn_data_at=at, withdrawn_note=note
     )
     if marked:
         logger.info("study %s: %s export(s) marked as holding withdrawn %s data", study_id, marked, kind)
+    return marked
+
+
+def exports_mark_withdrawn_during_build(*, export_id: int) -> int:
+    """After a build finished: apply to it the withdrawals made since it began (its reads may have begun
+    before they committed), oldest first. Returns how many marks were made (0 or 1)."""
+    export = Export.objects.filter(pk=export_id, status=Export.Status.DONE).first()
+    if export is None or export.started_at is None:
+        return 0
+    since = {"action": "withdrawn", "at__gte": export.started_at}
+    events = [
+        (at, hooks.PARTICIPANT, subject)
+        for subject, at in ParticipantEvent.objects.filter(
+            participant__study_id=export.study_id, **since
+        ).values_list("participant_id", "at")
+    ] + [
+        (at, hooks.ANNOTATOR, subject)
+        for subject, at in AnnotatorEvent.objects.filter(study_id=export.study_id, **since).values_list(
+            "annotator_id", "at"
+        )
+    ]
+    marked = 0
+    for at, kind, subject in sorted(events):
+        marked += exports_mark_withdrawn(
+            kind=kind, study_id=export.study_id, subject_id=subject, at=at, export_id=export.pk
+        )
     return marked
 
 
