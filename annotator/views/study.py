@@ -78,21 +78,14 @@ def _claim_refused(request: HttpRequest, exc: ServiceError, *, study_id: int) ->
     membership = _member(request, study_id)
     if not membership.study.is_active:
         return redirect("study-done", study_id=membership.study_id)
-    if membership.labels_withdrawn_at is not None:
-        return _message(
-            request,
-            membership=membership,
-            title="Your part in this study has ended",
-            message=exc.message,
-            status=exc.status,
-        )
+    ended = membership.labels_withdrawn_at is not None
     return _message(
         request,
         membership=membership,
-        title="Please try again",
+        title="Your part in this study has ended" if ended else "Please try again",
         message=exc.message,
         status=exc.status,
-        retry=True,
+        retry=not ended,
     )
 
 

@@ -97,61 +97,55 @@ class Participant(models.Model):
         return self.code
 
 
-class ParticipantEvent(models.Model):
-    """The log of withdrawals and reinstatements: when, by whom, and a note. Never personal data."""
+class WithdrawalLog(models.Model):
+    """What a withdrawal log records of each change: withdrawn or reinstated, when, by whom, and a note.
+    Never personal data."""
 
     class Action(models.TextChoices):
         WITHDRAWN = "withdrawn", "Withdrawn"
         REINSTATED = "reinstated", "Reinstated"
 
-    participant = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="events")
     action = models.CharField(max_length=16, choices=Action.choices)
     at = models.DateTimeField(default=timezone.now)
     by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     note = models.CharField(max_length=500, blank=True)
-    clips = models.PositiveIntegerField(default=0, help_text="Clips the change applied to.")
 
     class Meta:
+        abstract = True
         ordering = ["-at", "-id"]
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(action__in=["withdrawn", "reinstated"]), name="participant_event_action_valid"
-            )
-        ]
+
+    @staticmethod
+    def action_valid(name: str) -> models.CheckConstraint:
+        return models.CheckConstraint(condition=Q(action__in=["withdrawn", "reinstated"]), name=name)
+
+
+class ParticipantEvent(WithdrawalLog):
+    """The log of a participant's withdrawals and reinstatements."""
+
+    participant = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="events")
+    clips = models.PositiveIntegerField(default=0, help_text="Clips the change applied to.")
+
+    class Meta(WithdrawalLog.Meta):
+        constraints = [WithdrawalLog.action_valid("participant_event_action_valid")]
 
     def __str__(self) -> str:
         return f"{self.participant} {self.action} at {self.at:%Y-%m-%d %H:%M}"
 
 
-class AnnotatorEvent(models.Model):
-    """The log of an annotator's labels being withdrawn from a study and reinstated: when, by whom, a note and
-    how many labels. Never personal data. Keyed by study and annotator, not by the membership, so the log
-    outlives a membership removed after a reinstatement."""
-
-    class Action(models.TextChoices):
-        WITHDRAWN = "withdrawn", "Labels withdrawn"
-        REINSTATED = "reinstated", "Labels reinstated"
+class AnnotatorEvent(WithdrawalLog):
+    """The log of an annotator's labels being withdrawn from a study and reinstated, with how many labels.
+    Keyed by study and annotator, not by the membership, so it outlives a membership removed after a
+    reinstatement."""
 
     # Indexed by annotator_event_idx (study, annotator, at), whose left prefix it is.
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="+", db_index=False)
     annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    action = models.CharField(max_length=16, choices=Action.choices)
-    at = models.DateTimeField(default=timezone.now)
-    by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    note = models.CharField(max_length=500, blank=True)
     labels = models.PositiveIntegerField(default=0, help_text="Labels the change applied to.")
 
-    class Meta:
-        ordering = ["-at", "-id"]
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(action__in=["withdrawn", "reinstated"]), name="annotator_event_action_valid"
-            )
-        ]
+    class Meta(WithdrawalLog.Meta):
+        constraints = [WithdrawalLog.action_valid("annotator_event_action_valid")]
         indexes = [models.Index(fields=["study", "annotator", "at"], name="annotator_event_idx")]
 
     def __str__(self) -> str:

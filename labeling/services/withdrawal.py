@@ -141,18 +141,8 @@ def annotator_labels_withdraw(*, membership: Membership, by, note: str) -> Membe
     membership.save(update_fields=["labels_withdrawn_at"])
     leases_release(annotator_id=membership.user_id, study_id=study.pk, now=now)
     _retarget(study, membership, step=1)
-    n = Annotation.objects.filter(study=study, annotator_id=membership.user_id).count()
-    AnnotatorEvent.objects.create(
-        study=study,
-        annotator_id=membership.user_id,
-        action=AnnotatorEvent.Action.WITHDRAWN,
-        at=now,
-        by=by,
-        note=note,
-        labels=n,
-    )
+    _log(membership, AnnotatorEvent.Action.WITHDRAWN, at=now, by=by, note=note)
     _announce(kind=hooks.ANNOTATOR, study_id=study.pk, subject_id=membership.user_id, at=now)
-    log.info("annotator %s of study %s: labels withdrawn (%s)", membership.user_id, study.pk, n)
     return membership
 
 
@@ -174,14 +164,20 @@ def annotator_labels_reinstate(*, membership: Membership, by, note: str) -> Memb
     membership.labels_withdrawn_at = None
     membership.save(update_fields=["labels_withdrawn_at"])
     _retarget(study, membership, step=-1, rated_by=withdrawn_at)
-    n = Annotation.objects.filter(study=study, annotator_id=membership.user_id).count()
+    _log(membership, AnnotatorEvent.Action.REINSTATED, at=timezone.now(), by=by, note=note)
+    return membership
+
+
+def _log(membership: Membership, action: str, *, at: datetime, by, note: str) -> None:
+    """An AnnotatorEvent with the number of the annotator's labels in the study (and a log line, ids only)."""
+    n = Annotation.objects.filter(study_id=membership.study_id, annotator_id=membership.user_id).count()
     AnnotatorEvent.objects.create(
-        study=study,
+        study_id=membership.study_id,
         annotator_id=membership.user_id,
-        action=AnnotatorEvent.Action.REINSTATED,
+        action=action,
+        at=at,
         by=by,
         note=note,
         labels=n,
     )
-    log.info("annotator %s of study %s: labels reinstated (%s)", membership.user_id, study.pk, n)
-    return membership
+    log.info("annotator %s of study %s: labels %s (%s)", membership.user_id, membership.study_id, action, n)
