@@ -43,7 +43,7 @@ NOTES = {
 
 
 def _holding(kind: str, *, study_id: int, subject_id: int):
-    """Q over exports: holds the subject's data (see the module's docstring)."""
+    """A condition on exports: holds the subject's data (see the module's docstring)."""
     if kind == hooks.PARTICIPANT:
         built = Coalesce(OuterRef("finished_at"), Now())
         data = Clip.objects.filter(study_id=study_id, participant_id=subject_id, created_at__lte=built)
