@@ -6,4 +6,5 @@ class ExportsConfig(AppConfig):
     verbose_name = "Dataset exports"
 
     def ready(self) -> None:
-        from . import checks  # noqa: F401  (registers the system check)
+        # The system check (exports.E001) and the answers to labeling's withdrawal hooks (labeling/hooks.py).
+        from . import checks, receivers  # noqa: F401

@@ -27,6 +27,7 @@ from .models import Export
 from .params import parse_parameters
 from .selectors import export_folder
 from .version import code_version
+from .withdrawal import exports_mark_withdrawn_during_build
 
 logger = logging.getLogger(__name__)
 
@@ -151,6 +152,8 @@ def export_build(*, export_id: int, progress=None, final_attempt: bool = True) -
             finished_at=timezone.now(),
             duration_s=time.monotonic() - clock,
         )
+        if done:  # withdrawals committed while it read: marked now (exports/withdrawal.py)
+            exports_mark_withdrawn_during_build(export_id=export.pk)
         if progress is not None:
             progress(1.0, "done")
         if not done:  # another run took it over (this one was thought killed); its folder is the same

@@ -286,12 +286,8 @@ def clip_id_range(study: Study) -> tuple[int, int]:
 
 
 def media_sharing(study: Study) -> dict[int, bool]:
-    """Participant id -> whether they consented to their clips being shared in a dataset. Read per object
-    with a default of False, so a participant model without the consent field shares nothing."""
-    return {
-        p.pk: bool(getattr(p, "consent_media_sharing", False))
-        for p in Participant.objects.filter(study=study).iterator(chunk_size=2000)
-    }
+    """Participant id -> whether they consented to their clips being shared in a dataset."""
+    return dict(Participant.objects.filter(study=study).values_list("pk", "consent_media_sharing"))
 
 
 def joined_via(study: Study) -> dict[int, str]:
@@ -380,10 +376,11 @@ def _arrays(pairs: list) -> tuple[np.ndarray, np.ndarray]:
 
 def withdrawals(study: Study) -> dict:
     """What the manifest says of withdrawals: applied through now (the build reads the labels that count as
-    they are now), and how many, never who. Annotator withdrawals are counted once the platform records
-    them per study (the annotator-withdrawal feature)."""
+    they are now), and how many, never who."""
     return {
         "applied_through": timezone.now().isoformat(),
         "participants_withdrawn": Participant.objects.filter(study=study, withdrawn_at__isnull=False).count(),
-        "annotators_withdrawn": 0,
+        "annotators_withdrawn": Membership.objects.filter(
+            study=study, labels_withdrawn_at__isnull=False
+        ).count(),
     }

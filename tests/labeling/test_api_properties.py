@@ -70,6 +70,7 @@ def world(db, settings, tmp_path):
         "study_id": study.pk,
         "clip_id": clips[0].pk,
         "assignment_id": assignment.pk,
+        "member_id": annotator.pk,
         "export_id": export.pk,
     }
     tokens = {

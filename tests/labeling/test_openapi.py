@@ -21,6 +21,8 @@ EXPECTED_OPERATIONS = {
     ("get", "/api/studies/{study_id}/clips/{clip_id}/"): "clips_retrieve",
     ("get", "/api/studies/{study_id}/members/"): "members_list",
     ("post", "/api/studies/{study_id}/members/"): "members_add",
+    ("post", "/api/studies/{study_id}/members/{member_id}/labels/withdraw/"): "members_labels_withdraw",
+    ("post", "/api/studies/{study_id}/members/{member_id}/labels/reinstate/"): "members_labels_reinstate",
     ("get", "/api/studies/{study_id}/annotations/"): "annotations_list",
     ("get", "/api/studies/{study_id}/agreement/"): "agreement_retrieve",
     ("post", "/api/studies/{study_id}/agreement/"): "agreement_compute",
