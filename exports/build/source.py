@@ -106,6 +106,10 @@ def snapshot() -> Iterator[bool]:
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            # what COPY's text must be, whatever the server's defaults: ISO dates, floats that read back
+            # exactly (the shortest exact form, PostgreSQL 12+)
+            cursor.execute("SET LOCAL DateStyle = 'ISO, YMD'")
+            cursor.execute("SET LOCAL extra_float_digits = 1")
         setattr(connection, _SNAPSHOT_DEPTH, getattr(connection, _SNAPSHOT_DEPTH, 0) + 1)
         try:
             yield True
