@@ -265,3 +265,22 @@ def test_on_postgresql_a_worker_build_reads_one_snapshot_by_copy_and_shows_progr
         SECRET_TEXTS["note"],
         "kitchen",
     }  # exact, line break too
+
+
+@pytest.mark.postgres
+def test_on_postgresql_inside_a_transaction_rows_come_through_a_server_side_cursor(rated, monkeypatch):
+    """Inside a caller's transaction (here the test's) a COPY would hold the connection the progress saves
+    need: the rows are fetched through a server-side cursor instead, a batch at a time."""
+    monkeypatch.setattr(build_run, "RATING_BATCH", 4)
+    open_cursors = []
+
+    def look(fraction, message):
+        if message.startswith("ratings"):
+            with connections["default"].cursor() as cursor:
+                cursor.execute("SELECT name FROM pg_cursors WHERE name LIKE 'export_rows_%%'")
+                open_cursors.extend(name for (name,) in cursor.fetchall())
+
+    export = export_start(study=rated, parameters={}, enqueue=False)
+    done = export_build(export_id=export.pk, progress=look)
+    assert done.status == "done" and open_cursors
+    check_labels_against_ratings(done)
