@@ -148,7 +148,9 @@ def _copy_batches(
     with raw.cursor() as cursor, cursor.copy(f"COPY ({sql}) TO STDOUT (FORMAT csv)", params) as copy:
         reader = pacsv.open_csv(
             io.BufferedReader(_CopyReader(copy), 1 << 20),
-            read_options=pacsv.ReadOptions(column_names=list(columns), block_size=CSV_BLOCK_BYTES),
+            read_options=pacsv.ReadOptions(
+                column_names=list(columns), block_size=CSV_BLOCK_BYTES, use_threads=False
+            ),
             # COPY writes NULL as an empty field and an empty text as ""; booleans as t / f
             parse_options=pacsv.ParseOptions(newlines_in_values=multiline),
             convert_options=pacsv.ConvertOptions(
@@ -328,7 +330,9 @@ def latest_report(study: Study, *, as_of) -> ReportFigures:
     """The figures of the study's latest agreement report finished by `as_of` (the export's request time: a
     retried build uses the same report, whatever finished since)."""
     report = (
-        AgreementReport.objects.filter(study=study, status=AgreementReport.Status.DONE, finished_at__lte=as_of)
+        AgreementReport.objects.filter(
+            study=study, status=AgreementReport.Status.DONE, finished_at__lte=as_of
+        )
         .order_by("-finished_at", "-id")
         .defer("result")
         .first()
