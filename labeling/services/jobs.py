@@ -116,7 +116,7 @@ class Jobs:
             if via is None:
                 mine.update(**values)
                 return
-            query = cast(UpdateQuery, mine.query.chain(UpdateQuery))  # (the stubs say Query)
+            query = cast(UpdateQuery, mine.query.chain(UpdateQuery))
             query.add_update_values(values)
             sql, params = query.get_compiler(connection=via).as_sql()
             with via.cursor() as cursor:
