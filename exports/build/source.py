@@ -320,7 +320,9 @@ def latest_report(study: Study, *, as_of) -> ReportFigures:
     """The figures of the study's latest agreement report finished by `as_of` (the export's request time: a
     retried build uses the same report, whatever finished since)."""
     report = (
-        AgreementReport.objects.filter(study=study, status=AgreementReport.Status.DONE, finished_at__lte=as_of)
+        AgreementReport.objects.filter(
+            study=study, status=AgreementReport.Status.DONE, finished_at__lte=as_of
+        )
         .order_by("-finished_at", "-id")
         .defer("result")
         .first()
