@@ -392,19 +392,17 @@ def test_a_withdrawn_participant_is_absent_and_the_rest_recomputed(rated):
     assert Participant.objects.get(pk=gone.pk).withdrawn_at is not None
 
 
-def test_media_are_copied_only_with_consent_and_only_when_asked(rated, media_root, monkeypatch):
+def test_media_are_copied_only_with_consent_and_only_when_asked(rated, media_root):
     for clip in Clip.objects.filter(study=rated):
         path = media_root / clip.file.name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(f"video {clip.pk}".encode())
-    # Until participants record consent to sharing their media, nothing is shared, even when asked.
+    # Without the participants' consent to sharing their media (the default), nothing is shared, even when asked.
     export = build(rated, include_media=True)
     assert manifest_of(export)["media_included"] == 0 and not (folder_of(export) / "media").exists()
     assert read_table(export, "clips").column("media_file").null_count == read_table(export, "clips").num_rows
     consenting = rated.people[0]
-    monkeypatch.setattr(
-        Participant, "consent_media_sharing", property(lambda self: self.pk == consenting.pk), raising=False
-    )
+    Participant.objects.filter(pk=consenting.pk).update(consent_media_sharing=True)
     assert build(rated)  # not asked: nothing copied
     shared = build(rated, include_media=True)
     clips = read_table(shared, "clips").to_pylist()
