@@ -397,7 +397,7 @@ def test_media_are_copied_only_with_consent_and_only_when_asked(rated, media_roo
         path = media_root / clip.file.name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(f"video {clip.pk}".encode())
-    # No participant has consented to sharing their media (the default): nothing is shared, even when asked.
+    # Without the participants' consent to sharing their media (the default), nothing is shared, even when asked.
     export = build(rated, include_media=True)
     assert manifest_of(export)["media_included"] == 0 and not (folder_of(export) / "media").exists()
     assert read_table(export, "clips").column("media_file").null_count == read_table(export, "clips").num_rows
