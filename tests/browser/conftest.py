@@ -25,6 +25,15 @@ CHROMIUM_ARGS = [
 VIEWPORT = {"width": 1280, "height": 800}
 
 
+@pytest.fixture
+def screenshot_path(settings):
+    """Where a browser test saves a picture: SCREENSHOT_DIR, else VAR_DIR/screenshots (ignored by git), so a test
+    run leaves the working tree clean. `make screenshots` sets SCREENSHOT_DIR=docs to refresh the README's."""
+    folder = Path(os.environ.get("SCREENSHOT_DIR") or Path(settings.VAR_DIR) / "screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return lambda name: folder / name
+
+
 @pytest.fixture(scope="module")  # not session: Playwright's loop must stop before other modules start theirs
 def chromium_browser():
     if not CHROMIUM.exists():
