@@ -57,7 +57,8 @@ def test_pages_carry_a_csp_and_run_no_inline_script(live_server, browser_page, c
     page.goto(f"{live_server.url}/studies/{crowd_study.pk}/")
     assert page.locator("[data-copy]").count() >= 1
     page.wait_for_load_state("networkidle")
-    page.screenshot(path=str(screenshot_path("study-page.png")), full_page=True)  # the README's (make screenshots)
+    # The README's picture of the study page (make screenshots).
+    page.screenshot(path=str(screenshot_path("study-page.png")), full_page=True)
 
     # The API docs render (their start-up script is a separate file, not inline).
     page.goto(f"{live_server.url}/api/docs/")

@@ -11,7 +11,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 PID = "60c0ffee60c0ffee60c0ffee"
 
 
-def test_crowd_worker_rates_two_clips_and_gets_the_code(live_server, browser_page, crowd_study, screenshot_path):
+def test_crowd_worker_rates_two_clips_and_gets_the_code(
+    live_server, browser_page, crowd_study, screenshot_path
+):
     page = browser_page
     screenshot = screenshot_path("rating-page.png")  # the README's (make screenshots)
     page.goto(crowd_link(live_server, crowd_study, PID, STUDY_ID="prolific-st", SESSION_ID="sess-1"))

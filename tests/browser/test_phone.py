@@ -18,7 +18,9 @@ PHONE = {
 }
 
 
-def test_rating_page_fits_a_phone_and_works_by_tapping(live_server, chromium_browser, crowd_study, screenshot_path):
+def test_rating_page_fits_a_phone_and_works_by_tapping(
+    live_server, chromium_browser, crowd_study, screenshot_path
+):
     context = chromium_browser.new_context(**PHONE, locale="en-GB")
     page = context.new_page()
     console = []
