@@ -23,7 +23,7 @@ def _log_in(page, live_server, username, password):
     page.wait_for_load_state("networkidle")
 
 
-def test_pages_carry_a_csp_and_run_no_inline_script(live_server, browser_page, crowd_study, screenshot_path):
+def test_pages_carry_a_csp_and_run_no_inline_script(live_server, browser_page, crowd_study):
     page = browser_page
     simulate_annotations(study=crowd_study, n_annotators=3, seed=1)
     agreement_run_now(study=crowd_study, n_resamples=50)
@@ -56,9 +56,6 @@ def test_pages_carry_a_csp_and_run_no_inline_script(live_server, browser_page, c
     # The study page's copy buttons work without inline script (static/js/copy.js).
     page.goto(f"{live_server.url}/studies/{crowd_study.pk}/")
     assert page.locator("[data-copy]").count() >= 1
-    page.wait_for_load_state("networkidle")
-    # The README's picture of the study page (make screenshots).
-    page.screenshot(path=str(screenshot_path("study-page.png")), full_page=True)
 
     # The API docs render (their start-up script is a separate file, not inline).
     page.goto(f"{live_server.url}/api/docs/")
