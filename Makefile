@@ -23,13 +23,14 @@ PYTHON_CANDIDATES = $(PYTHON) python3.13 python3.12 python3 \
 	/usr/local/bin/python3.1[2-9] /usr/bin/python3.1[2-9]
 PY_OK := import sys, venv, ensurepip; sys.exit(sys.version_info < (3, 12))
 
-.PHONY: help venv install install-test lock run migrate demo worker test bench bench-smoke lint format clean
+.PHONY: help venv install install-test lock run migrate demo worker test screenshots bench bench-smoke lint format clean
 
 help:
 	@echo "make run     install, migrate, load the demo study, serve the site and a Celery worker (with beat)"
 	@echo "make test    install with test extras and run the test suite (SQLite unless DATABASE_URL is set)"
 	@echo "make bench   benchmarks in tests/perf on PostgreSQL ($(BENCH_DATABASE_URL)), figures -> docs/benchmarks.md"
 	@echo "make bench-smoke  every benchmark at a small size (what CI runs): checks, no figures"
+	@echo "make screenshots  refresh the README's rating page picture (docs/rating-page.png) from its browser test"
 	@echo "make lint    ruff (check, format), mypy, the lock matches pyproject.toml, no missing migrations"
 	@echo "make install create $(VENV) and install the dependencies"
 	@echo "make lock    refresh $(LOCK) and $(LOCK_TEST) from pyproject.toml (newest allowed versions)"
@@ -102,6 +103,13 @@ test: install-test
 		echo "         'apt-get install chromium' (Playwright never downloads a browser here)." >&2; \
 	fi
 	$(PY) -m pytest -q
+
+# The browser tests save their screenshots under var/screenshots/ (ignored); this writes the README's into docs/.
+# (docs/study-page.png is taken by hand: the demo study with more simulated annotators than a test makes.)
+screenshots: install-test
+	SCREENSHOT_DIR=docs $(PY) -m pytest -q \
+		tests/browser/test_crowd_flow.py::test_crowd_worker_rates_two_clips_and_gets_the_code
+	@ls -l docs/rating-page.png
 
 bench: install-test
 	DATABASE_URL='$(BENCH_DATABASE_URL)' $(PY) -m pytest -q -m perf tests/perf -s

@@ -1,4 +1,6 @@
+import hashlib
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -67,6 +69,35 @@ def media_root(settings, tmp_path) -> Path:
     """Uploaded clips and their posters go to a folder of this test's own."""
     settings.MEDIA_ROOT = tmp_path / "media"
     return settings.MEDIA_ROOT
+
+
+@pytest.fixture(scope="session")
+def _rendered_clips(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("rendered-clips")
+
+
+@pytest.fixture
+def render_once(monkeypatch, _rendered_clips):
+    """labeling.demo's render_demo_clip, each distinct clip encoded once per test run and copied after: equal
+    arguments give an equal file (tests/labeling/test_commands.py checks that), and the demo's twelve clips cost
+    seconds of CPU each time. Patched where the demo calls it too."""
+    from labeling.demo import study as demo_study
+
+    real = demo_study.render_demo_clip
+
+    def render(path, **kwargs) -> Path:
+        key = hashlib.sha256(repr(sorted(kwargs.items())).encode()).hexdigest()[:16]
+        cached = _rendered_clips / f"{key}.mp4"
+        if not cached.exists():
+            made = real(_rendered_clips / f"{key}.{os.getpid()}.part.mp4", **kwargs)
+            made.replace(cached)  # whole or not at all (the demo renders on two threads)
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(cached, path)
+        return path
+
+    monkeypatch.setattr(demo_study, "render_demo_clip", render)
+    return render
 
 
 @pytest.fixture(autouse=True)

@@ -316,7 +316,7 @@ def test_new_studies_get_distinct_random_crowd_keys(db):
     assert len(keys) == 5 and all(len(k) >= 20 for k in keys)
 
 
-def test_demo_study_crowd_link_uses_the_key_demo(client, db, settings, tmp_path):
+def test_demo_study_crowd_link_uses_the_key_demo(client, db, settings, tmp_path, render_once):
     from labeling.demo import demo_setup
     from labeling.models import Study
 

@@ -25,6 +25,15 @@ CHROMIUM_ARGS = [
 VIEWPORT = {"width": 1280, "height": 800}
 
 
+@pytest.fixture
+def screenshot_path(settings):
+    """Where a browser test saves a picture: SCREENSHOT_DIR, else VAR_DIR/screenshots (ignored by git), so a test
+    run leaves the working tree clean. `make screenshots` sets SCREENSHOT_DIR=docs to refresh the README's."""
+    folder = Path(os.environ.get("SCREENSHOT_DIR") or Path(settings.VAR_DIR) / "screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return lambda name: folder / name
+
+
 @pytest.fixture(scope="module")  # not session: Playwright's loop must stop before other modules start theirs
 def chromium_browser():
     if not CHROMIUM.exists():
@@ -65,9 +74,8 @@ def browser_page(chromium_browser):
 
 
 @pytest.fixture
-def crowd_study(media_root, tmp_path):
+def crowd_study(media_root, tmp_path, render_once):
     from annotator.models import User
-    from labeling.demo import render_demo_clip
     from labeling.services import clip_create, study_create
 
     researcher = User.objects.create_user("researcher", password="x-not-used-123")
@@ -82,7 +90,7 @@ def crowd_study(media_root, tmp_path):
         instructions="Rate how the **person** in the clip seems to feel.",
     )
     for i, (tempo, hue) in enumerate([(0.6, 0.05), (2.5, 0.55)]):
-        path = render_demo_clip(tmp_path / f"clip{i}.mp4", seconds=1.2, fps=25, tempo=tempo, hue=hue, seed=i)
+        path = render_once(tmp_path / f"clip{i}.mp4", seconds=1.2, fps=25, tempo=tempo, hue=hue, seed=i)
         with path.open("rb") as fh:
             clip_create(study=study, file=File(fh, name=path.name), original_name=path.name)
     return study

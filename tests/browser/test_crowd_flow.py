@@ -1,7 +1,5 @@
 """A new crowd worker, end to end in Chromium: crowd link, consent, two clips (mouse, then keyboard), code."""
 
-from pathlib import Path
-
 import pytest
 
 from annotator.models import User
@@ -10,12 +8,14 @@ from tests.browser.helpers import crowd_link, play_to_the_end, wait_for_rating_p
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "rating-page.png"
 PID = "60c0ffee60c0ffee60c0ffee"
 
 
-def test_crowd_worker_rates_two_clips_and_gets_the_code(live_server, browser_page, crowd_study):
+def test_crowd_worker_rates_two_clips_and_gets_the_code(
+    live_server, browser_page, crowd_study, screenshot_path
+):
     page = browser_page
+    screenshot = screenshot_path("rating-page.png")  # the README's (make screenshots)
     page.goto(crowd_link(live_server, crowd_study, PID, STUDY_ID="prolific-st", SESSION_ID="sess-1"))
 
     # Consent first: no clip is shown before it is accepted.
@@ -41,8 +41,7 @@ def test_crowd_worker_rates_two_clips_and_gets_the_code(live_server, browser_pag
     page.locator("label.chip:has(input[value='social:alone'])").click()
     page.fill("#context-note", "kitchen, evening")
     page.wait_for_timeout(300)  # let the chip transition finish before the screenshot
-    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOT))
+    page.screenshot(path=str(screenshot))
     page.get_by_role("button", name="Submit rating").click()
 
     # Clip 2, with the keyboard only: Space plays, V/A pick the scale, C its confidence, digits, Enter.
@@ -82,7 +81,7 @@ def test_crowd_worker_rates_two_clips_and_gets_the_code(live_server, browser_pag
     for a in (mouse, keys):
         assert a.watched_fraction >= 0.95 and a.time_on_task_ms > 1000 and not a.cannot_judge
     assert mouse.clip_id != keys.clip_id
-    assert SCREENSHOT.stat().st_size > 10_000
+    assert screenshot.stat().st_size > 10_000
 
 
 def test_submission_survives_errors_and_network_failures(live_server, browser_page, crowd_study):

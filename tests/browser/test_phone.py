@@ -10,7 +10,6 @@ from tests.browser.helpers import crowd_link, wait_for_rating_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-SCREENSHOT_DIR = __import__("pathlib").Path(__import__("tempfile").gettempdir())
 PHONE = {
     "viewport": {"width": 390, "height": 844},
     "is_mobile": True,
@@ -19,7 +18,9 @@ PHONE = {
 }
 
 
-def test_rating_page_fits_a_phone_and_works_by_tapping(live_server, chromium_browser, crowd_study):
+def test_rating_page_fits_a_phone_and_works_by_tapping(
+    live_server, chromium_browser, crowd_study, screenshot_path
+):
     context = chromium_browser.new_context(**PHONE, locale="en-GB")
     page = context.new_page()
     console = []
@@ -54,7 +55,7 @@ def test_rating_page_fits_a_phone_and_works_by_tapping(live_server, chromium_bro
         wait_for_rating_page(page)
         page.wait_for_function("() => document.querySelector('#progress-text').innerText.startsWith('1 of')")
         assert Annotation.objects.filter(study=crowd_study).count() == 1
-        page.screenshot(path=str(SCREENSHOT_DIR / "phone-rating.png"))
+        page.screenshot(path=str(screenshot_path("phone-rating.png")))
         # Before the first rating the page asks for no second clip: no refused request in the console.
         assert [m for m in console if "409" in m] == []
     finally:

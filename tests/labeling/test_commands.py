@@ -102,7 +102,15 @@ def snapshot(root: Path) -> dict:
     }
 
 
-def test_demo_is_complete_and_idempotent(db, media_root, client):
+def test_demo_clip_is_the_same_file_for_the_same_arguments(tmp_path):
+    """The demo finds its clips again by their sha256, and the tests' render_once fixture copies a clip made once."""
+    same = dict(seconds=0.4, fps=10, size=(64, 48), tempo=2.0, hue=0.3, seed=5)
+    first = render_demo_clip(tmp_path / "a.mp4", **same).read_bytes()
+    assert render_demo_clip(tmp_path / "b.mp4", **same).read_bytes() == first
+    assert render_demo_clip(tmp_path / "c.mp4", **{**same, "seed": 6}).read_bytes() != first
+
+
+def test_demo_is_complete_and_idempotent(db, media_root, client, render_once):
     out, _, exc = run("demo")
     assert exc is None, exc
     study = Study.objects.get(slug="demo")
