@@ -311,7 +311,7 @@ def test_a_run_killed_three_times_fails_plainly_and_unblocks_the_study(rated, se
     for attempt in range(
         1, svc.MAX_ATTEMPTS + 1
     ):  # each run claims it, then the worker dies at the hard limit
-        assert svc._claim(report.pk, timezone.now())
+        assert svc.JOBS.claim(report.pk, timezone.now()) is not None
         assert AgreementReport.objects.get(pk=report.pk).attempts == attempt
         killed_at = timezone.now() - svc.STALE_RUNNING - timedelta(seconds=1)
         AgreementReport.objects.filter(pk=report.pk).update(started_at=killed_at)
