@@ -285,7 +285,7 @@ def _generate(*, n_ratings: int, n_annotators: int, label: str, steps: dict[str,
                     user_agent, created_at)
                 SELECT %(b_labeling_annotation)s + 1 + g, %(b_labeling_assignment)s + 1 + g, %(study)s,
                     %(b_labeling_clip)s + 1 + c, %(b_annotator_user)s + 1 + a, %(scheme)s,
-                    (lpad(to_hex(%(study)s), 8, '0') || '-0000-4000-8000-' || lpad(to_hex(g), 12, '0'))::uuid,
+                    (lpad(to_hex(%(study)s::bigint), 8, '0') || '-0000-4000-8000-' || lpad(to_hex(g), 12, '0'))::uuid,
                     CASE WHEN NOT cj THEN (vr - 5) / 4 END, CASE WHEN NOT cj THEN (ar - 5) / 4 END,
                     CASE WHEN NOT cj THEN vr END, CASE WHEN NOT cj THEN ar END,
                     CASE WHEN NOT cj THEN {conf.format(_n("g", 61))} END,
