@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, transaction
 from django.db.models import Max
 from django.utils import timezone
 
@@ -22,6 +22,7 @@ from labeling.services.jobs import TRANSIENT_DB_ERRORS, Jobs
 
 from .build import DataChanged, build_folder
 from .build.manifest import MANIFEST
+from .build.source import private_snapshot
 from .models import Export
 from .params import parse_parameters
 from .version import code_version
@@ -110,7 +111,10 @@ def export_build(*, export_id: int, progress=None, final_attempt: bool = True) -
         return None
     export = Export.objects.select_related("study").get(pk=export_id)
     clock = time.monotonic()
-    save = JOBS.progress_saver(mine, PROGRESS_INTERVAL_S)
+    # The build reads in a transaction of its own where it can (exports.build.source.snapshot): its progress
+    # is then saved through a second connection, so the study page sees it as it goes.
+    side = connections.create_connection(DEFAULT_DB_ALIAS) if private_snapshot() else None
+    save = JOBS.progress_saver(mine, PROGRESS_INTERVAL_S, via=side)
 
     def report(fraction: float, message: str) -> None:
         save(fraction, message)
@@ -162,6 +166,9 @@ def export_build(*, export_id: int, progress=None, final_attempt: bool = True) -
         JOBS.fail(mine, exc, clock, _error_text(exc))
         if isinstance(exc, KeyboardInterrupt):
             raise
+    finally:
+        if side is not None:
+            side.close()
     return Export.objects.get(pk=export_id)
 
 

@@ -12,14 +12,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from exports.tables import AGGREGATION, Layout
 
 from .ids import Salted
 from .layout import Scheme, bins_1d, grid_bin
-from .source import FREE_TEXT_FIELDS, RATING_FIELDS, ReportFigures
-
-COL = {name: i for i, name in enumerate(RATING_FIELDS + FREE_TEXT_FIELDS)}
+from .source import FREE_TEXT_COLUMNS, ReportFigures
 
 
 class TagSets:
@@ -46,6 +45,12 @@ class TagSets:
             self._member = self._arrow = None
         return code
 
+    def codes_of(self, texts: pa.Array) -> np.ndarray:
+        """The code of each row's tag list (JSON text), decoding each distinct text once."""
+        encoded = pc.dictionary_encode(pc.fill_null(texts, "[]"))
+        mapping = np.array([self.code(t) for t in encoded.dictionary.to_pylist()], dtype=np.int64)
+        return mapping[encoded.indices.to_numpy()] if mapping.size else np.zeros(len(texts), np.int64)
+
     def member(self) -> np.ndarray:
         """codes x tags: whether each distinct list holds each tag."""
         if self._member is None:
@@ -63,9 +68,10 @@ def _floats(values, mask_nan: bool = True) -> pa.Array:
     return pa.array(x, mask=np.isnan(x)) if mask_nan else pa.array(x)
 
 
-def _small_ints(x: np.ndarray, type_: pa.DataType) -> pa.Array:
+def _int16(x: np.ndarray) -> pa.Array:
+    """Whole numbers held as floats (NaN = missing) as int16 with nulls."""
     missing = np.isnan(x)
-    return pa.array(np.where(missing, 0, x).astype(type_.to_pandas_dtype()), type_, mask=missing)
+    return pa.array(np.where(missing, 0, x).astype(np.int16), pa.int16(), mask=missing)
 
 
 def _fixed(matrix: np.ndarray, type_: pa.DataType, null: np.ndarray | None = None) -> pa.Array:
@@ -74,9 +80,14 @@ def _fixed(matrix: np.ndarray, type_: pa.DataType, null: np.ndarray | None = Non
     return pa.FixedSizeListArray.from_arrays(flat, type=type_, mask=None if null is None else pa.array(null))
 
 
+def _numbers(table: pa.Table, name: str) -> np.ndarray:
+    """A numeric column as numpy (NaN where missing, for float columns)."""
+    return table.column(name).to_numpy()
+
+
 @dataclass
 class Batch:
-    """One batch of whole clips, converted to arrays; `seg` numbers the clips 0..m-1 in order."""
+    """One batch of whole clips, each column converted once; `seg` numbers the clips 0..m-1 in order."""
 
     n: int
     m: int
@@ -85,48 +96,66 @@ class Batch:
     clip_ids: np.ndarray  # m
     starts: np.ndarray  # m: first row of each clip
     seg: np.ndarray
-    annotator_pk: np.ndarray
     annotators: np.ndarray  # distinct annotator pks of the batch
     annotator_of: np.ndarray  # row -> index into annotators
     annotator_id: pa.Array  # salted, per row
     scheme: np.ndarray  # row -> index into schemes
-    valence: np.ndarray
+    valence: np.ndarray  # nan when cannot_judge
     arousal: np.ndarray
     cannot_judge: np.ndarray
-    tag_code: np.ndarray
-    columns: list  # the raw columns (tuples), by COL
+    valence_raw: np.ndarray
+    arousal_raw: np.ndarray
+    valence_confidence: np.ndarray  # nan when not given
+    arousal_confidence: np.ndarray
+    tag_code: np.ndarray  # row -> index into TagSets
+    time_on_task_ms: np.ndarray
+    watched_fraction: np.ndarray
+    created_at: pa.Array
+    participant: np.ndarray  # m: each clip's participant pk, -1 when none
+    free_text: dict[str, pa.Array]  # cannot_judge_reason, context_note (empty -> null), when asked
 
 
-def to_batch(rows: list[tuple], *, schemes: list[Scheme], tags: TagSets, annotator_ids: Salted) -> Batch:
-    cols = list(zip(*rows, strict=True))
-    clip = np.array(cols[COL["clip_id"]], dtype=np.int64)
+def to_batch(table: pa.Table, *, schemes: list[Scheme], tags: TagSets, annotator_ids: Salted) -> Batch:
+    """`table`: whole clips of source.RATING_COLUMNS (one chunk per column), ordered by clip and id."""
+    clip = _numbers(table, "clip_id")
     first = np.r_[True, clip[1:] != clip[:-1]]
     starts = np.flatnonzero(first)
-    annotator_pk = np.array(cols[COL["annotator_id"]], dtype=np.int64)
-    annotators, annotator_of = np.unique(annotator_pk, return_inverse=True)
+    annotators, annotator_of = np.unique(_numbers(table, "annotator_id"), return_inverse=True)
     scheme_pks = np.array([s.id for s in schemes], dtype=np.int64)
     order = np.argsort(scheme_pks)
-    scheme = order[
-        np.searchsorted(scheme_pks, np.array(cols[COL["scheme_version_id"]], dtype=np.int64), sorter=order)
-    ]
+    scheme = order[np.searchsorted(scheme_pks, _numbers(table, "scheme_version_id"), sorter=order)]
+    participant = table.column("clip__participant_id").fill_null(-1).to_numpy()
     return Batch(
-        n=len(rows),
+        n=clip.size,
         m=starts.size,
-        rating_id=np.array(cols[COL["id"]], dtype=np.int64),
+        rating_id=_numbers(table, "id"),
         clip=clip,
         clip_ids=clip[starts],
         starts=starts,
         seg=np.cumsum(first) - 1,
-        annotator_pk=annotator_pk,
         annotators=annotators,
         annotator_of=annotator_of,
         annotator_id=pa.array(annotator_ids.many(annotators), pa.string()).take(pa.array(annotator_of)),
         scheme=scheme,
-        valence=np.array(cols[COL["valence"]], dtype=float),
-        arousal=np.array(cols[COL["arousal"]], dtype=float),
-        cannot_judge=np.array(cols[COL["cannot_judge"]], dtype=bool),
-        tag_code=np.fromiter((tags.code(t) for t in cols[COL["tags_json"]]), dtype=np.int64, count=len(rows)),
-        columns=cols,
+        valence=_numbers(table, "valence"),
+        arousal=_numbers(table, "arousal"),
+        cannot_judge=_numbers(table, "cannot_judge"),
+        valence_raw=_numbers(table, "valence_raw"),
+        arousal_raw=_numbers(table, "arousal_raw"),
+        valence_confidence=_numbers(table, "valence_confidence"),
+        arousal_confidence=_numbers(table, "arousal_confidence"),
+        tag_code=tags.codes_of(table.column("tags_json").chunk(0)),
+        time_on_task_ms=_numbers(table, "time_on_task_ms"),
+        watched_fraction=_numbers(table, "watched_fraction"),
+        created_at=table.column("created_at").chunk(0),
+        participant=participant[starts],
+        free_text={
+            name: pc.if_else(
+                pc.equal(table.column(name), ""), pa.scalar(None, pa.string()), table.column(name)
+            ).chunk(0)
+            for name in FREE_TEXT_COLUMNS
+            if name in table.column_names
+        },
     )
 
 
@@ -138,12 +167,9 @@ def ratings_table(
     b: Batch, *, schemes: list[Scheme], tags: TagSets, split: np.ndarray, schema: pa.Schema, free_text: bool
 ) -> pa.Table:
     """The batch's rows of the ratings table (`split`: the split name of each row)."""
-    cols = b.columns
 
     def nullable_text(name: str) -> pa.Array:
-        if not free_text:
-            return pa.nulls(b.n, pa.string())
-        return pa.array([v or None for v in cols[COL[name]]], pa.string())
+        return b.free_text[name] if free_text else pa.nulls(b.n, pa.string())
 
     points = _scheme_column(schemes, "points")[b.scheme]
     confidence_points = _scheme_column(schemes, "confidence_points")[b.scheme]
@@ -156,20 +182,20 @@ def ratings_table(
         "arousal": _floats(b.arousal),
         "cannot_judge": pa.array(b.cannot_judge),
         "cannot_judge_reason": nullable_text("cannot_judge_reason"),
-        "valence_raw": _floats(np.array(cols[COL["valence_raw"]], dtype=float)),
-        "arousal_raw": _floats(np.array(cols[COL["arousal_raw"]], dtype=float)),
+        "valence_raw": _floats(b.valence_raw),
+        "arousal_raw": _floats(b.arousal_raw),
         "instrument": pa.array([s.instrument for s in schemes], pa.string()).take(pa.array(b.scheme)),
-        "scale_points": _small_ints(points, pa.int16()),
+        "scale_points": _int16(points),
         "scale_min": pa.array(_scheme_column(schemes, "scale_min")[b.scheme]),
         "scale_max": pa.array(_scheme_column(schemes, "scale_max")[b.scheme]),
-        "valence_confidence": _small_ints(np.array(cols[COL["valence_confidence"]], dtype=float), pa.int16()),
-        "arousal_confidence": _small_ints(np.array(cols[COL["arousal_confidence"]], dtype=float), pa.int16()),
-        "confidence_points": _small_ints(confidence_points, pa.int16()),
+        "valence_confidence": _int16(b.valence_confidence),
+        "arousal_confidence": _int16(b.arousal_confidence),
+        "confidence_points": _int16(confidence_points),
         "context_tags": tags.arrow().take(pa.array(b.tag_code)),
         "context_note": nullable_text("context_note"),
-        "time_on_task_ms": pa.array(np.array(cols[COL["time_on_task_ms"]], dtype=np.int64)),
-        "watched_fraction": pa.array(np.array(cols[COL["watched_fraction"]], dtype=float)),
-        "created_at": pa.array(cols[COL["created_at"]], schema.field("created_at").type),
+        "time_on_task_ms": pa.array(b.time_on_task_ms),
+        "watched_fraction": pa.array(b.watched_fraction),
+        "created_at": b.created_at,
         "split": pa.array(split, pa.string()),
     }
     return pa.Table.from_arrays(
@@ -249,9 +275,7 @@ def clip_labels_table(
     n_annotators = np.bincount(pairs // b.annotators.size, minlength=b.m)
 
     conf_points = _scheme_column(schemes, "confidence_points")[b.scheme]
-    cols = b.columns
-    vconf = np.array(cols[COL["valence_confidence"]], dtype=float)
-    aconf = np.array(cols[COL["arousal_confidence"]], dtype=float)
+    vconf, aconf = b.valence_confidence, b.arousal_confidence
     rating_type = schema.field("ratings").type
     struct = pa.StructArray.from_arrays(
         [
@@ -259,8 +283,8 @@ def clip_labels_table(
             b.annotator_id,
             _floats(b.valence),
             _floats(b.arousal),
-            _small_ints(vconf, pa.int16()),
-            _small_ints(aconf, pa.int16()),
+            _int16(vconf),
+            _int16(aconf),
             pa.array(b.cannot_judge),
         ],
         fields=list(rating_type.value_type),

@@ -1,41 +1,82 @@
-"""The `clips` table (and the media copy): the clips that have labels in the export, each with its split.
-Read first, since every rating's split is its clip's; what the rest of the build keeps of it is small
-(ClipIndex: two arrays)."""
+"""Splits and the `clips` table (with the media copy).
+
+The ratings pass meets each clip first (ratings are read by clip): `Splits` gives it its split there and
+remembers it (`ClipIndex`: a few arrays, whatever the study's size). The clips pass then streams the study's
+clips, keeps those the ratings pass met (a clip is in the export when it has a label that counts), and
+writes them, each with the split its ratings got."""
 
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from django.core.files.storage import default_storage
 
 from exports.models import Export
 from exports.tables import SPLIT_NAMES
 
 from .ids import Salted, split_of
-from .source import CLIP_FIELDS, clip_batches, media_sharing
+from .source import DataChanged, clip_batches, media_sharing
 from .writers import TableWriter
 
-COL = {name: i for i, name in enumerate(CLIP_FIELDS)}
 MEDIA_DIR = "media"
+NO_PARTICIPANT = -1
 
 
-@dataclass
+class Splits:
+    """Split of each clip: by its participant (all their clips in one split), by the clip when none."""
+
+    def __init__(self, *, seed: int, fractions: dict[str, float]):
+        self.seed, self.fractions = seed, fractions
+        self.by_participant: dict[int, int] = {}
+
+    def of(self, clip_ids: np.ndarray, participants: np.ndarray) -> np.ndarray:
+        out = np.empty(clip_ids.size, dtype=np.int8)
+        for i, (clip, person) in enumerate(zip(clip_ids.tolist(), participants.tolist(), strict=True)):
+            if person == NO_PARTICIPANT:
+                out[i] = split_of(f"clip:{clip}", seed=self.seed, fractions=self.fractions)
+                continue
+            code = self.by_participant.get(person)
+            if code is None:
+                code = self.by_participant[person] = split_of(
+                    f"participant:{person}", seed=self.seed, fractions=self.fractions
+                )
+            out[i] = code
+        return out
+
+
 class ClipIndex:
-    ids: np.ndarray  # clip ids, ascending
-    split: np.ndarray  # index into SPLIT_NAMES, per clip
-    participants: dict[str, set[int]] = field(default_factory=dict)  # split -> participant pks
-    media_files: int = 0
+    """The clips the ratings pass met, in id order: id, participant and split of each."""
 
-    def lookup(self, clip_ids: np.ndarray) -> np.ndarray | None:
-        """Positions of `clip_ids` in the index, or None if one of them is not in it."""
-        if not self.ids.size:
-            return None if clip_ids.size else clip_ids
-        pos = np.minimum(np.searchsorted(self.ids, clip_ids), self.ids.size - 1)
-        return pos if bool((self.ids[pos] == clip_ids).all()) else None
+    def __init__(self):
+        self._parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self.ids = np.empty(0, np.int64)
+        self.participant = np.empty(0, np.int64)
+        self.split = np.empty(0, np.int8)
+        self.media_files = 0
+
+    def add(self, ids: np.ndarray, participants: np.ndarray, splits: np.ndarray) -> None:
+        self._parts.append((ids, participants, splits))
+
+    def freeze(self) -> None:
+        if self._parts:
+            self.ids, self.participant, self.split = (
+                np.concatenate(p) for p in zip(*self._parts, strict=True)
+            )
+            self._parts = []
+
+    def participants_per_split(self) -> dict[str, int]:
+        has = self.participant != NO_PARTICIPANT
+        return {
+            s: int(np.unique(self.participant[has & (self.split == i)]).size)
+            for i, s in enumerate(SPLIT_NAMES)
+        }
+
+    def clips_per_split(self) -> dict[str, int]:
+        return {s: int((self.split == i).sum()) for i, s in enumerate(SPLIT_NAMES)}
 
 
 def _media_name(clip_id: int, stored: str) -> str:
@@ -51,68 +92,74 @@ def _copy_media(folder: Path, stored: str, name: str) -> None:
         with default_storage.open(stored, "rb") as src, target.open("wb") as dst:
             shutil.copyfileobj(src, dst, 1 << 20)
     except FileNotFoundError:
-        raise FileNotFoundError(f"the media file of clip {name} is missing from the media storage") from None
+        raise FileNotFoundError(f"the media file for {name} is missing from the media storage") from None
 
 
 def write_clips(
-    export: Export, writer: TableWriter, *, folder: Path, participant_ids: Salted, batch_size: int
-) -> ClipIndex:
-    params = export.parameters
-    seed, fractions = params["split_seed"], params["splits"]
+    export: Export,
+    writer: TableWriter,
+    index: ClipIndex,
+    *,
+    folder: Path,
+    participant_ids: Salted,
+    batch_size: int,
+) -> int:
+    """Write the clips the ratings pass met; returns how many were found (the caller checks it against the
+    index: a clip cannot go away while it has labels)."""
     # Media only where the participant consented to sharing; a clip without a participant is never shared.
-    sharing = media_sharing(export.study) if params["include_media"] else {}
-    by_participant: dict[int, int] = {}
-    ids, splits = [], []
-    index = ClipIndex(ids=np.empty(0, np.int64), split=np.empty(0, np.int8))
-    index.participants = {name: set() for name in SPLIT_NAMES}
+    sharing = media_sharing(export.study) if export.parameters["include_media"] else {}
+    found = 0
     schema = writer.schema
-    for rows in clip_batches(export, size=batch_size):
-        cols = list(zip(*rows, strict=True))
-        clip_ids = np.array(cols[COL["id"]], dtype=np.int64)
-        codes = np.empty(len(rows), dtype=np.int8)
-        participant, group, media = [], [], []
-        for i, (clip_id, person) in enumerate(
-            zip(clip_ids.tolist(), cols[COL["participant_id"]], strict=True)
-        ):
-            if person is None:
-                codes[i] = split_of(f"clip:{clip_id}", seed=seed, fractions=fractions)
-                participant.append(None)
-                group.append(f"clip:{clip_id}")
-            else:
-                if person not in by_participant:
-                    by_participant[person] = split_of(f"participant:{person}", seed=seed, fractions=fractions)
-                codes[i] = by_participant[person]
-                index.participants[SPLIT_NAMES[codes[i]]].add(person)
-                participant.append(participant_ids(person))
-                group.append(participant[-1])
-            if person is not None and sharing.get(person, False):
-                name = _media_name(clip_id, cols[COL["file"]][i])
-                _copy_media(folder, cols[COL["file"]][i], name)
-                index.media_files += 1
-                media.append(name)
-            else:
-                media.append(None)
-        arrays = {
-            "clip_id": pa.array(clip_ids),
-            "participant_id": pa.array(participant, pa.string()),
-            "duration_s": pa.array(cols[COL["duration_s"]], pa.float64()),
-            "fps": pa.array(cols[COL["fps"]], pa.float64()),
-            "width": pa.array(cols[COL["width"]], pa.int32()),
-            "height": pa.array(cols[COL["height"]], pa.int32()),
-            "size_bytes": pa.array(cols[COL["size_bytes"]], pa.int64()),
-            "container": pa.array(cols[COL["container"]], pa.string()),
-            "video_codec": pa.array([c or None for c in cols[COL["video_codec"]]], pa.string()),
-            "has_audio": pa.array(cols[COL["has_audio"]], pa.bool_()),
-            "media_sha256": pa.array(cols[COL["sha256"]], pa.string()),
-            "media_file": pa.array(media, pa.string()),
-            "split": pa.array(np.array(SPLIT_NAMES)[codes], pa.string()),
-            "split_group": pa.array(group, pa.string()),
-        }
-        writer.write_by_split(
-            SPLIT_NAMES, codes, pa.Table.from_arrays([arrays[n] for n in schema.names], schema=schema)
+    names = np.array(SPLIT_NAMES)
+    for table in clip_batches(export, size=batch_size):
+        if not index.ids.size:
+            break
+        ids = table.column("id").to_numpy()
+        pos = np.minimum(np.searchsorted(index.ids, ids), index.ids.size - 1)
+        keep = index.ids[pos] == ids
+        if not keep.any():
+            continue
+        found += int(keep.sum())
+        pos, ids = pos[keep], ids[keep]
+        table = table.filter(pa.array(keep)).combine_chunks()
+        people = table.column("participant_id").fill_null(NO_PARTICIPANT).to_numpy()
+        if not np.array_equal(people, index.participant[pos]):
+            raise DataChanged()  # a clip moved to another participant since its ratings were read
+        has = people != NO_PARTICIPANT
+        distinct, where = np.unique(people, return_inverse=True)
+        salted = pa.array(
+            [None if p == NO_PARTICIPANT else participant_ids(p) for p in distinct.tolist()], pa.string()
         )
-        ids.append(clip_ids)
-        splits.append(codes)
-    if ids:
-        index.ids, index.split = np.concatenate(ids), np.concatenate(splits)
-    return index
+        participant = salted.take(pa.array(where))
+        media = [None] * ids.size
+        for i in np.flatnonzero(has).tolist():
+            if sharing.get(int(people[i]), False):
+                stored = table.column("file")[i].as_py()
+                media[i] = _media_name(int(ids[i]), stored)
+                _copy_media(folder, stored, media[i])
+                index.media_files += 1
+        codes = index.split[pos]
+        clip_groups = pc.binary_join_element_wise("clip:", pa.array(ids).cast(pa.string()), "")
+        arrays = {
+            "clip_id": pa.array(ids),
+            "participant_id": participant,
+            "duration_s": table.column("duration_s"),
+            "fps": table.column("fps"),
+            "width": table.column("width"),
+            "height": table.column("height"),
+            "size_bytes": table.column("size_bytes"),
+            "container": table.column("container"),
+            "video_codec": pc.if_else(
+                pc.equal(table.column("video_codec"), ""),
+                pa.scalar(None, pa.string()),
+                table.column("video_codec"),
+            ),
+            "has_audio": table.column("has_audio"),
+            "media_sha256": table.column("sha256"),
+            "media_file": pa.array(media, pa.string()),
+            "split": pa.array(names[codes], pa.string()),
+            "split_group": pc.if_else(pa.array(has), participant, clip_groups),
+        }
+        out = pa.Table.from_arrays([arrays[n] for n in schema.names], schema=schema)
+        writer.write_by_split(SPLIT_NAMES, codes, out)
+    return found

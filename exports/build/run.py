@@ -17,7 +17,7 @@ from exports.tables import KEYS, SPLIT_NAMES, Layout, schemas
 
 from . import source
 from .aggregate import TagSets, clip_labels_table, ratings_table, to_batch
-from .clips import ClipIndex, write_clips
+from .clips import ClipIndex, Splits, write_clips
 from .ids import Salted, export_salt
 from .layout import Scheme, make_layout, study_schemes
 from .manifest import FORMAT, file_entry, write_manifest
@@ -26,28 +26,8 @@ from .writers import TableWriter
 Progress = Callable[[float, str], None]
 RATING_BATCH = 50_000
 CLIP_BATCH = 20_000
-CLIPS_SHARE = 0.1  # of the progress bar: the clips pass, then the ratings pass up to 0.9
+RATINGS_END = 0.8  # of the progress bar: the ratings pass up to here, then the clips
 ANNOTATORS_SPLIT = "full"
-
-
-class DataChanged(RuntimeError):
-    """The labels that count changed while the build was reading them (a withdrawal or reinstatement
-    between two queries): building again reads a consistent state."""
-
-    def __init__(self):
-        super().__init__(
-            "The study's data changed while the export was being built (a participant or annotator was "
-            "withdrawn or reinstated); build it again."
-        )
-
-
-def _last_clip_start(rows: list[tuple]) -> int:
-    """Index of the first row of the last clip in `rows` (rows ordered by clip)."""
-    clip = source.COL_CLIP
-    last, i = rows[-1][clip], len(rows) - 1
-    while i > 0 and rows[i - 1][clip] == last:
-        i -= 1
-    return i
 
 
 class Build:
@@ -62,85 +42,82 @@ class Build:
         self.annotator_ids = Salted(salt, "annotator")
         self.participant_ids = Salted(salt, "participant")
         self.tags = TagSets(self.layout)
-        self.report = source.latest_report(export.study)
-        formats = self.params["formats"]
-        self.writers = {
-            name: TableWriter(
-                folder,
-                name,
-                self.schemas[name],
-                (ANNOTATORS_SPLIT,) if name == "annotators" else SPLIT_NAMES,
-                formats,
-            )
-            for name in self.schemas
-        }
+        self.splits = Splits(seed=self.params["split_seed"], fractions=self.params["splits"])
+        self.index = ClipIndex()
         self.annotators: dict[int, np.ndarray] = {}  # user pk -> [ratings, cannot judge]
         self.per_scheme = np.zeros(len(self.schemes), dtype=np.int64)
-        self.clips_done = 0
+        self.writers: dict[str, TableWriter] = {}
 
     def run(self) -> dict:
+        formats = self.params["formats"]
         try:
-            self.progress(0.01, "counting the labels")
-            total = source.labels(self.export).count()
-            self.progress(0.02, "clips")
-            index = write_clips(
-                self.export,
-                self.writers["clips"],
-                folder=self.folder,
-                participant_ids=self.participant_ids,
-                batch_size=CLIP_BATCH,
-            )
-            self._ratings(index, total)
-            self.progress(0.9, "annotators")
-            self._annotators()
+            for name, schema in self.schemas.items():
+                splits = (ANNOTATORS_SPLIT,) if name == "annotators" else SPLIT_NAMES
+                self.writers[name] = TableWriter(self.folder, name, schema, splits, formats)
+            with source.snapshot():
+                self.progress(0.01, "reading the agreement report")
+                self.report = source.latest_report(self.export.study)
+                self._ratings(source.clip_id_range(self.export.study))
+                self.progress(RATINGS_END, "clips")
+                found = write_clips(
+                    self.export,
+                    self.writers["clips"],
+                    self.index,
+                    folder=self.folder,
+                    participant_ids=self.participant_ids,
+                    batch_size=CLIP_BATCH,
+                )
+                if found != self.index.ids.size:
+                    raise source.DataChanged()
+                self.progress(0.9, "annotators")
+                self._annotators()
+                withdrawals = source.withdrawals(self.export.study)
             files = [w for writer in self.writers.values() for w in writer.close()]
         except BaseException:
             for writer in self.writers.values():
                 writer.abort()
             raise
         self.progress(0.93, "checksums")
-        manifest = self._manifest(index, files)
+        manifest = self._manifest(files, withdrawals)
         self.progress(0.96, "dataset card")
-        manifest["files"].append(
-            file_entry(self.folder, card.write_card(self.folder, export=self.export, manifest=manifest).name)
-        )
-        manifest["files"].append(
-            file_entry(
-                self.folder,
-                croissant.write_croissant(self.folder, export=self.export, manifest=manifest).name,
-            )
-        )
+        for write in (card.write_card, croissant.write_croissant):
+            path = write(self.folder, export=self.export, manifest=manifest)
+            manifest["files"].append(file_entry(self.folder, path.relative_to(self.folder).as_posix()))
         write_manifest(self.folder, manifest)
         return manifest
 
     # --- ratings and clip_labels: one pass ordered by (clip, rating) ------------------------------------
 
-    def _ratings(self, index: ClipIndex, total: int) -> None:
-        done, carry = 0, []
-        for rows in source.rating_batches(self.export, free_text=self.free_text, size=RATING_BATCH):
-            rows = carry + rows if carry else rows
-            cut = _last_clip_start(rows)
-            if cut == 0:  # one clip so far: wait for its end
-                carry = rows
-                continue
-            self._batch(rows[:cut], index)
-            done += cut
-            carry = rows[cut:]
-            self.progress(CLIPS_SHARE + 0.8 * done / max(total, 1), f"ratings: {done:,} of {total:,}")
-        if carry:
-            self._batch(carry, index)
-            done += len(carry)
-            self.progress(CLIPS_SHARE + 0.8 * done / max(total, 1), f"ratings: {done:,} of {total:,}")
-        if self.clips_done != index.ids.size:
-            raise DataChanged()
+    def _ratings(self, clip_range: tuple[int, int]) -> None:
+        done, carry = 0, None
+        lo, hi = clip_range
 
-    def _batch(self, rows: list[tuple], index: ClipIndex) -> None:
-        b = to_batch(rows, schemes=self.schemes, tags=self.tags, annotator_ids=self.annotator_ids)
-        pos = index.lookup(b.clip_ids)
-        if pos is None:
-            raise DataChanged()
-        self.clips_done += b.m
-        clip_split = index.split[pos]
+        def step(table: pa.Table) -> None:
+            nonlocal done
+            self._batch(table)
+            done += table.num_rows
+            # progress: how far through the study's clip ids the pass is (counting the labels first would
+            # cost a query over all of them)
+            through = (table.column("clip_id")[-1].as_py() - lo + 1) / max(hi - lo + 1, 1)
+            self.progress(0.02 + (RATINGS_END - 0.02) * through, f"ratings: {done:,} read")
+
+        for table in source.rating_batches(self.export, free_text=self.free_text, size=RATING_BATCH):
+            table = (pa.concat_tables([carry, table]) if carry is not None else table).combine_chunks()
+            clip = table.column("clip_id").to_numpy()
+            cut = int(np.searchsorted(clip, clip[-1]))  # the last clip may go on in the next batch
+            if cut == 0:
+                carry = table
+                continue
+            step(table.slice(0, cut))
+            carry = table.slice(cut)
+        if carry is not None and carry.num_rows:
+            step(carry.combine_chunks())
+        self.index.freeze()
+
+    def _batch(self, table: pa.Table) -> None:
+        b = to_batch(table, schemes=self.schemes, tags=self.tags, annotator_ids=self.annotator_ids)
+        clip_split = self.splits.of(b.clip_ids, b.participant)
+        self.index.add(b.clip_ids, b.participant, clip_split)
         names = np.array(SPLIT_NAMES)
         rating_split = clip_split[b.seg]
         table = ratings_table(
@@ -196,7 +173,7 @@ class Build:
 
     # --- manifest ----------------------------------------------------------------------------------------
 
-    def _manifest(self, index: ClipIndex, files) -> dict:
+    def _manifest(self, files, withdrawals: dict) -> dict:
         export, study = self.export, self.export.study
         entries, tables = [], {}
         for f in files:
@@ -243,10 +220,10 @@ class Build:
                 "unit": "participant (clip where none)",
                 "fractions": export.parameters["splits"],
                 "seed": export.parameters["split_seed"],
-                "clips": {s: int((index.split == i).sum()) for i, s in enumerate(SPLIT_NAMES)},
-                "participants": {s: len(index.participants[s]) for s in SPLIT_NAMES},
+                "clips": self.index.clips_per_split(),
+                "participants": self.index.participants_per_split(),
             },
-            "withdrawals": source.withdrawals(study),
+            "withdrawals": withdrawals,
             "agreement_report": None
             if report is None
             else {
@@ -256,7 +233,7 @@ class Build:
                 "fresh": report.watermark_last_id == export.watermark_last_id,
             },
             "free_text_included": self.free_text,
-            "media_included": index.media_files,
+            "media_included": self.index.media_files,
             "files": entries,
         }
 

@@ -18,7 +18,9 @@ from datetime import datetime, timedelta
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.db import InterfaceError, OperationalError
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import F, Model, Q, QuerySet
+from django.db.models.sql import UpdateQuery
 from django.utils import timezone
 
 logger = logging.getLogger(__name__)
@@ -96,16 +98,27 @@ class Jobs:
         )
 
     @staticmethod
-    def progress_saver(mine: QuerySet, min_interval_s: float = 0.0) -> Callable[[float, str], None]:
-        """progress(fraction, message) saving to the row, at most once per min_interval_s (the last call
-        before a gap is not lost: the next save writes the newest state)."""
+    def progress_saver(
+        mine: QuerySet, min_interval_s: float = 0.0, via: BaseDatabaseWrapper | None = None
+    ) -> Callable[[float, str], None]:
+        """progress(fraction, message) saving to the row, at most once per min_interval_s. `via`: another
+        connection to write through (autocommit), for a run that reads inside a long transaction of its own:
+        its progress must be visible before that transaction ends."""
         last = [float("-inf")]
 
-        def progress(fraction: float, message: str, force: bool = False) -> None:
+        def progress(fraction: float, message: str) -> None:
             now = time.monotonic()
-            if not force and now - last[0] < min_interval_s:
+            if now - last[0] < min_interval_s:
                 return
             last[0] = now
-            mine.update(progress=round(min(max(fraction, 0.0), 1.0), 3), progress_message=message[:200])
+            values = {"progress": round(min(max(fraction, 0.0), 1.0), 3), "progress_message": message[:200]}
+            if via is None:
+                mine.update(**values)
+                return
+            query = mine.query.chain(UpdateQuery)
+            query.add_update_values(values)
+            sql, params = query.get_compiler(connection=via).as_sql()
+            with via.cursor() as cursor:
+                cursor.execute(sql, params)
 
         return progress
