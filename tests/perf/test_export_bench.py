@@ -9,9 +9,10 @@ DATABASE_URL (bench_*) is dropped and recreated.
 Measured: the whole export (every table, the card, croissant.json, the manifest; no media) through the real code
 path, `manage.py export_study <study>`, in a process of its own: wall time from start to exit, and its peak
 RSS (os.wait4's ru_maxrss of that one child; /proc is polled too, for the time of the peak). The floor, in the
-same run: (a) reading the same rows and columns, in the order the files need (clip, rating), through a plain
-server-side cursor (psycopg named cursor), and (b) pyarrow writing those rows as the ratings table (its schema,
-zstd Parquet) from memory, only the writer's calls timed. Export time ÷ ((a) + (b)) is the ratio reported.
+same run: (a) reading the same rows and columns through a plain server-side cursor (psycopg named cursor; in
+table order, see FLOOR_SQL), and (b) pyarrow writing those rows as the ratings table (its schema, zstd
+Parquet) from memory, only the writer's calls timed; export time ÷ ((a) + (b)) is the ratio reported. Also
+(a') the same query through COPY (how the builder reads), bytes only, and the ratio to (a') + (b).
 Best of two runs at 100k and 1M (floor and export alternated), one at 10M.
 
 Checked at every size, in smoke mode too: the rows of ratings, clip_labels, clips and annotators (read from the
@@ -59,12 +60,15 @@ TABLES = ("ratings", "clip_labels", "clips", "annotators")
 LIMIT_1M_S, LIMIT_1M_MB, LIMIT_10M_S, FLAT_10M = 20.0, 400.0, 300.0, 1.5
 LABEL_STUDIO_PER_S = 600  # Label Studio 1.23.2's export, as issue 8 gives it
 
-# The rows the builder reads (exports.build.source.RATING_FIELDS), in the order the files need.
+# The columns the builder reads of each rating (exports.build.source.RATING_COLUMNS), the study's rows in
+# the order the table holds them: the plainest read. Not in (clip, rating) order: a server-side cursor is
+# planned for a fast start, and with that ORDER BY PostgreSQL walks the clip index over the whole table
+# (rows of a clip lie far apart, in time order), which took minutes for 1M ratings beside a 10M study.
 FLOOR_SQL = """
     SELECT id, clip_id, annotator_id, scheme_version_id, valence, arousal, cannot_judge, valence_raw,
         arousal_raw, valence_confidence, arousal_confidence, context_tags::text, time_on_task_ms,
         watched_fraction, created_at
-    FROM labeling_annotation WHERE study_id = %s ORDER BY clip_id, id
+    FROM labeling_annotation WHERE study_id = %s
 """
 FETCH = 50_000
 ROW_GROUP = 256_000
@@ -177,9 +181,8 @@ def _floor_read(db_url: str, study_id: int) -> tuple[float, int]:
 
 
 def _floor_copy(db_url: str, study_id: int) -> tuple[float, int]:
-    """(a'): the same query through COPY ... TO STDOUT (FORMAT csv), the bytes read and dropped (no parsing):
-    a server-side cursor is planned for a fast start (here: the clip index and an incremental sort), COPY for
-    the whole result, which is how the builder reads."""
+    """(a'): the same query through COPY ... TO STDOUT (FORMAT csv), as the builder reads; the bytes are
+    counted and dropped (no parsing)."""
     import psycopg
 
     sql = FLOOR_SQL.replace("%s", "%(study)s")
@@ -192,9 +195,11 @@ def _floor_copy(db_url: str, study_id: int) -> tuple[float, int]:
         return time.perf_counter() - start, n
 
 
-def _ratings_arrays(rows: list[tuple], schema: pa.Schema) -> pa.Table:
+def _ratings_arrays(rows: list[tuple], schema: pa.Schema, tag_lists: dict) -> pa.Table:
     """The ratings table's columns of `rows` (what the writer is given; not timed)."""
     cols = list(zip(*rows, strict=True))
+    for text in set(cols[11]) - tag_lists.keys():
+        tag_lists[text] = json.loads(text)
     n = len(rows)
     names = ("train", "train", "train", "train", "train", "train", "train", "train", "validation", "test")
     arrays = {
@@ -215,7 +220,7 @@ def _ratings_arrays(rows: list[tuple], schema: pa.Schema) -> pa.Table:
         "valence_confidence": cols[9],
         "arousal_confidence": cols[10],
         "confidence_points": [5] * n,
-        "context_tags": [json.loads(t) for t in cols[11]],
+        "context_tags": [tag_lists[t] for t in cols[11]],
         "context_note": [None] * n,
         "time_on_task_ms": cols[12],
         "watched_fraction": cols[13],
@@ -236,6 +241,7 @@ def _floor_write(db_url: str, study_id: int, path: Path) -> tuple[float, int]:
     dictionary = ["clip_id", "annotator_id", "instrument", "split"]
     timed, n = 0.0, 0
     pending: list[tuple] = []
+    tag_lists: dict[str, list] = {}
     with psycopg.connect(db_url) as conn, conn.cursor(name="floor") as cursor:
         cursor.execute(FLOOR_SQL, (study_id,))
         start = time.perf_counter()
@@ -245,7 +251,7 @@ def _floor_write(db_url: str, study_id: int, path: Path) -> tuple[float, int]:
             rows = cursor.fetchmany(FETCH)
             pending += rows
             if pending and (len(pending) >= ROW_GROUP or not rows):
-                table = _ratings_arrays(pending, schema)
+                table = _ratings_arrays(pending, schema, tag_lists)
                 start = time.perf_counter()
                 writer.write_table(table)
                 timed += time.perf_counter() - start
@@ -397,12 +403,12 @@ def _report(results: list[dict], baseline_mb: float | None) -> None:
         "croissant.json, the manifest, no media — wall time to exit (in brackets: the build as the command "
         "reports it, without start-up) and peak RSS (wait4's ru_maxrss of that process; "
         f"{baseline_mb or 0:.0f} MB of it is Python, Django and pyarrow loaded). Floor, same run: (a) reading the "
-        "same rows and columns in (clip, rating) order through a psycopg server-side cursor, plus (b) pyarrow "
-        "writing them from memory as the ratings table (zstd Parquet); and (a') the same query through "
-        "`COPY … TO STDOUT (FORMAT csv)`, bytes only (the builder reads through COPY: a cursor is planned for a "
-        "fast start, here the clip index and an incremental sort over rows scattered in time order, COPY for "
-        "the whole result). Best of 2 up to 1M (floor and export "
-        "alternated), one run at 10M. Integrity checked at every size: rows of every table against the data, "
+        "same rows and columns through a psycopg server-side cursor, in table order (with the files' (clip, "
+        "rating) order a cursor, planned for a fast start, walks the clip index over the whole table: minutes "
+        "for 1M ratings beside the 10M study), plus (b) pyarrow writing them from memory as the ratings table "
+        "(zstd Parquet); and (a') the same query through `COPY … TO STDOUT (FORMAT csv)`, as the builder reads, "
+        "bytes only. The export also sorts, aggregates clip_labels and writes four tables. Best of 2 up to 1M "
+        "(floor and export alternated), one run at 10M. Integrity checked at every size: rows of every table against the data, "
         "`verify_export` passes.",
         "",
         "| ratings | clips | generated in | export (build) | peak RSS | ratings/s | (a) cursor read | (a') COPY "
