@@ -47,7 +47,7 @@ def verify_folder(folder: Path) -> list[str]:
         size = full.stat().st_size
         if size != entry.get("bytes"):
             problems.append(f"{path}: {size} bytes, the manifest says {entry.get('bytes')}.")
-        if sha256_of(full) != entry.get("sha256"):
+        elif sha256_of(full) != entry.get("sha256"):
             problems.append(f"{path}: SHA-256 differs from the manifest (the file was changed or damaged).")
         elif entry.get("format") == "parquet" and "rows" in entry:
             try:

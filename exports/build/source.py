@@ -17,6 +17,7 @@ SQLite (the embedded default): Django's chunked iterator, each chunk turned into
 from __future__ import annotations
 
 import io
+import itertools
 import queue
 import threading
 from collections.abc import Iterator
@@ -75,7 +76,8 @@ CLIP_COLUMNS: dict[str, pa.DataType] = {
     "sha256": TEXT,
     "file": TEXT,
 }
-CSV_BLOCK_BYTES = 1 << 20
+CSV_BLOCK_BYTES = 1 << 20  # ~9,000 labels per batch: memory stays low, the overhead per batch small
+_cursor_numbers = itertools.count(1)
 
 
 class DataChanged(RuntimeError):
@@ -104,6 +106,10 @@ def snapshot() -> Iterator[bool]:
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            # what COPY's text must be, whatever the server's defaults: ISO dates, floats that read back
+            # exactly (the shortest exact form, PostgreSQL 12+)
+            cursor.execute("SET LOCAL DateStyle = 'ISO, YMD'")
+            cursor.execute("SET LOCAL extra_float_digits = 1")
         setattr(connection, _SNAPSHOT_DEPTH, getattr(connection, _SNAPSHOT_DEPTH, 0) + 1)
         try:
             yield True
@@ -142,7 +148,9 @@ def _copy_batches(
     with raw.cursor() as cursor, cursor.copy(f"COPY ({sql}) TO STDOUT (FORMAT csv)", params) as copy:
         reader = pacsv.open_csv(
             io.BufferedReader(_CopyReader(copy), 1 << 20),
-            read_options=pacsv.ReadOptions(column_names=list(columns), block_size=CSV_BLOCK_BYTES),
+            read_options=pacsv.ReadOptions(
+                column_names=list(columns), block_size=CSV_BLOCK_BYTES, use_threads=False
+            ),
             # COPY writes NULL as an empty field and an empty text as ""; booleans as t / f
             parse_options=pacsv.ParseOptions(newlines_in_values=multiline),
             convert_options=pacsv.ConvertOptions(
@@ -158,12 +166,27 @@ def _copy_batches(
             yield pa.Table.from_batches([batch])
 
 
+def _arrow(rows: list[tuple], columns: dict[str, pa.DataType]) -> pa.Table:
+    values = zip(*rows, strict=True)
+    return pa.table(
+        [pa.array(v, t) for v, t in zip(values, columns.values(), strict=True)],
+        schema=pa.schema(list(columns.items())),
+    )
+
+
 def _iterator_batches(qs: QuerySet, columns: dict[str, pa.DataType], size: int) -> Iterator[pa.Table]:
-    schema = pa.schema(list(columns.items()))
     rows = qs.iterator(chunk_size=size)
     while chunk := list(islice(rows, size)):
-        values = zip(*chunk, strict=True)
-        yield pa.table([pa.array(v, t) for v, t in zip(values, columns.values(), strict=True)], schema=schema)
+        yield _arrow(chunk, columns)
+
+
+def _cursor_batches(raw, sql: str, params, columns: dict[str, pa.DataType], size: int) -> Iterator[pa.Table]:
+    """A server-side cursor in the caller's transaction: the connection stays free between fetches (for
+    the progress saves the caller's transaction makes), which a COPY would hold until its end."""
+    with raw.cursor(name=f"export_rows_{next(_cursor_numbers)}", binary=True) as cursor:
+        cursor.execute(sql, params)
+        while rows := cursor.fetchmany(size):
+            yield _arrow(rows, columns)
 
 
 def stream(
@@ -172,17 +195,20 @@ def stream(
     """The rows of `qs` (values_list of `columns`, in that order) as Arrow tables of bounded size, in the
     queryset's order. `multiline`: a text column may hold line breaks.
 
-    In the build's own snapshot (a worker, the command) the PostgreSQL rows are read and parsed in a second
-    thread, a batch or two ahead, while this one aggregates and writes: the server's work, the parsing and
-    the aggregation overlap. Everything else (SQLite, a caller's transaction that progress saves also use)
-    reads in this thread."""
+    PostgreSQL, in the build's own snapshot (a worker, the command): COPY, read and parsed in a second
+    thread a batch or two ahead while this one aggregates and writes, so the server's work, the parsing and
+    the aggregation overlap. The COPY holds the connection until it ends, so nothing else may use it
+    meanwhile: the build's progress goes through another connection (exports.services). PostgreSQL inside
+    a caller's transaction (a test's): a server-side cursor, `size` rows per fetch. SQLite: Django's
+    chunked iterator."""
     qs = qs.values_list(*columns)
     if connection.vendor != "postgresql":
         return _iterator_batches(qs, columns, size)
     sql, params = qs.query.sql_with_params()
     connection.ensure_connection()
-    batches = _copy_batches(connection.connection, sql, params, columns, multiline)
-    return read_ahead(batches) if _in_own_snapshot() else batches
+    if _in_own_snapshot():
+        return read_ahead(_copy_batches(connection.connection, sql, params, columns, multiline))
+    return _cursor_batches(connection.connection, sql, params, columns, size)
 
 
 _SNAPSHOT_DEPTH = "export_snapshot_depth"
@@ -300,9 +326,13 @@ class ReportFigures:
         return out
 
 
-def latest_report(study: Study) -> ReportFigures:
+def latest_report(study: Study, *, as_of) -> ReportFigures:
+    """The figures of the study's latest agreement report finished by `as_of` (the export's request time: a
+    retried build uses the same report, whatever finished since)."""
     report = (
-        AgreementReport.objects.filter(study=study, status=AgreementReport.Status.DONE)
+        AgreementReport.objects.filter(
+            study=study, status=AgreementReport.Status.DONE, finished_at__lte=as_of
+        )
         .order_by("-finished_at", "-id")
         .defer("result")
         .first()

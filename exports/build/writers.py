@@ -13,30 +13,27 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from exports.tables import csv_columns
+
 ROW_GROUP_BYTES = 4 * 1024 * 1024
 ROW_GROUP_ROWS = 128_000
 
 
 def csv_table(table: pa.Table) -> pa.Table:
-    """The table as CSV can hold it (exports.tables: fixed-length lists -> x_0 .. x_{n-1}; lists of strings
-    joined with "|"; lists of structs -> one JSON text cell)."""
-    names, arrays = [], []
-    for name, column in zip(table.column_names, table.columns, strict=True):
+    """The table as CSV can hold it (exports.tables.csv_columns): fixed-length lists spread over columns,
+    lists of strings joined with "|", lists of structs as one JSON text cell."""
+    arrays = []
+    for column in table.columns:
         kind = column.type
         if pa.types.is_fixed_size_list(kind):
-            for i in range(kind.list_size):
-                names.append(f"{name}_{i}")
-                arrays.append(pc.list_element(column, i))
+            arrays.extend(pc.list_element(column, i) for i in range(kind.list_size))
         elif pa.types.is_list(kind) and pa.types.is_struct(kind.value_type):
-            names.append(name)
             arrays.append(pa.array([json.dumps(v) for v in column.to_pylist()], pa.string()))
         elif pa.types.is_list(kind):
-            names.append(name)
             arrays.append(pc.binary_join(column, "|"))
         else:
-            names.append(name)
             arrays.append(column)
-    return pa.table(arrays, names=names)
+    return pa.table(arrays, names=csv_columns(table.schema))
 
 
 def _json_default(value):

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.db import InterfaceError, OperationalError
@@ -115,7 +116,7 @@ class Jobs:
             if via is None:
                 mine.update(**values)
                 return
-            query = mine.query.chain(UpdateQuery)
+            query = cast(UpdateQuery, mine.query.chain(UpdateQuery))
             query.add_update_values(values)
             sql, params = query.get_compiler(connection=via).as_sql()
             with via.cursor() as cursor:

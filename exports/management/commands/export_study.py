@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 from exports.models import Export
 from exports.services import export_build, export_start
 from labeling.errors import ValidationFailed
-from labeling.models import Study
+from labeling.management import study_from_ref
 
 BAD_INPUT = 2
 
@@ -105,12 +105,10 @@ class Command(BaseCommand):
         return params
 
     def handle(self, *args, **options):
-        key = options["study"]
-        study = Study.objects.filter(slug=key).first()
-        if study is None and key.isdigit():
-            study = Study.objects.filter(pk=int(key)).first()
-        if study is None:
-            raise CommandError(f"No study with slug or id {key!r}.", returncode=BAD_INPUT)
+        try:
+            study = study_from_ref(options["study"])
+        except CommandError as exc:
+            raise CommandError(str(exc), returncode=BAD_INPUT) from None
         out = Path(options["out"]) if options["out"] else None
         if out is not None and out.exists():
             raise CommandError(f"--out {out} already exists; give a new folder.", returncode=BAD_INPUT)
