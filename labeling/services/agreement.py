@@ -24,7 +24,6 @@ from django.utils import timezone
 
 from labeling.errors import Unavailable
 from labeling.models import AgreementReport, Clip, Study
-from labeling.reports import build_result, load_ratings, policy_candidates
 from labeling.selectors import annotations_for_analysis
 
 from .jobs import TRANSIENT_DB_ERRORS, Jobs
@@ -191,7 +190,9 @@ def agreement_compute(
     try:
         study = Study.objects.get(agreement_reports=report_id)
         progress(0.02, "loading ratings")
-        ratings = load_ratings(study=study)
+        from labeling import reports  # scipy and the statistics: imported by the runs that need them
+
+        ratings = reports.load_ratings(study=study)
         mark = ratings.watermark
         mine.update(
             watermark_count=mark["annotation_count"],
@@ -200,7 +201,7 @@ def agreement_compute(
             progress_message=f"loaded {mark['annotation_count']} ratings",
         )
         options = {} if n_resamples is None else {"n_resamples": n_resamples}
-        result = build_result(ratings, progress=lambda f, m: progress(0.1 + 0.8 * f, m), **options)
+        result = reports.build_result(ratings, progress=lambda f, m: progress(0.1 + 0.8 * f, m), **options)
         progress(0.92, "K+1 policy")
         result["policy"] = _apply_policy(study, ratings)
         done = mine.update(
@@ -241,7 +242,9 @@ def _apply_policy(study: Study, ratings) -> dict:
     if threshold is None:
         return {"threshold_sd": None, "cap_k": None, "clips_extended": []}
     cap = study.extra_annotator_cap_k or study.overlap_k + 1
-    candidates = policy_candidates(ratings, threshold)
+    from labeling import reports
+
+    candidates = reports.policy_candidates(ratings, threshold)
     extended = clip_targets_extend(study=study, clip_counts=candidates, cap=cap)
     return {
         "threshold_sd": threshold,
