@@ -8,6 +8,7 @@ writes them, each with the split its ratings got."""
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
 import numpy as np
@@ -103,6 +104,7 @@ def write_clips(
     folder: Path,
     participant_ids: Salted,
     batch_size: int,
+    progress: Callable[[int], None] = lambda clip_id: None,
 ) -> int:
     """Write the clips the ratings pass met; returns how many were found (the caller checks it against the
     index: a clip cannot go away while it has labels)."""

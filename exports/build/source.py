@@ -106,6 +106,10 @@ def snapshot() -> Iterator[bool]:
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            # what COPY's text must be, whatever the server's defaults: ISO dates, floats that read back
+            # exactly (the shortest exact form, PostgreSQL 12+)
+            cursor.execute("SET LOCAL DateStyle = 'ISO, YMD'")
+            cursor.execute("SET LOCAL extra_float_digits = 1")
         setattr(connection, _SNAPSHOT_DEPTH, getattr(connection, _SNAPSHOT_DEPTH, 0) + 1)
         try:
             yield True
@@ -144,7 +148,9 @@ def _copy_batches(
     with raw.cursor() as cursor, cursor.copy(f"COPY ({sql}) TO STDOUT (FORMAT csv)", params) as copy:
         reader = pacsv.open_csv(
             io.BufferedReader(_CopyReader(copy), 1 << 20),
-            read_options=pacsv.ReadOptions(column_names=list(columns), block_size=CSV_BLOCK_BYTES),
+            read_options=pacsv.ReadOptions(
+                column_names=list(columns), block_size=CSV_BLOCK_BYTES, use_threads=False
+            ),
             # COPY writes NULL as an empty field and an empty text as ""; booleans as t / f
             parse_options=pacsv.ParseOptions(newlines_in_values=multiline),
             convert_options=pacsv.ConvertOptions(
@@ -320,9 +326,13 @@ class ReportFigures:
         return out
 
 
-def latest_report(study: Study) -> ReportFigures:
+def latest_report(study: Study, *, as_of) -> ReportFigures:
+    """The figures of the study's latest agreement report finished by `as_of` (the export's request time: a
+    retried build uses the same report, whatever finished since)."""
     report = (
-        AgreementReport.objects.filter(study=study, status=AgreementReport.Status.DONE)
+        AgreementReport.objects.filter(
+            study=study, status=AgreementReport.Status.DONE, finished_at__lte=as_of
+        )
         .order_by("-finished_at", "-id")
         .defer("result")
         .first()

@@ -470,3 +470,16 @@ def test_scheme_versions_mix_instruments_and_extend_the_vocabulary(rated):
         if r["scheme_version"] == 1
     } == {("sam", 9, 1.0, 9.0)}
     check_labels_against_ratings(export)
+
+
+def test_a_report_finished_after_the_request_is_not_used(rated):
+    from exports.services import export_build, export_start
+
+    export = export_start(study=rated, parameters={}, enqueue=False)
+    assert agreement_run_now(study=rated, n_resamples=10).status == "done"
+    export = export_build(export_id=export.pk)  # as a retry after the report would: the same content
+    assert manifest_of(export)["agreement_report"] is None
+    assert (
+        read_table(export, "clip_labels").column("report_valence_sd").null_count
+        == export.row_counts["clip_labels"]
+    )

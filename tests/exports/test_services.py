@@ -18,6 +18,7 @@ from exports.models import Export
 from exports.services import JOBS, export_build, export_start
 from exports.tasks import build_export
 from exports.version import code_version, git_commit
+from labeling.models import Annotation
 from tests.conftest import ON_POSTGRES
 from tests.exports.conftest import SECRET_TEXTS, build, content_hash, folder_of, manifest_of, read_table
 from tests.exports.test_build import check_labels_against_ratings
@@ -232,6 +233,8 @@ def test_on_postgresql_a_worker_build_reads_one_snapshot_by_copy_and_shows_progr
     used = []
     real_copy = source._copy_batches
     monkeypatch.setattr(source, "_copy_batches", lambda *a, **k: used.append(1) or real_copy(*a, **k))
+    odd = Annotation.objects.filter(study=rated, cannot_judge=False).first()
+    Annotation.objects.filter(pk=odd.pk).update(valence=0.1 + 0.2)  # 0.30000000000000004: every digit counts
     export = export_start(study=rated, parameters={"include_free_text": True}, enqueue=False)
     seen_elsewhere = []
     observer = connections.create_connection("default")
@@ -252,8 +255,32 @@ def test_on_postgresql_a_worker_build_reads_one_snapshot_by_copy_and_shows_progr
     assert used and any(p > 0 and m.startswith("ratings") for p, m in seen_elsewhere)
     check_labels_against_ratings(done)
     ratings = read_table(done, "ratings")
+    exported = dict(
+        zip(ratings.column("rating_id").to_pylist(), ratings.column("valence").to_pylist(), strict=True)
+    )
+    assert exported == dict(Annotation.objects.filter(study=rated).values_list("id", "valence"))
+    assert exported[odd.pk] == 0.1 + 0.2
     notes = [n for n in ratings.column("context_note").to_pylist() if n]
     assert SECRET_TEXTS["note"] in notes and set(notes) <= {
         SECRET_TEXTS["note"],
         "kitchen",
     }  # exact, line break too
+
+
+@pytest.mark.postgres
+def test_on_postgresql_inside_a_transaction_rows_come_through_a_server_side_cursor(rated, monkeypatch):
+    """Inside a caller's transaction (here the test's) a COPY would hold the connection the progress saves
+    need: the rows are fetched through a server-side cursor instead, a batch at a time."""
+    monkeypatch.setattr(build_run, "RATING_BATCH", 4)
+    open_cursors = []
+
+    def look(fraction, message):
+        if message.startswith("ratings"):
+            with connections["default"].cursor() as cursor:
+                cursor.execute("SELECT name FROM pg_cursors WHERE name LIKE 'export_rows_%%'")
+                open_cursors.extend(name for (name,) in cursor.fetchall())
+
+    export = export_start(study=rated, parameters={}, enqueue=False)
+    done = export_build(export_id=export.pk, progress=look)
+    assert done.status == "done" and open_cursors
+    check_labels_against_ratings(done)
