@@ -1,5 +1,5 @@
 """Real exports for the card, Croissant and docs tests: a study rated through the services (with its
-agreement report), built by the real service into settings.EXPORTS_ROOT; and Hugging Face `datasets`
+agreement report) and built by the real services (tests/exports/conftest.py); Hugging Face `datasets`
 loaded offline."""
 
 from __future__ import annotations
@@ -7,12 +7,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from django.conf import settings
-
 from exports.models import Export
-from exports.services import export_build, export_start
 from labeling.models import Annotation
 from labeling.services.agreement import agreement_run_now
+from tests.exports.conftest import build as build_export
+from tests.exports.conftest import folder_of
 from tests.factories import ClipFactory, MembershipFactory, StudyFactory, rate_next
 
 N_CLIPS = 12
@@ -43,11 +42,9 @@ def rated_study(*, report: bool = True, **study_fields):
 
 
 def build(study, **parameters) -> tuple[Export, Path]:
-    """Start and build an export of `study` with the real services; (the export, its folder)."""
-    export = export_start(study=study, parameters=parameters, enqueue=False)
-    export = export_build(export_id=export.pk)
-    assert export is not None and export.status == Export.Status.DONE, export and export.error
-    return export, Path(settings.EXPORTS_ROOT) / export.folder
+    """A finished export of `study` built by the real services, and its folder."""
+    export = build_export(study, **parameters)
+    return export, folder_of(export)
 
 
 def hf_datasets(monkeypatch):

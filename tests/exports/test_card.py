@@ -50,13 +50,13 @@ def expected_features(datasets, folder, table: str):
 
 
 @pytest.fixture
-def rated(db, exports_root):
+def reported_study(db, exports_root):
     return rated_study()
 
 
 @pytest.fixture
-def built(rated):
-    export, folder = build(rated)
+def built(reported_study):
+    export, folder = build(reported_study)
     return export, folder, json.loads((folder / "manifest.json").read_text())
 
 
@@ -170,15 +170,15 @@ def test_the_datasheet_says_what_the_labels_are_with_the_studys_figures(built):
         assert not [n for n in names if re.search(rf"\b{re.escape(n)}\b", body)], path
 
 
-def test_a_stale_agreement_report_is_called_so_and_a_missing_one_is_said(rated, exports_root):
-    ClipFactory(study=rated)
-    rate_next(MembershipFactory(study=rated), context_tags=[])  # a label the report has not seen
-    _, folder = build(rated)
+def test_a_stale_agreement_report_is_called_so_and_a_missing_one_is_said(reported_study, exports_root):
+    ClipFactory(study=reported_study)
+    rate_next(MembershipFactory(study=reported_study), context_tags=[])  # a label the report has not seen
+    _, folder = build(reported_study)
     text = " ".join((folder / "README.md").read_text().split())
     assert "It is **not fresh**" in text and "read its figures as an approximation" in text
 
-    AgreementReport.objects.filter(study=rated).delete()
-    _, folder = build(rated)
+    AgreementReport.objects.filter(study=reported_study).delete()
+    _, folder = build(reported_study)
     text = " ".join((folder / "README.md").read_text().split())
     assert "No finished agreement report existed" in text and "Krippendorff's α (interval)" not in text
 
@@ -226,10 +226,12 @@ def test_researcher_text_cannot_break_the_header_or_the_structure(db, exports_ro
     assert sum(ds.num_rows for ds in loaded.values()) == export.row_counts["ratings"]
 
 
-def test_empty_splits_are_left_out_of_the_header_and_named(rated, exports_root, monkeypatch, tmp_path):
+def test_empty_splits_are_left_out_of_the_header_and_named(
+    reported_study, exports_root, monkeypatch, tmp_path
+):
     """datasets 5.x cannot load a config in which a declared split has no rows (huggingface/datasets#8401):
     the card declares the splits that hold rows; the empty files stay in the folder."""
-    _, folder = build(rated, splits={"train": 1.0, "validation": 0.0, "test": 0.0})
+    _, folder = build(reported_study, splits={"train": 1.0, "validation": 0.0, "test": 0.0})
     head = header_of(folder)
     for config in head["configs"]:
         if config["config_name"] != "annotators":
@@ -242,11 +244,11 @@ def test_empty_splits_are_left_out_of_the_header_and_named(rated, exports_root, 
     assert set(loaded) == {"train"} and loaded["train"].num_rows == 12
 
 
-def test_the_card_and_croissant_say_what_the_researcher_opted_into(rated, exports_root):
-    _, folder = build(rated)
+def test_the_card_and_croissant_say_what_the_researcher_opted_into(reported_study, exports_root):
+    _, folder = build(reported_study)
     text = " ".join((folder / "README.md").read_text().split())
     assert "salted per export" in text and "Free-text notes and cannot-judge reasons are left out" in text
-    _, folder = build(rated, include_free_text=True, stable_salt=True)
+    _, folder = build(reported_study, include_free_text=True, stable_salt=True)
     text = " ".join((folder / "README.md").read_text().split())
     croissant = json.loads((folder / "croissant.json").read_text())
     for said in (text, croissant["rai:personalSensitiveInformation"][0]):
@@ -255,18 +257,18 @@ def test_the_card_and_croissant_say_what_the_researcher_opted_into(rated, export
 
 
 def test_mixed_scheme_versions_each_with_their_scale_and_grid_bins(
-    rated, exports_root, monkeypatch, tmp_path
+    reported_study, exports_root, monkeypatch, tmp_path
 ):
     """A slider version after the 9-point SAM: both listed with their mappings; the 1-D histograms fall back
     to the grid's bins, and the declared lengths follow."""
     from labeling.services.studies import study_scheme_update
 
-    study_scheme_update(study=rated, spec={**DEFAULT_SPEC, "instrument": "slider"})
-    ClipFactory.create_batch(2, study=rated)
-    for member in MembershipFactory.create_batch(3, study=rated):
+    study_scheme_update(study=reported_study, spec={**DEFAULT_SPEC, "instrument": "slider"})
+    ClipFactory.create_batch(2, study=reported_study)
+    for member in MembershipFactory.create_batch(3, study=reported_study):
         for _ in range(2):
             rate_next(member, valence=0.3, arousal=-0.55, context_tags=[])
-    _, folder = build(rated, grid=[4, 3])
+    _, folder = build(reported_study, grid=[4, 3])
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["layout"]["bins_from"] == "grid"
     text = (folder / "README.md").read_text(encoding="utf-8")
