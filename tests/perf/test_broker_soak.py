@@ -178,7 +178,7 @@ def test_embedded_broker_soak_loses_nothing_and_the_worker_survives(tmp_path):
     assert duplicates == 0 and unknown == [], (duplicates, unknown[:10])
     assert alive, f"the worker died:\n{text[-4000:]}"
     assert crashes == [], crashes[:20]
-    assert failed_files == [] and left_in_broker == []
+    assert failed_files == [] and left_in_broker == [], (failed_files, left_in_broker)
 
 
 def _report(r: dict) -> str:
