@@ -28,7 +28,8 @@ NO_PARTICIPANT = -1
 
 
 class Splits:
-    """Split of each clip: by its participant (all their clips in one split), by the clip when none."""
+    """Split of each clip: by its participant (all their clips in one split), by the clip when none. Each
+    participant's is kept (the participants of a study are far fewer than its clips)."""
 
     def __init__(self, *, seed: int, fractions: dict[str, float]):
         self.seed, self.fractions = seed, fractions
@@ -48,36 +49,32 @@ class Splits:
             out[i] = code
         return out
 
+    def participants_per_split(self) -> dict[str, int]:
+        """How many of the participants met so far are in each split."""
+        counts = np.bincount(np.fromiter(self.by_participant.values(), np.int64), minlength=len(SPLIT_NAMES))
+        return {s: int(counts[i]) for i, s in enumerate(SPLIT_NAMES)}
+
 
 class ClipIndex:
-    """The clips the ratings pass met, in id order: id, participant and split of each."""
+    """The clips the ratings pass met, in id order, with the split of each (9 bytes a clip)."""
 
     def __init__(self):
-        self._parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self._parts: list[tuple[np.ndarray, np.ndarray]] = []
         self.ids = np.empty(0, np.int64)
-        self.participant = np.empty(0, np.int64)
         self.split = np.empty(0, np.int8)
         self.media_files = 0
 
-    def add(self, ids: np.ndarray, participants: np.ndarray, splits: np.ndarray) -> None:
-        self._parts.append((ids, participants, splits))
+    def add(self, ids: np.ndarray, splits: np.ndarray) -> None:
+        self._parts.append((ids, splits))
 
     def freeze(self) -> None:
         if self._parts:
-            self.ids, self.participant, self.split = (
-                np.concatenate(p) for p in zip(*self._parts, strict=True)
-            )
+            self.ids, self.split = (np.concatenate(p) for p in zip(*self._parts, strict=True))
             self._parts = []
 
-    def participants_per_split(self) -> dict[str, int]:
-        has = self.participant != NO_PARTICIPANT
-        return {
-            s: int(np.unique(self.participant[has & (self.split == i)]).size)
-            for i, s in enumerate(SPLIT_NAMES)
-        }
-
     def clips_per_split(self) -> dict[str, int]:
-        return {s: int((self.split == i).sum()) for i, s in enumerate(SPLIT_NAMES)}
+        counts = np.bincount(self.split, minlength=len(SPLIT_NAMES))
+        return {s: int(counts[i]) for i, s in enumerate(SPLIT_NAMES)}
 
 
 def _media_name(clip_id: int, stored: str) -> str:
@@ -103,6 +100,7 @@ def write_clips(
     *,
     folder: Path,
     participant_ids: Salted,
+    splits: Splits,
     batch_size: int,
     progress: Callable[[int], None] = lambda clip_id: None,
 ) -> int:
@@ -125,7 +123,8 @@ def write_clips(
         pos, ids = pos[keep], ids[keep]
         table = table.filter(pa.array(keep)).combine_chunks()
         people = table.column("participant_id").fill_null(NO_PARTICIPANT).to_numpy()
-        if not np.array_equal(people, index.participant[pos]):
+        codes = index.split[pos]
+        if not np.array_equal(splits.of(ids, people), codes):
             raise DataChanged()  # a clip moved to another participant since its ratings were read
         has = people != NO_PARTICIPANT
         distinct, where = np.unique(people, return_inverse=True)
@@ -140,7 +139,6 @@ def write_clips(
                 media[i] = _media_name(int(ids[i]), stored)
                 _copy_media(folder, stored, media[i])
                 index.media_files += 1
-        codes = index.split[pos]
         clip_groups = pc.binary_join_element_wise("clip:", pa.array(ids).cast(pa.string()), "")
         arrays = {
             "clip_id": pa.array(ids),

@@ -46,12 +46,15 @@ def salted(salt: bytes, kind: str, pk: int) -> str:
 
 
 class Salted:
-    """Salted ids of one kind, computed once per database id."""
+    """Salted ids of one kind; with `keep`, each computed once per database id."""
 
-    def __init__(self, salt: bytes, kind: str):
-        self.salt, self.kind, self.cache = salt, kind, {}
+    def __init__(self, salt: bytes, kind: str, *, keep: bool = True):
+        self.salt, self.kind = salt, kind
+        self.cache: dict[int, str] | None = {} if keep else None
 
     def __call__(self, pk: int) -> str:
+        if self.cache is None:
+            return salted(self.salt, self.kind, pk)
         out = self.cache.get(pk)
         if out is None:
             out = self.cache[pk] = salted(self.salt, self.kind, pk)

@@ -54,7 +54,7 @@ class Build:
         self.schemas = schemas(self.layout)
         salt = export_salt(study_id=export.study_id, parameters=self.params, salt=export.salt)
         self.annotator_ids = Salted(salt, "annotator")
-        self.participant_ids = Salted(salt, "participant")
+        self.participant_ids = Salted(salt, "participant", keep=False)  # as many as clips: not kept
         self.tags = TagSets(self.layout)
         self.splits = Splits(seed=self.params["split_seed"], fractions=self.params["splits"])
         self.index = ClipIndex()
@@ -84,6 +84,7 @@ class Build:
                     self.index,
                     folder=self.folder,
                     participant_ids=self.participant_ids,
+                    splits=self.splits,
                     batch_size=CLIP_BATCH,
                     progress=lambda clip_id: self.progress(
                         RATINGS_END + (0.9 - RATINGS_END) * through(clip_id), "clips"
@@ -144,7 +145,7 @@ class Build:
     def _batch(self, table: pa.Table) -> None:
         b = to_batch(table, schemes=self.schemes, tags=self.tags, annotator_ids=self.annotator_ids)
         clip_split = self.splits.of(b.clip_ids, b.participant)
-        self.index.add(b.clip_ids, b.participant, clip_split)
+        self.index.add(b.clip_ids, clip_split)
         names = np.array(SPLIT_NAMES)
         rating_split = clip_split[b.seg]
         table = ratings_table(
@@ -248,7 +249,7 @@ class Build:
                 "fractions": export.parameters["splits"],
                 "seed": export.parameters["split_seed"],
                 "clips": self.index.clips_per_split(),
-                "participants": self.index.participants_per_split(),
+                "participants": self.splits.participants_per_split(),
             },
             "withdrawals": withdrawals,
             "agreement_report": None

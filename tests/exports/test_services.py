@@ -284,3 +284,30 @@ def test_on_postgresql_inside_a_transaction_rows_come_through_a_server_side_curs
     done = export_build(export_id=export.pk, progress=look)
     assert done.status == "done" and open_cursors
     check_labels_against_ratings(done)
+
+
+def test_a_clip_moved_to_another_participant_mid_build_is_caught(rated, exports_root, monkeypatch):
+    """Between the ratings pass and the clips pass (possible where the build cannot read one snapshot) a clip
+    changes participant, and with it the split its ratings were given: the build fails and says why."""
+    from exports.build.ids import split_of
+    from labeling.models import Clip, Participant
+
+    export = export_start(study=rated, parameters={}, enqueue=False)
+    fractions, seed = export.parameters["splits"], export.parameters["split_seed"]
+    clip = Clip.objects.filter(participant=rated.people[0]).first()
+    mine = split_of(f"participant:{rated.people[0].pk}", seed=seed, fractions=fractions)
+    other = next(
+        p
+        for p in (Participant.objects.create(study=rated, code=f"X{i}") for i in range(50))
+        if split_of(f"participant:{p.pk}", seed=seed, fractions=fractions) != mine
+    )
+    real = build_run.write_clips
+
+    def move_then_write(*args, **kwargs):
+        Clip.objects.filter(pk=clip.pk).update(participant=other)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(build_run, "write_clips", move_then_write)
+    done = export_build(export_id=export.pk)
+    assert done.status == "failed" and "changed while the export was being built" in done.error
+    assert leftovers(exports_root) == []
