@@ -7,7 +7,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     VAR_DIR=/app/var \
     STATIC_ROOT=/app/staticfiles \
-    MEDIA_ROOT=/data/media
+    MEDIA_ROOT=/data/media \
+    EXPORTS_ROOT=/data/exports
 
 WORKDIR /app
 RUN useradd --system --uid 10001 --create-home --home-dir /home/app app
@@ -21,8 +22,8 @@ COPY . .
 # Static files are collected into the image; the throw-away key exists only for this build step.
 RUN SECRET_KEY="collectstatic-only-$(python -c 'import secrets; print(secrets.token_urlsafe(50))')" \
         DJANGO_ENV=production ALLOWED_HOSTS=build python manage.py collectstatic --noinput \
-    && mkdir -p /app/var /data/media \
-    && chown -R app:app /app/var /data/media
+    && mkdir -p /app/var /data/media /data/exports \
+    && chown -R app:app /app/var /data/media /data/exports
 
 USER app
 EXPOSE 8000

@@ -228,6 +228,9 @@ WHITENOISE_USE_FINDERS = not PRODUCTION
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
 # Dataset exports (exports app): never under MEDIA_ROOT; served to the study's researchers only.
 EXPORTS_ROOT = Path(os.environ.get("EXPORTS_ROOT", VAR_DIR / "exports"))
+# The code version exports record (a deployment sets it, e.g. to the image tag); empty: the pyproject version
+# and the git commit of the checkout (exports.version).
+CODE_VERSION = os.environ.get("CODE_VERSION", "")
 MEDIA_URL = "/media/"  # never served directly: clips go through a permission-checked view
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

@@ -21,7 +21,9 @@ urlpatterns = [
     ),
     path("api/ping/", PingView.as_view(), name="api-ping"),  # the benchmark floor (annotator/health.py)
     path("api/", include("labeling.api.urls")),
+    path("api/", include("exports.urls")),
     path("media/", include("labeling.media.urls")),
     path("studies/", include("labeling.urls")),
+    path("studies/", include("exports.site_urls")),
     path("", include("annotator.site_urls")),
 ]

@@ -34,9 +34,10 @@ class Layout:
       cell index = valence_bin * grid[1] + arousal_bin; bin i covers [edges[i], edges[i+1]) and the last bin
       includes 1.
     bins_1d: the canonical values of the instrument's own points when every scheme version of the study uses
-      the same points instrument (sam or grid with the same number of points); else (a slider, or mixed
-      instruments) grid[0] / grid[1] equal-width bins, and bins_1d holds their centres. A rating falls in the
-      bin whose centre is nearest (ties to the lower).
+      a points instrument (sam or grid) with the same number of points: a rating falls on its point. Else (a
+      slider, or mixed instruments) the 2-D grid's bins along that dimension (grid[0] for valence, grid[1]
+      for arousal; the same edges, so each 1-D histogram is the margin of hist2d), and bins_1d holds their
+      centres. Values within 1e-9 below an edge count as on it (float noise cannot move a rating).
     tags: the study's context-tag vocabulary ("group:tag"), in scheme order, the union over scheme versions;
       tag_counts[i] counts ratings that chose tags[i].
     """
@@ -240,3 +241,15 @@ SCHEMAS = {
 
 def schemas(layout: Layout) -> dict[str, pa.Schema]:
     return {name: make(layout) for name, make in SCHEMAS.items()}
+
+
+def csv_columns(schema: pa.Schema) -> list[str]:
+    """The CSV header of a table: a fixed-length list column x of length n becomes x_0 .. x_{n-1}; any other
+    column (a list of strings joined with "|", the ratings list as JSON text) keeps its name."""
+    names = []
+    for f in schema:
+        if pa.types.is_fixed_size_list(f.type):
+            names.extend(f"{f.name}_{i}" for i in range(f.type.list_size))
+        else:
+            names.append(f.name)
+    return names

@@ -4,8 +4,6 @@ from celery import shared_task
 
 from . import services
 
-TIME_LIMIT_S = 30 * 60  # a 10-million-rating export takes minutes; the soft limit is 60 s earlier
-
 
 @shared_task(
     name="exports.tasks.build_export",
@@ -13,8 +11,11 @@ TIME_LIMIT_S = 30 * 60  # a 10-million-rating export takes minutes; the soft lim
     ignore_result=True,
     acks_late=True,
     reject_on_worker_lost=True,
-    soft_time_limit=TIME_LIMIT_S - 60,
-    time_limit=TIME_LIMIT_S,
+    soft_time_limit=services.SOFT_TIME_LIMIT_S,
+    time_limit=services.TIME_LIMIT_S,
+    autoretry_for=services.RETRYABLE,
+    retry_backoff=True,
+    retry_backoff_max=60,
     max_retries=3,
 )
 def build_export(self, export_id: int) -> str | None:

@@ -35,6 +35,12 @@ class Conflict(ServiceError):
     status = 409
 
 
+class Gone(ServiceError):
+    """The object exists but its content may no longer be served (a dataset export holding withdrawn data)."""
+
+    status = 410
+
+
 class RateLimited(ServiceError):
     """Too many attempts from one client (or at one target) for now; `retry_after` is in seconds."""
 

@@ -25,6 +25,37 @@ from labeling.text import text_problem
 INSTRUMENTS = ("sam", "slider", "grid")
 DIMENSIONS = ("valence", "arousal")
 
+# What the rating page says about each scale (annotator/views/instrument.py) and the dataset card quotes
+# (exports/card.py): the one place for these words, so the card shows what annotators saw.
+PROMPTS = {
+    "valence": {
+        "label": "Valence",
+        "question": "How pleasant or unpleasant does the person feel?",
+        "low": "unpleasant",
+        "high": "pleasant",
+    },
+    "arousal": {
+        "label": "Arousal",
+        "question": "How calm or excited does the person feel?",
+        "low": "calm",
+        "high": "excited",
+    },
+}
+MIDDLE = "neutral"  # the label under the middle of a sam or slider scale
+CONFIDENCE_ANCHORS = ("guessing", "certain")  # the ends of the confidence scale
+# The grid's quadrants, as a reading aid (valence x, arousal y).
+GRID_QUADRANTS = {"tl": "tense, upset", "tr": "excited, happy", "bl": "sad, tired", "br": "calm, content"}
+GRID_PROMPT = (
+    "Click where the person's feeling lies: left–right unpleasant–pleasant, bottom–top calm–excited."
+)
+# Preset reasons offered with "I cannot judge this clip" (the annotator may also type one).
+CANNOT_JUDGE_REASONS = [
+    "Face or body not visible",
+    "Clip does not play / poor quality",
+    "Too short to tell",
+    "Mixed or changing feelings",
+]
+
 DEFAULT_CONTEXT_GROUPS = [
     {
         "name": "setting",

@@ -93,3 +93,27 @@ def test_a_forbidden_import_is_caught(folder, path, source, expected):
     """The rules are not vacuous: a planted forbidden import (inside a function, relative) is reported."""
     line = 2 + source.count("\n") - 1
     assert violations(folder, {path: "import numpy\n" + source}) == [f"{path}:{line} imports {expected}"]
+
+
+def test_starting_a_process_does_not_load_scipy():
+    """scipy (through the agreement statistics) cost every process ~65 MB of RSS and seconds of start-up: the
+    web workers', the export's (its peak memory has a 400 MB budget, docs/benchmarks.md) and every management
+    command's. It is imported by the agreement run that needs it, not by `labeling.services`."""
+    import os
+    import subprocess
+
+    code = (
+        "import sys, django; django.setup(); "
+        "import annotator.services, labeling.services, exports.services, exports.build.run, annotator.urls; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'scipy')[:3])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "annotator.settings"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+    assert out.strip() == "[]", f"scipy loaded at start-up: {out}"

@@ -9,37 +9,19 @@ from django.urls import reverse
 from django.utils.safestring import mark_safe
 
 from labeling.models import Assignment, Membership
-from labeling.scheme import DEFAULT_SPEC
+from labeling.scheme import (
+    CANNOT_JUDGE_REASONS,
+    CONFIDENCE_ANCHORS,
+    DEFAULT_SPEC,
+    GRID_PROMPT,
+    GRID_QUADRANTS,
+    MIDDLE,
+    PROMPTS,
+)
+from labeling.scheme import DIMENSIONS as SCHEME_DIMENSIONS
 from labeling.services.annotations import FULL_VIEW_FRACTION
 
-DIMENSIONS = [
-    {
-        "name": "valence",
-        "key": "v",
-        "label": "Valence",
-        "question": "How pleasant or unpleasant does the person feel?",
-        "low": "unpleasant",
-        "high": "pleasant",
-    },
-    {
-        "name": "arousal",
-        "key": "a",
-        "label": "Arousal",
-        "question": "How calm or excited does the person feel?",
-        "low": "calm",
-        "high": "excited",
-    },
-]
-
-CANNOT_JUDGE_REASONS = [
-    "Face or body not visible",
-    "Clip does not play / poor quality",
-    "Too short to tell",
-    "Mixed or changing feelings",
-]
-
-# The grid's quadrants, as a reading aid (valence x, arousal y).
-GRID_QUADRANTS = {"tl": "tense, upset", "tr": "excited, happy", "bl": "sad, tired", "br": "calm, content"}
+DIMENSIONS = [{"name": name, "key": name[0], **PROMPTS[name]} for name in SCHEME_DIMENSIONS]
 
 
 def _manikin(dimension: str, t: float) -> str:
@@ -134,6 +116,9 @@ def rating_page_context(*, assignment: Assignment, membership: Membership, progr
         "grid_rows": grid_rows,
         "quadrants": GRID_QUADRANTS,
         "reasons": CANNOT_JUDGE_REASONS,
+        "middle": MIDDLE,
+        "confidence_anchors": CONFIDENCE_ANCHORS,
+        "grid_prompt": GRID_PROMPT,
         "progress": progress,
         "position": min(progress["done"] + 1, max(progress["total"], 1)),
         "media_url": reverse("clip-media", args=[clip.pk]),

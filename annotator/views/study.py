@@ -73,17 +73,19 @@ def declined(request: HttpRequest, study_id: int) -> HttpResponse:
 
 
 def _claim_refused(request: HttpRequest, exc: ServiceError, *, study_id: int) -> HttpResponse:
-    """No clip now: the study closed (the end page says what that means), or the queue is busy (try again)."""
+    """No clip now: the study closed (the end page says what that means), the annotator's ratings were
+    withdrawn from it (no more clips, nothing to retry), or the queue is busy (try again)."""
     membership = _member(request, study_id)
     if not membership.study.is_active:
         return redirect("study-done", study_id=membership.study_id)
+    ended = membership.labels_withdrawn_at is not None
     return _message(
         request,
         membership=membership,
-        title="Please try again",
+        title="Your part in this study has ended" if ended else "Please try again",
         message=exc.message,
         status=exc.status,
-        retry=True,
+        retry=not ended,
     )
 
 

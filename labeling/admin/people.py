@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django import forms
 from django.contrib import admin, messages
 from django.template.response import TemplateResponse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from labeling import selectors, services
 from labeling.admin.base import (
@@ -15,8 +17,10 @@ from labeling.admin.base import (
     id_param,
     person,
 )
+from labeling.errors import ServiceError
 from labeling.links import invite_url
 from labeling.models import (
+    AnnotatorEvent,
     Invite,
     Membership,
     Participant,
@@ -39,22 +43,120 @@ class MembershipForm(forms.ModelForm):
         return data
 
 
+class WhyForm(forms.Form):
+    """The reason an action asks for before it changes anything; kept in a log with the user and the time."""
+
+    LABEL = ""
+    note = forms.CharField(
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        help_text="Kept in the withdrawal log with your name and the time.",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["note"].label = self.LABEL
+
+
+class ReinstateForm(WhyForm):
+    LABEL = "Why is the withdrawal undone?"
+
+
+class WithdrawLabelsForm(WhyForm):
+    LABEL = "Why are these labels withdrawn?"
+
+
+def ask_why(
+    model_admin: admin.ModelAdmin,
+    request,
+    queryset,
+    *,
+    form_class: type[WhyForm],
+    rows: list[str],
+    act: Callable[[str], None],
+    **text: str,
+):
+    """An action that asks why first: the form (with `text`: title, intro, button, empty), then `act(note)`
+    once a reason is given. Nothing changes before that."""
+    form = form_class(request.POST if "confirm" in request.POST else None)
+    if form.is_bound and form.is_valid():
+        act(form.cleaned_data["note"])
+        return None
+    return TemplateResponse(
+        request,
+        "admin/labeling/ask_why.html",
+        {
+            **model_admin.admin_site.each_context(request),
+            "opts": model_admin.opts,
+            "form": form,
+            "rows": rows,
+            "action": request.POST.get("action", ""),
+            "selected": queryset.values_list("pk", flat=True),
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            **text,
+        },
+    )
+
+
 @admin.register(Membership)
 class MembershipAdmin(ScopedAdmin):
     """Removing a member goes through membership_remove: their live leases end and the clips get their
-    slots back."""
+    slots back. A member whose labels are withdrawn is kept (their membership records it). Withdrawing and
+    reinstating an annotator's labels are actions that ask why (labeling.services.withdrawal)."""
 
     form = MembershipForm
-    list_display = ["who", "study", "role", "joined_via", "consented_at", "completed_at", "created_at"]
-    list_filter = [StudyFilter, "role", "joined_via"]
+    list_display = [
+        "who",
+        "study",
+        "role",
+        "joined_via",
+        "consented_at",
+        "completed_at",
+        "labels_withdrawn_at",
+        "created_at",
+    ]
+    list_filter = [StudyFilter, "role", "joined_via", ("labels_withdrawn_at", admin.EmptyFieldListFilter)]
     list_select_related = ["user", "study"]
     search_fields = ["user__username", "user__email", "user__crowd_pid", "crowd_session_id"]
     autocomplete_fields = ["user"]
-    readonly_fields = ["consented_at", "completed_at", "crowd_study_id", "crowd_session_id", "created_at"]
+    readonly_fields = [
+        "consented_at",
+        "completed_at",
+        "crowd_study_id",
+        "crowd_session_id",
+        "created_at",
+        "labels_withdrawn_at",
+        "withdrawal_log",
+    ]
+    actions = ["withdraw_labels", "reinstate_labels"]
 
     @admin.display(description="user", ordering="user__username")
     def who(self, obj):
         return person(obj.user)
+
+    @admin.display(description="withdrawal log")
+    def withdrawal_log(self, obj):
+        if obj.pk is None:
+            return "-"
+        events = AnnotatorEvent.objects.filter(
+            study_id=obj.study_id, annotator_id=obj.user_id
+        ).select_related("by")
+        rows = format_html_join(
+            "",
+            "<li>{} {}: {} label(s), by {}. {}</li>",
+            (
+                (f"{e.at:%Y-%m-%d %H:%M}", e.get_action_display().lower(), e.labels, e.by or "-", e.note)
+                for e in events
+            ),
+        )
+        return format_html("<ul>{}</ul>", rows) if rows else "-"
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and obj.labels_withdrawn_at is not None:
+            # The membership records the withdrawal (services.membership_remove refuses too): no delete button,
+            # and a bulk delete that includes it is refused by the admin's own permission check.
+            return False
+        return super().has_delete_permission(request, obj)
 
     def delete_model(self, request, obj):
         services.membership_remove(membership=obj)
@@ -62,6 +164,64 @@ class MembershipAdmin(ScopedAdmin):
     def delete_queryset(self, request, queryset):
         for membership in queryset:
             services.membership_remove(membership=membership)
+
+    def _each(self, request, memberships, service, note: str, done: str) -> None:
+        changed = 0
+        for membership in memberships:
+            try:
+                service(membership=membership, by=request.user, note=note)
+            except ServiceError as exc:  # e.g. an export was built since: say so, and go on with the others
+                self.message_user(request, f"{person(membership.user)}: {exc.message}", messages.ERROR)
+            else:
+                changed += 1
+        if changed:
+            self.message_user(request, f"{changed} {done}", messages.SUCCESS)
+
+    @admin.action(description="Withdraw labels: their ratings count nowhere, no more clips (asks why)")
+    def withdraw_labels(self, request, queryset):
+        chosen = list(queryset.filter(labels_withdrawn_at__isnull=True).select_related("user", "study"))
+        return ask_why(
+            self,
+            request,
+            queryset,
+            form_class=WithdrawLabelsForm,
+            rows=[f"{person(m.user)} ({m.study})" for m in chosen],
+            act=lambda note: self._each(
+                request,
+                chosen,
+                services.annotator_labels_withdraw,
+                note,
+                "member(s)' labels withdrawn; each clip they rated wants one more annotator.",
+            ),
+            title="Withdraw an annotator's labels",
+            intro="Their ratings stay in the database but leave every list, report and export, and they can "
+            "take no more clips in the study; each clip they rated is offered to one more annotator. Exports "
+            "already built that hold their ratings are marked. This can be undone only until the next export.",
+            button="Withdraw labels",
+            empty="The selected members' labels are already withdrawn: there is nothing to do.",
+        )
+
+    @admin.action(description="Reinstate labels: undo a withdrawal until the next export (asks why)")
+    def reinstate_labels(self, request, queryset):
+        chosen = list(queryset.filter(labels_withdrawn_at__isnull=False).select_related("user", "study"))
+        return ask_why(
+            self,
+            request,
+            queryset,
+            form_class=ReinstateForm,
+            rows=[
+                f"{person(m.user)} ({m.study}), withdrawn {m.labels_withdrawn_at:%Y-%m-%d %H:%M}"
+                for m in chosen
+            ],
+            act=lambda note: self._each(
+                request, chosen, services.annotator_labels_reinstate, note, "member(s)' labels reinstated."
+            ),
+            title="Undo a withdrawal of labels",
+            intro="Their ratings count again everywhere and they may take clips again. Refused once an export "
+            "of the study has been built since the withdrawal.",
+            button="Reinstate labels",
+            empty="None of the selected members' labels are withdrawn: there is nothing to undo.",
+        )
 
 
 @admin.register(Invite)
@@ -109,19 +269,10 @@ class ParticipantEventInline(admin.TabularInline):
         return False
 
 
-class ReinstateForm(forms.Form):
-    note = forms.CharField(
-        label="Why is the withdrawal undone?",
-        max_length=500,
-        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
-        help_text="Kept in the withdrawal log with your name and the time.",
-    )
-
-
 @admin.register(Participant)
 class ParticipantAdmin(ScopedAdmin):
-    list_display = ["code", "study", "clips", "withdrawn_at", "created_at"]
-    list_filter = [StudyFilter]
+    list_display = ["code", "study", "clips", "consent_media_sharing", "withdrawn_at", "created_at"]
+    list_filter = [StudyFilter, "consent_media_sharing"]
     list_select_related = ["study"]
     search_fields = ["code"]
     readonly_fields = ["withdrawn_at", "created_at"]
@@ -146,29 +297,28 @@ class ParticipantAdmin(ScopedAdmin):
 
     @admin.action(description="Reinstate: undo a withdrawal (asks why; logged)")
     def reinstate(self, request, queryset):
-        withdrawn = queryset.filter(withdrawn_at__isnull=False)
-        form = ReinstateForm(request.POST if "confirm" in request.POST else None)
-        if form.is_bound and form.is_valid():
+        withdrawn = list(queryset.filter(withdrawn_at__isnull=False).select_related("study"))
+
+        def act(note: str) -> None:
             for participant in withdrawn:
-                services.participant_reinstate(
-                    participant=participant, by=request.user, note=form.cleaned_data["note"]
-                )
+                services.participant_reinstate(participant=participant, by=request.user, note=note)
             self.message_user(
                 request,
-                f"{withdrawn.count()} participant(s) reinstated; their clips are active again.",
+                f"{len(withdrawn)} participant(s) reinstated; their clips are active again.",
                 messages.WARNING,
             )
-            return None
-        return TemplateResponse(
+
+        return ask_why(
+            self,
             request,
-            "admin/labeling/participant/reinstate.html",
-            {
-                **self.admin_site.each_context(request),
-                "opts": self.opts,
-                "title": "Undo a withdrawal",
-                "form": form,
-                "participants": withdrawn,
-                "selected": queryset.values_list("pk", flat=True),
-                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
-            },
+            queryset,
+            form_class=ReinstateForm,
+            rows=[f"{p.code} ({p.study}), withdrawn {p.withdrawn_at:%Y-%m-%d %H:%M}" for p in withdrawn],
+            act=act,
+            title="Undo a withdrawal",
+            intro="A withdrawal is the filmed person's decision. Undo it only if it was made by mistake or the "
+            "person has asked to take part again. Their clips return to the queue and their labels to every "
+            "report and export.",
+            button="Reinstate",
+            empty="None of the selected participants has withdrawn: there is nothing to undo.",
         )

@@ -22,6 +22,7 @@ from labeling.api.serializers import (
     ClipUploadSerializer,
     MemberAddSerializer,
     MemberSerializer,
+    NoteSerializer,
     ResearchAnnotationSerializer,
     StudyCreateSerializer,
     StudySerializer,
@@ -201,6 +202,63 @@ class MemberListView(ResearchView):
         membership = selectors.study_member(study=study, membership_id=membership.pk)
         code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
         return Response(MemberSerializer(membership).data, status=code)
+
+
+class MemberLabelsView(ResearchView):
+    """Withdraw or reinstate a member's labels (labeling.services.withdrawal); the body gives the reason."""
+
+    parser_classes = [JSONParser]
+    service = staticmethod(services.annotator_labels_withdraw)
+
+    def post(self, request: Request, study_id: int, member_id: int) -> Response:
+        study = selectors.study_for_researcher(user=request.user, study_id=study_id)
+        membership = selectors.study_member(study=study, membership_id=member_id)
+        data = NoteSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        self.service(membership=membership, by=request.user, note=data.validated_data["note"])
+        return Response(MemberSerializer(selectors.study_member(study=study, membership_id=member_id)).data)
+
+
+class MemberLabelsWithdrawView(MemberLabelsView):
+    @extend_schema(
+        tags=TAG,
+        operation_id="members_labels_withdraw",
+        summary="Withdraw a member's labels from the study (a spammer, or at their request)",
+        description=(
+            "Their ratings stay stored but leave every list, count, report and export; their leases end and "
+            "they can take no more clips here; each clip they rated wants one more annotator. Finished exports "
+            "that hold their ratings are marked. Logged with `note`. Reversible until an export is built."
+        ),
+        request=NoteSerializer,
+        responses={
+            200: MemberSerializer,
+            400: BAD_INPUT,
+            404: NOT_FOUND,
+            409: error("Their labels are already withdrawn."),
+        },
+    )
+    def post(self, request: Request, study_id: int, member_id: int) -> Response:
+        return super().post(request, study_id, member_id)
+
+
+class MemberLabelsReinstateView(MemberLabelsView):
+    service = staticmethod(services.annotator_labels_reinstate)
+
+    @extend_schema(
+        tags=TAG,
+        operation_id="members_labels_reinstate",
+        summary="Undo the withdrawal of a member's labels",
+        description="Logged with `note`. Refused (409) once an export of the study was built since the withdrawal.",
+        request=NoteSerializer,
+        responses={
+            200: MemberSerializer,
+            400: BAD_INPUT,
+            404: NOT_FOUND,
+            409: error("Not withdrawn, or an export was built since the withdrawal."),
+        },
+    )
+    def post(self, request: Request, study_id: int, member_id: int) -> Response:
+        return super().post(request, study_id, member_id)
 
 
 class AnnotationListView(ResearchView):

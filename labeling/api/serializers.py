@@ -356,6 +356,7 @@ class MemberSerializer(serializers.ModelSerializer):
             "joined_via",
             "consented_at",
             "completed_at",
+            "labels_withdrawn_at",
             "created_at",
         ]
         fields += ["annotation_count"]
@@ -364,6 +365,12 @@ class MemberSerializer(serializers.ModelSerializer):
 class MemberAddSerializer(serializers.Serializer):
     username = serializers.CharField(max_length=150)
     role = serializers.ChoiceField(choices=Role.choices, default=Role.ANNOTATOR)
+
+
+class NoteSerializer(serializers.Serializer):
+    note = serializers.CharField(
+        max_length=500, help_text="Why (required): kept in the withdrawal log with your name and the time."
+    )
 
 
 class ResearchAnnotationSerializer(AnnotationSerializer):

@@ -28,6 +28,16 @@ urlpatterns = [
     path("studies/<int:study_id>/clips/<int:clip_id>/", research.ClipDetailView.as_view(), name="api-clip"),
     path("studies/<int:study_id>/members/", research.MemberListView.as_view(), name="api-members"),
     path(
+        "studies/<int:study_id>/members/<int:member_id>/labels/withdraw/",
+        research.MemberLabelsWithdrawView.as_view(),
+        name="api-member-labels-withdraw",
+    ),
+    path(
+        "studies/<int:study_id>/members/<int:member_id>/labels/reinstate/",
+        research.MemberLabelsReinstateView.as_view(),
+        name="api-member-labels-reinstate",
+    ),
+    path(
         "studies/<int:study_id>/annotations/", research.AnnotationListView.as_view(), name="api-annotations"
     ),
     path("studies/<int:study_id>/agreement/", agreement.AgreementView.as_view(), name="api-agreement"),

@@ -135,6 +135,10 @@ DEMO_CROWD_KEY = "demo"  # the README's and `make run`'s crowd link: /crowd/demo
 DEMO_TITLE = "Demo: how does this person feel?"
 RESEARCHER_LOGIN = ("researcher", "demo-researcher")
 ANNOTATOR_LOGINS = [(f"annotator{i}", "demo-annotator") for i in (1, 2, 3)]
+# The filmed "people" of the demo clips: two clips each, pseudonymous codes. Some (never all) consented to
+# their videos being shared in dataset exports, so an export with media shows both cases.
+DEMO_CLIPS_PER_PARTICIPANT = 2
+DEMO_MEDIA_SHARING = {"D-01", "D-03", "D-04"}
 SIMULATED_ANNOTATORS = 5
 SIMULATED_PER_ANNOTATOR = 4  # 20 of the 36 ratings wanted (12 clips x K=3): work is left for the demo log-ins
 DEMO_INSTRUCTIONS = """\
@@ -191,6 +195,12 @@ PRODUCTION_REFUSAL = (
 )
 
 
+def demo_participant(clip_name: str) -> str:
+    """The demo participant filmed in a demo clip: demo-01.mp4 and demo-02.mp4 show D-01, and so on."""
+    number = int(clip_name.removeprefix("demo-").removesuffix(".mp4"))
+    return f"D-{(number - 1) // DEMO_CLIPS_PER_PARTICIPANT + 1:02d}"
+
+
 def demo_refused() -> bool:
     """The demo's published log-ins must never exist on a production install."""
     from django.conf import settings
@@ -206,7 +216,7 @@ def demo_setup(*, simulate: bool = True) -> DemoResult:
     from django.utils import timezone
 
     from labeling.demo.simulate import simulate_annotations
-    from labeling.models import Annotation, Role, Study
+    from labeling.models import Annotation, Participant, Role, Study
     from labeling.scheme import DEFAULT_SPEC
     from labeling.services import clip_create, membership_add, study_create
 
@@ -251,8 +261,15 @@ def demo_setup(*, simulate: bool = True) -> DemoResult:
     with tempfile.TemporaryDirectory(prefix="demo-clips-") as tmp:
         for name, path in _rendered(Path(tmp), todo):
             with open(path, "rb") as f:
-                clip_create(study=study, file=f, original_name=name, uploaded_by=researcher)
+                clip_create(
+                    study=study,
+                    file=f,
+                    original_name=name,
+                    uploaded_by=researcher,
+                    participant_code=demo_participant(name),
+                )
             result.clips_added += 1
+    Participant.objects.filter(study=study, code__in=DEMO_MEDIA_SHARING).update(consent_media_sharing=True)
 
     simulated_before = Annotation.objects.filter(
         study=study, annotator__username__startswith=f"sim-{study.pk}-"

@@ -2,17 +2,20 @@
 
 Permission: labeling.selectors.clip_for_member (researchers of the study; annotators only for clips they
 hold or held a lease on); everyone else gets 404. Range handling follows RFC 9110 §14: one byte range per
-request (a multi-range request gets the whole file, which the RFC allows), 416 with `Content-Range: */size`
-for an unsatisfiable range, If-Range against the strong ETag, If-None-Match -> 304.
+request (a multi-range request gets the whole file, which the RFC allows; with `strict_range` — the dataset
+export downloads — it is a 416 instead, as is any other Range header that is not one satisfiable byte range),
+416 with `Content-Range: */size` for an unsatisfiable range, If-Range against the strong ETag,
+If-None-Match -> 304. `serve_file` serves a stored file (FieldFile) or a path on the server's disk.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+from pathlib import Path
 
 from django.http import FileResponse, Http404, HttpResponse, HttpResponseNotModified
-from django.utils.http import http_date
+from django.utils.http import content_disposition_header, http_date
 from django.views.decorators.http import require_http_methods
 
 from labeling.media.probe import content_type_for
@@ -30,17 +33,19 @@ def _position(digits: str) -> int:
     return int(digits) if len(digits) <= 18 else _HUGE
 
 
-def parse_range(header: str | None, size: int):
+def parse_range(header: str | None, size: int, *, strict: bool = False):
     """(start, end) inclusive for a single satisfiable byte range; None to serve the whole file (no header,
-    a header we may ignore: other units, several ranges, bad syntax); UNSATISFIABLE for a 416."""
+    a header we may ignore: other units, several ranges, bad syntax); UNSATISFIABLE for a 416. `strict`:
+    a header that is not one satisfiable byte range is UNSATISFIABLE rather than ignored."""
     if not header:
         return None
+    ignored = UNSATISFIABLE if strict else None
     match = _RANGE.match(header)
     if not match:
-        return None  # several ranges, other units, or garbage: ignoring Range is always allowed
+        return ignored  # several ranges, other units, or garbage: ignoring Range is always allowed
     first, last = match.groups()
     if first == "" and last == "":
-        return None
+        return ignored
     if first == "":  # suffix range: the last N bytes
         length = _position(last)
         if length == 0 or size == 0:
@@ -49,7 +54,7 @@ def parse_range(header: str | None, size: int):
     start = _position(first)
     end = _position(last) if last != "" else size - 1
     if last != "" and end < start:
-        return None  # invalid range-spec: ignore the header
+        return ignored  # invalid range-spec: ignore the header
     if start >= size:
         return UNSATISFIABLE
     return start, min(end, size - 1)
@@ -80,20 +85,37 @@ def _etag_matches(header: str, etag: str) -> bool:
     return "*" in tags or etag in tags or f"W/{etag}" in tags
 
 
-def serve_file(request, field, *, content_type: str, etag: str, last_modified: float | None = None):
-    """A ranged, cacheable-only-by-the-browser response for a stored file (FieldFile)."""
-    if not field or not field.name:
-        raise Http404("No such file.")
-    storage = field.storage
+def _size_and_opener(source):
+    """(size, open for reading) of a stored file (FieldFile) or a path on disk; Http404 when it is missing."""
     try:
-        size = storage.size(field.name)
+        if isinstance(source, Path):
+            return source.stat().st_size, source.open
+        if not source or not source.name:
+            raise Http404("No such file.")
+        return source.storage.size(source.name), lambda mode: source.storage.open(source.name, mode)
     except OSError:
         raise Http404("The file is missing.") from None
+
+
+def serve_file(
+    request,
+    source,
+    *,
+    content_type: str,
+    etag: str,
+    last_modified: float | None = None,
+    attachment: str | None = None,
+    strict_range: bool = False,
+):
+    """A ranged, cacheable-only-by-the-browser response for a stored file (FieldFile) or a file on disk
+    (Path). `attachment`: the file name to save it as (else it is shown inline); `strict_range`: see
+    parse_range."""
+    size, open_file = _size_and_opener(source)
     headers = {
         "Accept-Ranges": "bytes",
         "ETag": etag,
         "Cache-Control": "private, max-age=3600",
-        "Content-Disposition": "inline",
+        "Content-Disposition": content_disposition_header(True, attachment) if attachment else "inline",
     }
     if last_modified is not None:
         headers["Last-Modified"] = http_date(last_modified)
@@ -104,7 +126,7 @@ def serve_file(request, field, *, content_type: str, etag: str, last_modified: f
             response[key] = value
         return response
 
-    byte_range = parse_range(request.headers.get("Range"), size)
+    byte_range = parse_range(request.headers.get("Range"), size, strict=strict_range)
     if_range = request.headers.get("If-Range")
     if byte_range is not None and if_range and if_range.strip() != etag:
         if not (last_modified is not None and if_range.strip() == headers.get("Last-Modified")):
@@ -124,7 +146,7 @@ def serve_file(request, field, *, content_type: str, etag: str, last_modified: f
         response = HttpResponse(status=status, content_type=content_type)
     else:
         try:
-            f = storage.open(field.name, "rb")
+            f = open_file("rb")
         except OSError:
             raise Http404("The file is missing.") from None
         body = f if status == 200 else _RangeReader(f, start, length)

@@ -5,6 +5,7 @@ from ._base import _clip_upload_to, _poster_upload_to, _random_token, _shuffle_k
 from .clips import Assignment, Clip
 from .labels import Annotation
 from .people import (
+    AnnotatorEvent,
     ApiToken,
     Invite,
     Membership,
@@ -28,6 +29,7 @@ __all__ = [
     "Invite",
     "Participant",
     "ParticipantEvent",
+    "AnnotatorEvent",
     "api_token_hash",
     "password_fingerprint",
     "ApiToken",

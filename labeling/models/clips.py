@@ -41,9 +41,9 @@ class Clip(models.Model):
     target_k = models.PositiveSmallIntegerField(help_text="Distinct annotators wanted for this clip.")
     extra_k = models.PositiveSmallIntegerField(
         default=0,
-        help_text="Annotators wanted beyond the study's K (the agreement policy's extensions): target_k "
-        "is K + extra_k, or more while the clip holds more live assignments than that (K lowered, a late "
-        "label kept).",
+        help_text="Annotators wanted beyond the study's K: the agreement policy's extensions, and one for "
+        "each label on the clip whose annotator's labels were withdrawn. target_k is K + extra_k, or more "
+        "while the clip holds more live assignments than that (K lowered, a late label kept).",
     )
     n_assigned = models.PositiveIntegerField(default=0, help_text="Active leases plus submitted annotations.")
     n_submitted = models.PositiveIntegerField(default=0)

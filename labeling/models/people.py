@@ -1,5 +1,5 @@
-"""People: members and invites of a study, the filmed participants (pseudonymous codes) and their
-withdrawal log, and API tokens."""
+"""People: members and invites of a study, the filmed participants (pseudonymous codes), the withdrawal logs
+of participants and of annotators' labels, and API tokens."""
 
 import hashlib
 
@@ -29,6 +29,15 @@ class Membership(models.Model):
     crowd_study_id = models.CharField(max_length=128, blank=True)
     crowd_session_id = models.CharField(max_length=128, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
+    labels_withdrawn_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="Set when the study's researchers withdrew this annotator's labels (a spammer, or at the "
+        "annotator's request): the labels stay in the database but count nowhere, and the annotator can no "
+        "longer take clips here. Only labeling.services.annotator_labels_reinstate undoes it, until an export "
+        "has been built since. Each change is an AnnotatorEvent.",
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -71,6 +80,13 @@ class Participant(models.Model):
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="participants", db_index=False)
     code = models.CharField(max_length=64, help_text="Pseudonymous code; never a name.")
     consent_scope = models.TextField(blank=True)
+    # db_default too: rows inserted in bulk outside the ORM (benchmark set-ups) get it as well.
+    consent_media_sharing = models.BooleanField(
+        default=False,
+        db_default=False,
+        help_text="The person agreed that the video of their clips may be shared in dataset exports. Without "
+        "it an export carries their clips' labels and facts but never the media.",
+    )
     withdrawn_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -81,32 +97,59 @@ class Participant(models.Model):
         return self.code
 
 
-class ParticipantEvent(models.Model):
-    """The log of withdrawals and reinstatements: when, by whom, and a note. Never personal data."""
+class WithdrawalLog(models.Model):
+    """What a withdrawal log records of each change: withdrawn or reinstated, when, by whom, and a note.
+    Never personal data."""
 
     class Action(models.TextChoices):
         WITHDRAWN = "withdrawn", "Withdrawn"
         REINSTATED = "reinstated", "Reinstated"
 
-    participant = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="events")
     action = models.CharField(max_length=16, choices=Action.choices)
     at = models.DateTimeField(default=timezone.now)
     by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     note = models.CharField(max_length=500, blank=True)
-    clips = models.PositiveIntegerField(default=0, help_text="Clips the change applied to.")
 
     class Meta:
+        abstract = True
         ordering = ["-at", "-id"]
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(action__in=["withdrawn", "reinstated"]), name="participant_event_action_valid"
-            )
-        ]
+
+    @staticmethod
+    def action_valid(name: str) -> models.CheckConstraint:
+        return models.CheckConstraint(condition=Q(action__in=["withdrawn", "reinstated"]), name=name)
+
+
+class ParticipantEvent(WithdrawalLog):
+    """The log of a participant's withdrawals and reinstatements."""
+
+    participant = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="events")
+    clips = models.PositiveIntegerField(default=0, help_text="Clips the change applied to.")
+
+    class Meta(WithdrawalLog.Meta):
+        constraints = [WithdrawalLog.action_valid("participant_event_action_valid")]
 
     def __str__(self) -> str:
         return f"{self.participant} {self.action} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class AnnotatorEvent(WithdrawalLog):
+    """The log of an annotator's labels being withdrawn from a study and reinstated, with how many labels.
+    Keyed by study and annotator, not by the membership, so it outlives a membership removed after a
+    reinstatement."""
+
+    # Indexed by annotator_event_idx (study, annotator, at), whose left prefix it is.
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="+", db_index=False)
+    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    labels = models.PositiveIntegerField(default=0, help_text="Labels the change applied to.")
+
+    class Meta(WithdrawalLog.Meta):
+        constraints = [WithdrawalLog.action_valid("annotator_event_action_valid")]
+        indexes = [models.Index(fields=["study", "annotator", "at"], name="annotator_event_idx")]
+
+    def __str__(self) -> str:
+        return f"annotator {self.annotator_id} {self.action} at {self.at:%Y-%m-%d %H:%M}"
 
 
 def api_token_hash(key: str) -> str:

@@ -24,6 +24,7 @@ from .assignments import (
 from .clips import clip_for_member, clip_for_researcher, clips_for_researcher, study_coverage
 from .heartbeats import background_status
 from .people import (
+    annotator_labels_withdrawn,
     invite_get,
     invites_for_study,
     membership_find,
@@ -54,6 +55,7 @@ __all__ = [
     "annotation_watermark",
     "annotations_for_analysis",
     "annotations_for_researcher",
+    "annotator_labels_withdrawn",
     "annotator_outlook",
     "annotator_progress",
     "api_tokens_for_user",

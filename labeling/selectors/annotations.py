@@ -4,28 +4,41 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from django.db.models import Count, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from labeling.models import Annotation, Study
+from labeling.models import Annotation, Membership, Study
 
 
 def annotations_for_analysis(*, study: Study | OuterRef | None) -> QuerySet[Annotation]:
     """The labels that count: the one rule for which submitted labels are shown, counted and analysed.
 
     The agreement report (labeling.reports.ratings), the research API's annotation list and counts, the
-    admin's annotation list, the dashboard's figures, the exporter (coming next) and every later analysis MUST
+    admin's annotation list, the dashboard's figures, the exporter (exports/) and every later analysis MUST
     read through this selector and never filter labels of their own, so that a withdrawal or an exclusion can
-    never be applied in one place and forgotten in another. Today: every label of the study except those of
-    clips whose filmed participant withdrew (Clip.withdrawn_at, set with the withdrawal in one transaction; no
-    join to the participant). Labels of clips that are merely inactive (taken out of the queue) still count.
-    Exclusions to come (screened-out crowd participants, flagged rows) are added here, and only here.
+    never be applied in one place and forgotten in another. Today: every label of the study except
+    - those of clips whose filmed participant withdrew (Clip.withdrawn_at, set with the withdrawal in one
+      transaction; no join to the participant), and
+    - those of annotators whose labels were withdrawn from the study (Membership.labels_withdrawn_at). For one
+      study, NOT IN over that study's few withdrawn members (PostgreSQL hashes it once; its cost against the
+      read without the rule: docs/benchmarks.md, "labels-rule"); for an OuterRef or every study, a correlated
+      NOT EXISTS on the membership's unique (study, user) index.
+    Labels of clips that are merely inactive (taken out of the queue) still count, and so do those of a member
+    removed from the study. Exclusions to come (screened-out crowd participants, flagged rows) are added here,
+    and only here.
 
     `study`: a study, an OuterRef to one (a correlated count per study), or None for every study (only for a
     caller that scopes rows by study itself, like the admin's list). Submitted labels are never deleted by
     this rule: they stay in the database, out of every read path.
     """
     labels = Annotation.objects.filter(clip__withdrawn_at__isnull=True)
+    if isinstance(study, Study):
+        withdrawn = Membership.objects.filter(study=study, labels_withdrawn_at__isnull=False)
+        return labels.filter(study=study).exclude(annotator_id__in=withdrawn.values("user_id"))
+    correlated = Membership.objects.filter(
+        study_id=OuterRef("study_id"), user_id=OuterRef("annotator_id"), labels_withdrawn_at__isnull=False
+    )
+    labels = labels.exclude(Exists(correlated))
     return labels if study is None else labels.filter(study=study)
 
 

@@ -28,6 +28,14 @@ def membership_find(*, user: User, study_id: int) -> Membership | None:
     return Membership.objects.filter(user=user, study_id=study_id).first()
 
 
+def annotator_labels_withdrawn(*, study_id: int, user_id: int) -> bool:
+    """Whether the user's labels are withdrawn from the study (Membership.labels_withdrawn_at). For the rare
+    paths that hold no membership: an expired lease taken back by a heartbeat or a late submit."""
+    return Membership.objects.filter(
+        study_id=study_id, user_id=user_id, labels_withdrawn_at__isnull=False
+    ).exists()
+
+
 def memberships_for_user(*, user: User, newest_study_first: bool = False) -> QuerySet[Membership]:
     """The requester's memberships with their studies: newest membership first, or (`newest_study_first`, as
     the home page lists them) newest study first."""

@@ -17,13 +17,17 @@ from .studies import (
     membership_consent,
     membership_problem,
     membership_remove,
-    participant_reinstate,
-    participant_withdraw,
     study_create,
     study_scheme_update,
     study_update,
 )
 from .tokens import api_token_create, api_token_revoke
+from .withdrawal import (
+    annotator_labels_reinstate,
+    annotator_labels_withdraw,
+    participant_reinstate,
+    participant_withdraw,
+)
 
 __all__ = [
     "UploadResult",
@@ -33,6 +37,8 @@ __all__ = [
     "agreement_schedule_due",
     "clip_targets_extend",
     "annotation_submit",
+    "annotator_labels_reinstate",
+    "annotator_labels_withdraw",
     "api_token_create",
     "api_token_revoke",
     "assignment_claim_next",

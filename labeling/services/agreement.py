@@ -18,30 +18,30 @@ import time
 from collections import defaultdict
 from datetime import datetime, timedelta
 
-from celery.exceptions import SoftTimeLimitExceeded
-from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Exists, F, IntegerField, Max, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from labeling.errors import Unavailable
 from labeling.models import AgreementReport, Clip, Study
-from labeling.reports import build_result, load_ratings, policy_candidates
 from labeling.selectors import annotations_for_analysis
+
+from .jobs import TRANSIENT_DB_ERRORS, Jobs
 
 logger = logging.getLogger(__name__)
 
 DEBOUNCE = timedelta(seconds=30)  # at most one run per study every 30 s
 TIME_LIMIT_S = 300  # the compute task's hard time limit (the soft one is 30 s earlier)
 SOFT_TIME_LIMIT_S = TIME_LIMIT_S - 30
-STALE_RUNNING = timedelta(seconds=TIME_LIMIT_S + 30)  # a run older than this was killed: it may be redone
 MAX_ATTEMPTS = 3  # runs stopped without finishing (hard time limit, lost worker) before the report fails
 KILLED_ERROR = (
     f"The run was stopped {MAX_ATTEMPTS} times (time limit or worker loss) before it could finish, so it was "
     "given up. Request a new run, or run `manage.py compute_agreement` for a large study."
 )
+JOBS = Jobs(AgreementReport, TIME_LIMIT_S, SOFT_TIME_LIMIT_S, MAX_ATTEMPTS, KILLED_ERROR)
+STALE_RUNNING = JOBS.stale_running  # a run older than this was killed: it may be redone
 REKICK_AFTER = timedelta(minutes=5)  # an open report queued this long ago and not finished is queued again
 KEEP_FINISHED = 10  # finished reports kept per study (results can be megabytes)
-TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError)
 
 Status = AgreementReport.Status
 FINISHED = (Status.DONE, Status.FAILED)
@@ -160,7 +160,7 @@ def _requeue_stuck(now: datetime) -> int:
     """Queue again open reports queued REKICK_AFTER ago that no worker finished: pending ones (a lost
     message) and running ones older than STALE_RUNNING (a killed worker). Duplicates are harmless. A report
     whose runs were stopped MAX_ATTEMPTS times is marked failed instead, so it does not block the study."""
-    _fail_given_up(now)
+    JOBS.fail_given_up(now)
     stuck = AgreementReport.objects.filter(not_before__lt=now - REKICK_AFTER).filter(
         Q(status=Status.PENDING) | Q(status=Status.RUNNING, started_at__lt=now - STALE_RUNNING)
     )
@@ -169,35 +169,6 @@ def _requeue_stuck(now: datetime) -> int:
     for report_id in ids:
         _enqueue(report_id)
     return len(ids)
-
-
-def _claimable(now: datetime) -> Q:
-    return Q(status=Status.PENDING) | Q(status=Status.RUNNING, started_at__lt=now - STALE_RUNNING)
-
-
-def _fail_given_up(now: datetime, report_id: int | None = None) -> int:
-    """Mark failed the claimable reports that MAX_ATTEMPTS runs claimed and never handed back."""
-    qs = AgreementReport.objects.filter(_claimable(now), attempts__gte=MAX_ATTEMPTS)
-    if report_id is not None:
-        qs = qs.filter(pk=report_id)
-    return qs.update(status=Status.FAILED, error=KILLED_ERROR, progress_message="failed", finished_at=now)
-
-
-def _claim(report_id: int, now: datetime) -> bool:
-    """Take the report for this run (counting the attempt), unless MAX_ATTEMPTS runs were already stopped
-    on it: then it is marked failed."""
-    if _fail_given_up(now, report_id):
-        return False
-    return bool(
-        AgreementReport.objects.filter(_claimable(now), pk=report_id, attempts__lt=MAX_ATTEMPTS).update(
-            status=Status.RUNNING,
-            started_at=now,
-            progress=0.0,
-            progress_message="starting",
-            error="",
-            attempts=F("attempts") + 1,
-        )
-    )
 
 
 def agreement_compute(
@@ -210,19 +181,18 @@ def agreement_compute(
     error puts the report back to pending and is raised again so the task retries (unless
     `final_attempt`, when it is stored as a failure).
     """
-    started = timezone.now()
-    if not _claim(report_id, started):
+    mine = JOBS.claim(report_id, timezone.now())
+    if mine is None:
         return None
-    mine = AgreementReport.objects.filter(pk=report_id, status=Status.RUNNING, started_at=started)
     clock = time.monotonic()
-
-    def progress(fraction: float, message: str) -> None:
-        mine.update(progress=round(min(max(fraction, 0.0), 1.0), 3), progress_message=message[:200])
+    progress = JOBS.progress_saver(mine)
 
     try:
         study = Study.objects.get(agreement_reports=report_id)
         progress(0.02, "loading ratings")
-        ratings = load_ratings(study=study)
+        from labeling import reports  # scipy and the statistics: imported by the runs that need them
+
+        ratings = reports.load_ratings(study=study)
         mark = ratings.watermark
         mine.update(
             watermark_count=mark["annotation_count"],
@@ -231,7 +201,7 @@ def agreement_compute(
             progress_message=f"loaded {mark['annotation_count']} ratings",
         )
         options = {} if n_resamples is None else {"n_resamples": n_resamples}
-        result = build_result(ratings, progress=lambda f, m: progress(0.1 + 0.8 * f, m), **options)
+        result = reports.build_result(ratings, progress=lambda f, m: progress(0.1 + 0.8 * f, m), **options)
         progress(0.92, "K+1 policy")
         result["policy"] = _apply_policy(study, ratings)
         done = mine.update(
@@ -244,48 +214,19 @@ def agreement_compute(
         )
     except TRANSIENT_DB_ERRORS as exc:
         if not final_attempt:
-            _release(mine)
+            JOBS.release(mine)
             raise
-        _fail(mine, exc, clock)
+        JOBS.fail(mine, exc, clock)
         return AgreementReport.objects.get(pk=report_id)
     except (Exception, KeyboardInterrupt) as exc:  # SoftTimeLimitExceeded included
         logger.exception("agreement report %s failed", report_id)
-        _fail(mine, exc, clock)
+        JOBS.fail(mine, exc, clock)
         if isinstance(exc, KeyboardInterrupt):
             raise
         return AgreementReport.objects.get(pk=report_id)
     if done:
         _prune(study)
     return AgreementReport.objects.get(pk=report_id)
-
-
-def _release(mine: QuerySet[AgreementReport]) -> None:
-    try:
-        mine.update(  # handed back, not killed: this attempt does not count
-            status=Status.PENDING,
-            started_at=None,
-            progress=0.0,
-            progress_message="retrying",
-            attempts=F("attempts") - 1,
-        )
-    except TRANSIENT_DB_ERRORS:  # the database is away: the report stays running until it is stale
-        logger.warning("could not put an agreement report back to pending", exc_info=True)
-
-
-def _fail(mine: QuerySet[AgreementReport], exc: BaseException, clock: float) -> None:
-    if isinstance(exc, SoftTimeLimitExceeded):
-        text = f"The run took longer than {SOFT_TIME_LIMIT_S} s and was stopped."
-    elif isinstance(exc, KeyboardInterrupt):
-        text = "The run was interrupted."
-    else:
-        text = f"{type(exc).__name__}: {exc}"
-    mine.update(
-        status=Status.FAILED,
-        error=text[:5000],
-        progress_message="failed",
-        finished_at=timezone.now(),
-        duration_s=time.monotonic() - clock,
-    )
 
 
 def _prune(study: Study) -> None:
@@ -301,7 +242,9 @@ def _apply_policy(study: Study, ratings) -> dict:
     if threshold is None:
         return {"threshold_sd": None, "cap_k": None, "clips_extended": []}
     cap = study.extra_annotator_cap_k or study.overlap_k + 1
-    candidates = policy_candidates(ratings, threshold)
+    from labeling import reports
+
+    candidates = reports.policy_candidates(ratings, threshold)
     extended = clip_targets_extend(study=study, clip_counts=candidates, cap=cap)
     return {
         "threshold_sd": threshold,

@@ -9,10 +9,12 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from labeling import selectors
 from labeling.errors import Conflict, ValidationFailed
 from labeling.models import Annotation, Assignment, Clip
 from labeling.scheme import allowed_tags, check_raw, parse_number, to_canonical
 from labeling.services import _pg
+from labeling.services.assignments import ANNOTATOR_WITHDRAWN
 
 # A clip counts as watched to the end above this fraction (players report the last frame a little early).
 FULL_VIEW_FRACTION = 0.95
@@ -135,7 +137,8 @@ def annotation_submit(
     """Store a rating. Returns (annotation, created); a retry with the same submission id returns the first.
 
     A label is never lost: if the lease expired and the clip went to others meanwhile, the label is still
-    kept, and the clip's target grows by one to make room for it.
+    kept, and the clip's target grows by one to make room for it. Refused (Conflict) on such an expired lease
+    once the annotator's labels are withdrawn from the study: the withdrawal ended it.
     """
     if not isinstance(data, dict):
         raise ValidationFailed(
@@ -174,6 +177,10 @@ def annotation_submit(
                     {"clip": "withdrawn"},
                 )
             if current.status == Assignment.Status.EXPIRED:
+                if selectors.annotator_labels_withdrawn(
+                    study_id=current.study_id, user_id=current.annotator_id
+                ):
+                    raise Conflict(ANNOTATOR_WITHDRAWN, {"assignment": "your ratings here are withdrawn"})
                 # Take the slot back; if the clip is full meanwhile, grow its target rather than lose the label.
                 if not Clip.objects.filter(pk=current.clip_id, n_assigned__lt=F("target_k")).update(
                     n_assigned=F("n_assigned") + 1

@@ -53,6 +53,7 @@ def _may_take_second_lease(*, study_id: int, user_id: int, now: datetime) -> boo
 
 
 FIRST_RATING_FIRST = "Rate the clip you have first: the next one is chosen after your first rating."
+ANNOTATOR_WITHDRAWN = "The researchers of this study have withdrawn your ratings from it, so you cannot rate clips here any more."
 
 
 def _slots_return(rows: list[tuple[int, int, int]]) -> None:
@@ -120,12 +121,15 @@ def assignment_claim_next(
 ) -> Assignment | None:
     """The annotator's next clip: their own unexpired lease first, else a new lease on the least-covered clip.
 
-    Returns None when nothing is left for this annotator. `exclude_ids` skips leases the client already
-    holds (the clip on screen), so the next one can be preloaded; until the annotator's first rating in the
-    study that second lease is refused (Conflict), and a first new lease is short (FIRST_LEASE_MINUTES).
+    Returns None when nothing is left for this annotator; NotAllowed before consent, or once the annotator's
+    labels are withdrawn from the study. `exclude_ids` skips leases the client already holds (the clip on
+    screen), so the next one can be preloaded; until the annotator's first rating in the study that second
+    lease is refused (Conflict), and a first new lease is short (FIRST_LEASE_MINUTES).
     """
     if membership.consented_at is None:
         raise NotAllowed("Consent must be accepted before the first clip.")
+    if membership.labels_withdrawn_at is not None:
+        raise NotAllowed(ANNOTATOR_WITHDRAWN)
     study = membership.study
     user_id = membership.user_id
     now = now or timezone.now()
@@ -216,7 +220,8 @@ def assignment_claim_next(
 
 @transaction.atomic
 def assignment_heartbeat(*, assignment: Assignment, now: datetime | None = None) -> Assignment:
-    """Extend the lease while the page is open. A lease that already expired is taken back if the clip has room.
+    """Extend the lease while the page is open. A lease that already expired is taken back if the clip has room
+    (not once the annotator's labels are withdrawn from the study: their leases were ended then).
 
     Each step is a conditional UPDATE whose row count decides the next, so a heartbeat racing a submit, a
     second heartbeat or the expiry sweep can never move the clip's counter twice.
@@ -232,6 +237,8 @@ def assignment_heartbeat(*, assignment: Assignment, now: datetime | None = None)
         raise Conflict("This clip has already been rated.")
     if not Clip.objects.filter(pk=assignment.clip_id, is_active=True).exists():
         raise Conflict("This clip has been withdrawn from the study.")
+    if selectors.annotator_labels_withdrawn(study_id=assignment.study_id, user_id=assignment.annotator_id):
+        raise Conflict(ANNOTATOR_WITHDRAWN)
     # Expired: flip it back first (only one caller can), then take a slot on the clip, or undo both.
     if not mine.filter(status=Assignment.Status.EXPIRED).update(
         status=Assignment.Status.ACTIVE, leased_at=now, lease_expires_at=lease_end

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -16,16 +15,12 @@ from labeling.models import (
     Assignment,
     Clip,
     Membership,
-    Participant,
-    ParticipantEvent,
     Role,
     SchemeVersion,
     Study,
 )
 from labeling.scheme import DEFAULT_SPEC, SchemeError, validate_spec
-from labeling.services.assignments import leases_expire, leases_release
-
-log = logging.getLogger(__name__)
+from labeling.services.assignments import leases_release
 
 
 def _checked_spec(spec: dict[str, Any] | None) -> dict[str, Any]:
@@ -169,10 +164,20 @@ def membership_add_by_username(*, study: Study, username: str, role: str) -> tup
     return membership_add(study=study, user=user, role=role), True
 
 
+MEMBER_WITHDRAWN_KEPT = (
+    "This annotator's labels are withdrawn, so the membership is kept: it is what keeps their labels out of "
+    "every analysis and them from taking clips here. Reinstate their labels first to remove them."
+)
+
+
 @transaction.atomic
 def membership_remove(*, membership: Membership) -> None:
     """Remove a member from a study: their live leases end now (each clip gets its slot back) and the
-    membership goes, so they can no longer claim, keep or submit a clip there. Their labels stay."""
+    membership goes, so they can no longer claim, keep or submit a clip there. Their labels stay.
+
+    A member whose labels are withdrawn is not removed (Conflict): their membership records the withdrawal."""
+    if Membership.objects.filter(pk=membership.pk, labels_withdrawn_at__isnull=False).exists():
+        raise Conflict(MEMBER_WITHDRAWN_KEPT)
     leases_release(annotator_id=membership.user_id, study_id=membership.study_id)
     Membership.objects.filter(pk=membership.pk).delete()
 
@@ -182,48 +187,3 @@ def membership_consent(*, membership: Membership) -> Membership:
         membership.consented_at = timezone.now()
         membership.save(update_fields=["consented_at"])
     return membership
-
-
-@transaction.atomic
-def participant_withdraw(*, participant: Participant, by=None, note: str = "") -> Participant:
-    """Withdraw a filmed person: their clips leave the queue (open leases end now) and every read path; their
-    labels are kept in the database but no longer served, reported or exported. Logged as a ParticipantEvent.
-    Withdrawing someone already withdrawn changes nothing."""
-    now = timezone.now()
-    participant = Participant.objects.select_for_update(no_key=True).get(pk=participant.pk)
-    if participant.withdrawn_at is not None:
-        return participant
-    participant.withdrawn_at = now
-    participant.save(update_fields=["withdrawn_at"])
-    clips = Clip.objects.filter(participant=participant)
-    n = clips.update(is_active=False, withdrawn_at=now)
-    ParticipantEvent.objects.create(
-        participant=participant, action=ParticipantEvent.Action.WITHDRAWN, at=now, by=by, note=note, clips=n
-    )
-    # Open leases on those clips end now, so no one is shown or rates them again.
-    Assignment.objects.filter(clip__in=clips, status=Assignment.Status.ACTIVE).update(lease_expires_at=now)
-    leases_expire(study_id=participant.study_id, now=now)
-    log.info("participant %s of study %s withdrawn (%s clips)", participant.pk, participant.study_id, n)
-    return participant
-
-
-@transaction.atomic
-def participant_reinstate(*, participant: Participant, by, note: str) -> Participant:
-    """Undo a withdrawal (e.g. one made by mistake): the only way back, explicit and logged with who did it and
-    why. The participant's clips return to the queue and to every read path."""
-    note = (note or "").strip()
-    if not note:
-        raise ValidationFailed(
-            "Say why the withdrawal is undone (it is logged).", {"note": "is required to reinstate"}
-        )
-    participant = Participant.objects.select_for_update(no_key=True).get(pk=participant.pk)
-    if participant.withdrawn_at is None:
-        raise Conflict("This participant has not withdrawn.")
-    participant.withdrawn_at = None
-    participant.save(update_fields=["withdrawn_at"])
-    n = Clip.objects.filter(participant=participant).update(is_active=True, withdrawn_at=None)
-    ParticipantEvent.objects.create(
-        participant=participant, action=ParticipantEvent.Action.REINSTATED, by=by, note=note[:500], clips=n
-    )
-    log.info("participant %s of study %s reinstated (%s clips)", participant.pk, participant.study_id, n)
-    return participant

@@ -27,4 +27,22 @@
     const n = input.files.length;
     title.textContent = n ? `${n} file${n === 1 ? "" : "s"} chosen` : "Choose video files";
   });
+
+  // A section loaded by URL (data-fallback: the dataset exports) that could not be loaded says so, and keeps
+  // its link to the page of its own.
+  const fallback = (event) => {
+    const section = event.target.closest && event.target.closest("[data-fallback]");
+    if (!section) return;
+    const text = section.querySelector("[data-fallback-text]");
+    if (!text) return;
+    const link = text.querySelector("a");
+    text.textContent = "This section could not be loaded. ";
+    text.classList.add("dash-alert", "error");
+    if (link) {
+      link.textContent = "Open it on a page of its own";
+      text.append(link, ".");
+    }
+  };
+  document.addEventListener("htmx:responseError", fallback);
+  document.addEventListener("htmx:sendError", fallback);
 })();

@@ -106,6 +106,17 @@ def test_closed_study_queue_goes_to_done(client, study, clips, member):
     )
 
 
+def test_a_withdrawn_annotators_queue_says_their_part_has_ended_and_claims_nothing(
+    client, study, clips, member
+):
+    services.annotator_labels_withdraw(membership=member, by=None, note="spam")
+    response = client.get(reverse("study-queue", args=[study.pk]))
+    page = response.content.decode()
+    assert response.status_code == 403 and "Your part in this study has ended" in page
+    assert "withdrawn your ratings" in page and "Please try again" not in page
+    assert not Assignment.objects.filter(annotator=member.user).exists()
+
+
 # ---------- rating page ----------
 
 

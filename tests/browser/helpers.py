@@ -21,3 +21,11 @@ def play_to_the_end(page, *, keyboard: bool):
     page.wait_for_function("() => document.body.classList.contains('has-ended')", timeout=20_000)
     # The preload has been answered: a next clip, nothing left, or (before the first rating) a refusal.
     page.wait_for_function("() => window.ratingPage.preloadSettled")
+
+
+def log_in(page, live_server, username, password):
+    page.goto(f"{live_server.url}/login/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.locator("form button[type=submit], form input[type=submit]").first.click()
+    page.wait_for_load_state("networkidle")

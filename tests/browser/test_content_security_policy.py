@@ -11,16 +11,9 @@ from annotator.models import User
 from labeling.demo.simulate import simulate_annotations
 from labeling.models import Membership, Role
 from labeling.services import agreement_run_now, membership_add
+from tests.browser.helpers import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def _log_in(page, live_server, username, password):
-    page.goto(f"{live_server.url}/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", password)
-    page.locator("form button[type=submit], form input[type=submit]").first.click()
-    page.wait_for_load_state("networkidle")
 
 
 def test_pages_carry_a_csp_and_run_no_inline_script(live_server, browser_page, crowd_study):
@@ -37,7 +30,7 @@ def test_pages_carry_a_csp_and_run_no_inline_script(live_server, browser_page, c
     )
     assert "object-src 'none'" in policy and "frame-ancestors 'none'" in policy
 
-    _log_in(page, live_server, "boss", "boss-pass-123")
+    log_in(page, live_server, "boss", "boss-pass-123")
     for path, marker in [
         ("/studies/", "Everyday moments"),
         (f"/studies/{crowd_study.pk}/", "Agreement"),
@@ -47,6 +40,8 @@ def test_pages_carry_a_csp_and_run_no_inline_script(live_server, browser_page, c
         ("/admin/labeling/clip/upload/", "Upload"),
         (f"/admin/labeling/clip/{crowd_study.clips.first().pk}/change/", "video"),
         (f"/admin/labeling/study/{crowd_study.pk}/change/", "Everyday moments"),
+        ("/admin/exports/export/", "dataset export"),
+        (f"/studies/{crowd_study.pk}/exports/", "New export"),
     ]:
         response = page.goto(f"{live_server.url}{path}")
         assert response.status == 200, path
@@ -67,7 +62,7 @@ def test_pages_carry_a_csp_and_run_no_inline_script(live_server, browser_page, c
     membership = membership_add(study=crowd_study, user=annotator, role=Role.ANNOTATOR)
     Membership.objects.filter(pk=membership.pk).update(consented_at=membership.created_at)
     page.context.clear_cookies()
-    _log_in(page, live_server, "finisher", "finisher-pass-123")
+    log_in(page, live_server, "finisher", "finisher-pass-123")
     page.goto(f"{live_server.url}/s/{crowd_study.pk}/done/")
     page.wait_for_load_state("networkidle")
     assert page.locator("#completion-code").count() == 1

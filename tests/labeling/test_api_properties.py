@@ -3,8 +3,8 @@ operation, valid and invalid, and sends them through the whole WSGI stack (middl
 real test database, once with a researcher's token and once with an annotator's. Any 5xx fails.
 
 Bounded for CI: few examples per operation, derandomized (the same requests on every run), no deadline.
-Path ids are pinned to the fixtures' real study, clip and assignment, so the generated bodies and query
-parameters reach the views' real work instead of stopping at a 404.
+Path ids are pinned to the fixtures' real study, clip, assignment and (finished) export, so the generated
+bodies and query parameters reach the views' real work instead of stopping at a 404.
 """
 
 import itertools
@@ -21,14 +21,16 @@ from django.utils import timezone
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 
+from exports import services as export_services
 from labeling import services
+from tests.exports.helpers import finish_by_hand
 from tests.factories import ClipFactory, MembershipFactory, StudyFactory, UserFactory
 
 application = get_wsgi_application()
 schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", application)
 
 # Fuzzed examples per operation and role, after schemathesis's coverage phase (boundary and invalid values:
-# ~1,000 requests per role over the 17 operations). The module takes about two minutes on a 2-core machine.
+# ~1,000 requests per role over the 24 operations). The module takes a few minutes on a 2-core machine.
 EXAMPLES = 8
 
 PROPERTY_SETTINGS = settings(
@@ -54,6 +56,7 @@ def obtain_token(username: str) -> str:
 @pytest.fixture
 def world(db, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
+    settings.EXPORTS_ROOT = tmp_path / "exports"
     cache.clear()  # the token endpoint's throttle must not carry over from other tests
     study = StudyFactory()
     clips = ClipFactory.create_batch(3, study=study)
@@ -62,7 +65,14 @@ def world(db, settings, tmp_path):
     researcher.save(update_fields=["is_staff"])
     annotator = MembershipFactory(study=study)
     assignment = services.assignment_claim_next(membership=annotator)
-    ids = {"study_id": study.pk, "clip_id": clips[0].pk, "assignment_id": assignment.pk}
+    export = finished_export(study)
+    ids = {
+        "study_id": study.pk,
+        "clip_id": clips[0].pk,
+        "assignment_id": assignment.pk,
+        "member_id": annotator.pk,
+        "export_id": export.pk,
+    }
     tokens = {
         "researcher": obtain_token(researcher.username),
         "annotator": obtain_token(annotator.user.username),
@@ -81,6 +91,11 @@ def world(db, settings, tmp_path):
     finally:
         signals.request_started.connect(close_old_connections)
         signals.request_finished.connect(close_old_connections)
+
+
+def finished_export(study):
+    """A finished export (stand-in files): its build is not what these requests test."""
+    return finish_by_hand(export_services.export_start(study=study, parameters={}, enqueue=False))
 
 
 def fresh_assignment(world) -> int:
@@ -126,6 +141,10 @@ def check(case, world, role: str) -> None:
             case.path_parameters[name] = world["ids"][name]
     if role == "annotator" and case.operation.label.endswith("/annotation/"):
         case.path_parameters["assignment_id"] = fresh_assignment(world)
+    if case.operation.label == "DELETE /api/exports/{export_id}/":
+        case.path_parameters["export_id"] = finished_export(world["study"]).pk  # the pinned one lives on
+    if "path" in (case.path_parameters or {}) and n % 2:
+        case.path_parameters["path"] = "manifest.json"  # half the time, a file the export has
     token = world[role]
     if case.method.upper() == "DELETE" and case.operation.label.split(" ", 1)[-1].startswith(
         "/api/auth/token"

@@ -117,6 +117,11 @@ def test_demo_is_complete_and_idempotent(db, media_root, client, render_once):
     assert study.overlap_k == 3 and study.completion_code == "DEMO-COMPLETE"
     assert study.schemes.get().spec["instrument"] == "sam" and study.schemes.get().spec["points"] == 9
     assert study.clips.count() == 12
+    # Six filmed participants, two clips each; some of them (never all) consented to sharing their videos.
+    assert sorted(study.participants.values_list("code", flat=True)) == [f"D-0{i}" for i in range(1, 7)]
+    assert {c.participant.code for c in study.clips.filter(original_name="demo-04.mp4")} == {"D-02"}
+    sharing = set(study.participants.filter(consent_media_sharing=True).values_list("code", flat=True))
+    assert sharing == {"D-01", "D-03", "D-04"}
     assert User.objects.get(username="researcher").is_superuser
     assert Membership.objects.get(study=study, user__username="researcher").role == "researcher"
     for name in ("annotator1", "annotator2", "annotator3"):

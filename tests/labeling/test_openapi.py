@@ -21,9 +21,18 @@ EXPECTED_OPERATIONS = {
     ("get", "/api/studies/{study_id}/clips/{clip_id}/"): "clips_retrieve",
     ("get", "/api/studies/{study_id}/members/"): "members_list",
     ("post", "/api/studies/{study_id}/members/"): "members_add",
+    ("post", "/api/studies/{study_id}/members/{member_id}/labels/withdraw/"): "members_labels_withdraw",
+    ("post", "/api/studies/{study_id}/members/{member_id}/labels/reinstate/"): "members_labels_reinstate",
     ("get", "/api/studies/{study_id}/annotations/"): "annotations_list",
     ("get", "/api/studies/{study_id}/agreement/"): "agreement_retrieve",
     ("post", "/api/studies/{study_id}/agreement/"): "agreement_compute",
+    ("get", "/api/studies/{study_id}/exports/"): "exports_list",
+    ("post", "/api/studies/{study_id}/exports/"): "exports_create",
+    ("get", "/api/studies/{study_id}/exports/latest/"): "exports_latest",
+    ("get", "/api/exports/{export_id}/"): "exports_retrieve",
+    ("delete", "/api/exports/{export_id}/"): "exports_delete",
+    ("get", "/api/exports/{export_id}/files/{path}"): "exports_file",
+    ("get", "/api/exports/{export_id}/download.zip"): "exports_zip",
     ("get", "/api/me/"): "me",
     ("post", "/api/auth/token/"): "auth_token_obtain",
     ("delete", "/api/auth/token/"): "auth_token_revoke_current",
@@ -69,6 +78,30 @@ def test_schema_describes_bodies_errors_and_pagination(schema):
     error = schema["components"]["schemas"]["Error"]
     assert set(error["properties"]) == {"detail", "errors"}
     assert {"tokenAuth", "cookieAuth"} <= set(schema["components"]["securitySchemes"])
+
+
+def test_schema_describes_the_exports_api(schema):
+    paths = schema["paths"]
+    create = paths["/api/studies/{study_id}/exports/"]["post"]
+    assert set(create["responses"]) == {"202", "400", "404", "503"}
+    body = schema["components"]["schemas"]["ExportParametersRequest"]
+    assert set(body["properties"]) == {
+        "formats", "grid", "splits", "split_seed", "include_free_text", "include_media", "stable_salt",
+    }  # fmt: skip
+    assert "required" not in body  # every parameter has a default
+    export = schema["components"]["schemas"]["Export"]["properties"]
+    assert {"status", "progress", "watermark", "files", "withdrawn", "withdrawn_note", "zip_url"} <= set(
+        export
+    )
+    assert "salt" not in export
+    listing = paths["/api/studies/{study_id}/exports/"]["get"]
+    assert {"cursor", "page_size"} <= {p["name"] for p in listing["parameters"]}
+    one = paths["/api/exports/{export_id}/files/{path}"]["get"]["responses"]
+    assert {"200", "206", "304", "404", "410", "416"} == set(one)
+    assert one["410"]["content"]["application/json"]["schema"]["$ref"].endswith("/WithdrawnError")
+    zipped = paths["/api/exports/{export_id}/download.zip"]["get"]["responses"]
+    assert list(zipped["200"]["content"]) == ["application/zip"] and {"404", "410"} <= set(zipped)
+    assert set(paths["/api/exports/{export_id}/"]["delete"]["responses"]) == {"204", "404", "409"}
 
 
 @pytest.mark.django_db

@@ -185,14 +185,17 @@ def _statements_per_request(study_id: int) -> dict:
     return counts
 
 
-def _run_django(command: str, env: dict, *args: str) -> dict:
+def _run_django(
+    command: str, env: dict, *args: str, module: str = "tests.perf.test_annotation_throughput", timeout=900
+) -> dict:
+    """`python -m module command args...` (a benchmark module's _main, Django set up): its last line, as JSON."""
     proc = subprocess.run(
-        [sys.executable, "-m", "tests.perf.test_annotation_throughput", command, *args],
+        [sys.executable, "-m", module, command, *args],
         cwd=ROOT,
         env=env,
         capture_output=True,
         text=True,
-        timeout=900,
+        timeout=timeout,
     )
     if proc.returncode != 0:
         pytest.fail(f"{command} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}")
@@ -384,8 +387,8 @@ def _measure_both_paths(pool, urls: dict[str, str], tokens: list, study_id: int)
     return warm, done
 
 
-@pytest.mark.perf
-def test_annotation_throughput_against_the_floor(tmp_path):
+def _bench_database_url() -> str:
+    """DATABASE_URL, which must name a PostgreSQL database called bench_* (it is dropped and recreated)."""
     db_url = os.environ.get("DATABASE_URL", "")
     if not db_url.startswith(("postgres://", "postgresql://")):
         pytest.fail(
@@ -396,6 +399,12 @@ def test_annotation_throughput_against_the_floor(tmp_path):
         pytest.fail(
             f"Refusing to recreate {urlparse(db_url).path.lstrip('/')!r}: use a database named bench_*."
         )
+    return db_url
+
+
+@pytest.mark.perf
+def test_annotation_throughput_against_the_floor(tmp_path):
+    db_url = _bench_database_url()
     for port, knob in ((PORT, "BENCH_PORT"), (ORM_PORT, "BENCH_ORM_PORT")):
         with socket.socket() as s:
             if s.connect_ex(("127.0.0.1", port)) == 0:

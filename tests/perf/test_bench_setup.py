@@ -4,7 +4,10 @@
 (`extra_k`) added by a later migration; CI's smoke run of the benchmarks now catches that too, and this test
 names the column at once."""
 
+import pytest
+
 from labeling.models import Clip
+from tests.perf.export_data import generate_study
 from tests.perf.test_annotation_throughput import CLIP_COPY_COLUMNS
 
 
@@ -32,3 +35,27 @@ def test_every_benchmark_is_marked_perf():
     ).stdout.splitlines()
     collected = [line for line in listed if "::" in line]
     assert collected and all(line.startswith(f"tests/perf/{here.name}::") for line in collected), collected
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_export_benchmark_data_keep_every_invariant():
+    """The export benchmark writes its study with set-based SQL (tests/perf/export_data.py), constraints dropped
+    and re-created around the insert: at a tiny size here, what it writes must be what the services would
+    write (a new NOT NULL column or constraint breaks this test, not only `make bench`)."""
+    from labeling.models import Annotation, Assignment, Membership
+
+    data = generate_study(n_ratings=250, n_annotators=12, label="setup-check")
+    counts = data["counts"]
+    assert (counts["ratings"], counts["clips"], counts["clip_labels"], counts["members"]) == (250, 50, 50, 12)
+    assert counts["bad_counters"] == counts["unmatched_assignments"] == counts["non_members"] == 0
+    labels = Annotation.objects.filter(study_id=data["study_id"]).select_related("assignment", "clip")
+    for label in labels:
+        label.full_clean(validate_constraints=True)
+        assert label.assignment.status == Assignment.Status.SUBMITTED and label.clip.n_submitted == 5
+        if label.cannot_judge:
+            assert label.cannot_judge_reason and label.valence_confidence is None
+        else:
+            assert label.valence == (label.valence_raw - 5) / 4 and 1 <= label.valence_confidence <= 5
+    assert len({(a.clip_id, a.annotator_id) for a in labels}) == 250
+    assert Membership.objects.filter(study_id=data["study_id"], consented_at__isnull=False).count() == 13

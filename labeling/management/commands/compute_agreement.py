@@ -2,6 +2,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
+from labeling.management import study_from_ref
 from labeling.models import AgreementReport, Study
 from labeling.services import agreement_run_now
 
@@ -34,12 +35,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options):
-        key = options["study"]
-        study = Study.objects.filter(slug=key).first()
-        if study is None and key.isdigit():
-            study = Study.objects.filter(pk=int(key)).first()
-        if study is None:
-            raise CommandError(f"No study with slug or id {key!r}.")
+        study = study_from_ref(options["study"])
         if options["resamples"] is not None and options["resamples"] < 1:
             raise CommandError("--resamples must be at least 1.")
         report = agreement_run_now(study=study, n_resamples=options["resamples"])

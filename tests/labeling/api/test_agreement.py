@@ -97,7 +97,7 @@ def test_a_failed_run_shows_its_error(setup, monkeypatch):
     def boom(*args, **kwargs):
         raise RuntimeError("out of memory")
 
-    monkeypatch.setattr("labeling.services.agreement.build_result", boom)
+    monkeypatch.setattr("labeling.reports.build_result", boom)
     services.agreement_run_now(study=study)
     data = client.get(url(study.pk)).json()
     assert data["report"] is None and data["failed"]["error"] == "RuntimeError: out of memory"

@@ -37,7 +37,7 @@ def state():
         sorted(Study.objects.values_list("id", "title", "overlap_k", "is_active")),
         sorted(SchemeVersion.objects.values_list("id", "version", "spec")),
         sorted(Clip.objects.values_list("id", "target_k", "n_assigned")),
-        sorted(Membership.objects.values_list("id", "role")),
+        sorted(Membership.objects.values_list("id", "role", "labels_withdrawn_at")),
         Participant.objects.count(),
         Annotation.objects.count(),
     )
@@ -260,6 +260,34 @@ def test_members_list_with_counts_and_add_by_username(study, rc, clips, research
     assert state() == before
 
 
+def test_a_members_labels_are_withdrawn_and_reinstated_with_a_reason(study, rc, clips, researcher):
+    annotator = MembershipFactory(study=study)
+    rate(annotator)
+    url = f"/api/studies/{study.pk}/members/{annotator.pk}/labels/"
+    before = state()
+    missing = rc.post(url + "withdraw/", {}, format="json")
+    assert assert_error_shape(missing, 400)["errors"] == {"note": "This field is required."}
+    blank = rc.post(url + "withdraw/", {"note": "  "}, format="json")
+    assert "note" in assert_error_shape(blank, 400)["errors"]
+    assert state() == before
+
+    done = rc.post(url + "withdraw/", {"note": "straight-lined"}, format="json")
+    assert done.status_code == 200, done.content
+    body = done.json()
+    assert body["labels_withdrawn_at"] and body["annotation_count"] == 0 and body["id"] == annotator.pk
+    assert rc.get(f"/api/studies/{study.pk}/annotations/").json()["results"] == []
+    again = rc.post(url + "withdraw/", {"note": "again"}, format="json")
+    assert "already withdrawn" in assert_error_shape(again, 409)["detail"]
+
+    back = rc.post(url + "reinstate/", {"note": "mistake"}, format="json")
+    assert back.status_code == 200 and back.json()["labels_withdrawn_at"] is None
+    assert back.json()["annotation_count"] == 1
+    twice = rc.post(url + "reinstate/", {"note": "mistake"}, format="json")
+    assert "not been withdrawn" in assert_error_shape(twice, 409)["detail"]
+    gone = rc.post(f"/api/studies/{study.pk}/members/999999/labels/withdraw/", {"note": "x"}, format="json")
+    assert_error_shape(gone, 404)
+
+
 def test_crowd_account_of_another_study_cannot_be_added_as_member(study, rc):
     crowd = UserFactory(
         username="crowd-elsewhere", is_pseudonymous=True, crowd_study=StudyFactory(), crowd_pid="5f1a2b3c4d"
@@ -344,6 +372,9 @@ OBJECT_ENDPOINTS = [
     ("get", "/api/studies/{own_study}/clips/{clip}/", None),  # a foreign clip under one's own study
     ("get", "/api/studies/{study}/members/", None),
     ("post", "/api/studies/{study}/members/", {"username": "{intruder}", "role": "researcher"}),
+    ("post", "/api/studies/{study}/members/{member}/labels/withdraw/", {"note": "spam"}),
+    ("post", "/api/studies/{own_study}/members/{member}/labels/withdraw/", {"note": "spam"}),
+    ("post", "/api/studies/{study}/members/{withdrawn}/labels/reinstate/", {"note": "mistake"}),
     ("get", "/api/studies/{study}/annotations/", None),
 ]
 
@@ -369,7 +400,16 @@ def test_another_users_id_is_404(study, clips, intruder_kind, method, template, 
         MembershipFactory(study=study, user=intruder)
     elif intruder_kind == "stranger":
         Membership.objects.filter(user=intruder).delete()
-    ids = {"study": study.pk, "assignment": assignment.pk, "clip": clips[0].pk, "own_study": own_study.pk}
+    withdrawn = MembershipFactory(study=study)
+    services.annotator_labels_withdraw(membership=withdrawn, by=None, note="spam")
+    ids = {
+        "study": study.pk,
+        "assignment": assignment.pk,
+        "clip": clips[0].pk,
+        "own_study": own_study.pk,
+        "member": owner.pk,
+        "withdrawn": withdrawn.pk,
+    }
     url = template.format(**ids)
     if isinstance(payload, dict) and payload.get("username") == "{intruder}":
         payload = {**payload, "username": intruder.username}

@@ -34,6 +34,23 @@ def test_parse_range(header, expected):
     assert parse_range(header, 1000) == expected
 
 
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        (None, None),
+        ("bytes=-100", (900, 999)),
+        ("bytes=5-2", UNSATISFIABLE),
+        ("bytes=0-1,5-9", UNSATISFIABLE),
+        ("items=0-5", UNSATISFIABLE),
+        ("bytes=x-y", UNSATISFIABLE),
+        ("bytes=-", UNSATISFIABLE),
+    ],
+)
+def test_parse_range_strict_refuses_what_it_would_ignore(header, expected):
+    """The export downloads' reading: a Range that is not one satisfiable byte range is a 416."""
+    assert parse_range(header, 1000, strict=True) == expected
+
+
 @pytest.fixture
 def served(study, media_root, good_mp4, researcher, client):
     clip = create(study, good_mp4)

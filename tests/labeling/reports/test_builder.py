@@ -277,7 +277,7 @@ def test_command_reports_a_failed_run(study, clips, monkeypatch):
     def boom(*args, **kwargs):
         raise ValueError("numbers went wrong")
 
-    monkeypatch.setattr("labeling.services.agreement.build_result", boom)
+    monkeypatch.setattr("labeling.reports.build_result", boom)
     with pytest.raises(CommandError, match="failed: ValueError: numbers went wrong"):
         run(study.slug)
     report = study.agreement_reports.get()

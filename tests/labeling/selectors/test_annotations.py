@@ -1,8 +1,9 @@
 """The labels that count (selectors.annotations_for_analysis): one rule, and every read of labels built on it.
 
 The agreement report's loaded rows, the research API's list and counts, the admin's list and the dashboard's
-figures must hold exactly the labels the selector gives: a withdrawn participant's labels out, an inactive
-clip's labels in (taking a clip out of the queue does not unmake its labels).
+figures must hold exactly the labels the selector gives: a withdrawn participant's labels out, an annotator's
+withdrawn labels out, an inactive clip's labels in (taking a clip out of the queue does not unmake its
+labels).
 
 Also: Reads of a study's labels: the most recent ratings."""
 
@@ -23,27 +24,36 @@ pytestmark = pytest.mark.django_db
 
 
 def rate_all(study, n_annotators=3):
-    for _ in range(n_annotators):
-        member = MembershipFactory(study=study)
+    members = [MembershipFactory(study=study) for _ in range(n_annotators)]
+    for member in members:
         while (a := services.assignment_claim_next(membership=member)) is not None:
             services.annotation_submit(assignment=a, data=rating_data())
+    return members
 
 
 @pytest.fixture
 def labelled(study, researcher):
-    """Four clips rated by three annotators each; then one clip's participant withdraws and another clip is
-    taken out of the queue. A second study has labels of its own."""
+    """Four clips rated by three annotators each; then one clip's participant withdraws, one annotator's labels
+    are withdrawn and another clip is taken out of the queue. A second study has labels of its own, among
+    them the withdrawn annotator's (withdrawn from the first study only)."""
     gone = Participant.objects.create(study=study, code="P-gone")
     clip_gone = ClipFactory(study=study, participant=gone)
     clip_inactive = ClipFactory(study=study)
     ClipFactory.create_batch(2, study=study)
-    rate_all(study)
+    spammer, *_ = rate_all(study)
     services.participant_withdraw(participant=gone, by=researcher)
+    services.annotator_labels_withdraw(membership=spammer, by=researcher, note="straight-lined every clip")
     services.clip_update(clip=clip_inactive, is_active=False)
     other = StudyFactory()
     ClipFactory(study=other)
-    rate_all(other, n_annotators=2)
-    return {"clip_gone": clip_gone, "clip_inactive": clip_inactive, "other": other}
+    rate_all(other, n_annotators=1)
+    services.annotation_submit(
+        assignment=services.assignment_claim_next(
+            membership=MembershipFactory(study=other, user=spammer.user)
+        ),
+        data=rating_data(),
+    )
+    return {"clip_gone": clip_gone, "clip_inactive": clip_inactive, "other": other, "spammer": spammer.user}
 
 
 def counted_ids(study) -> set[int]:
@@ -52,12 +62,27 @@ def counted_ids(study) -> set[int]:
 
 def test_the_rule_leaves_withdrawn_participants_labels_out_and_keeps_inactive_clips_labels(study, labelled):
     ids = counted_ids(study)
-    assert len(ids) == 9  # 4 clips x 3 annotators, less the withdrawn participant's 3
+    assert (
+        len(ids) == 6
+    )  # 4 clips x 3 annotators, less the withdrawn participant's 3 and the spammer's 3 more
     assert not ids & set(Annotation.objects.filter(clip=labelled["clip_gone"]).values_list("id", flat=True))
     assert Annotation.objects.filter(clip=labelled["clip_gone"]).count() == 3  # kept in the database
-    inactive = set(Annotation.objects.filter(clip=labelled["clip_inactive"]).values_list("id", flat=True))
-    assert len(inactive) == 3 and inactive <= ids
+    inactive = Annotation.objects.filter(clip=labelled["clip_inactive"]).exclude(
+        annotator=labelled["spammer"]
+    )
+    assert inactive.count() == 2 and set(inactive.values_list("id", flat=True)) <= ids
     assert not ids & set(Annotation.objects.filter(study=labelled["other"]).values_list("id", flat=True))
+
+
+def test_the_rule_leaves_a_withdrawn_annotators_labels_out_of_that_study_only(study, labelled):
+    spammer = labelled["spammer"]
+    theirs = Annotation.objects.filter(study=study, annotator=spammer)
+    assert theirs.count() == 4  # kept in the database
+    assert not counted_ids(study) & set(theirs.values_list("id", flat=True))
+    elsewhere = Annotation.objects.filter(study=labelled["other"], annotator=spammer)
+    assert elsewhere.count() == 1 and set(elsewhere.values_list("id", flat=True)) <= counted_ids(
+        labelled["other"]
+    )
 
 
 def test_agreement_report_loads_exactly_the_rows_of_the_selector(study, labelled):
@@ -95,7 +120,7 @@ def test_every_studys_labels_for_the_admin_and_a_count_per_study(study, labelled
     assert everywhere == counted_ids(study) | counted_ids(labelled["other"])
     both = type(study).objects.filter(pk__in=[study.pk, labelled["other"].pk])
     counted = selectors.studies_with_counts(studies=both, annotations=True)  # a correlated count per study
-    assert {s.pk: s.annotation_count for s in counted} == {study.pk: 9, labelled["other"].pk: 2}
+    assert {s.pk: s.annotation_count for s in counted} == {study.pk: 6, labelled["other"].pk: 2}
 
 
 def test_researcher_filters_narrow_the_labels_that_count(study, labelled):
@@ -103,10 +128,11 @@ def test_researcher_filters_narrow_the_labels_that_count(study, labelled):
     assert set(every.values_list("id", flat=True)) == counted_ids(study)
     one = every.first()
     by_clip = selectors.annotations_for_researcher(study=study, clip_id=one.clip_id)
-    assert {a.clip_id for a in by_clip} == {one.clip_id} and by_clip.count() == 3
+    assert {a.clip_id for a in by_clip} == {one.clip_id} and by_clip.count() == 2
     by_annotator = selectors.annotations_for_researcher(study=study, annotator_id=one.annotator_id)
     assert {a.annotator_id for a in by_annotator} == {one.annotator_id} and by_annotator.count() == 3
     assert selectors.annotations_for_researcher(study=study, clip_id=labelled["clip_gone"].pk).count() == 0
+    assert selectors.annotations_for_researcher(study=study, annotator_id=labelled["spammer"].pk).count() == 0
     later = timezone.now() + timedelta(minutes=1)
     assert selectors.annotations_for_researcher(study=study, since=later).count() == 0
 

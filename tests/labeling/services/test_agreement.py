@@ -8,7 +8,7 @@ import pytest
 from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone
 
-from labeling import selectors, services
+from labeling import reports, selectors, services
 from labeling.models import AgreementReport, Clip
 from labeling.services import agreement as svc
 from labeling.tasks import compute_agreement
@@ -45,13 +45,13 @@ def test_watermark_is_the_data_at_the_start_and_new_labels_make_it_stale(rated):
 
 def test_watermark_is_taken_before_the_statistics(rated, monkeypatch):
     """Labels arriving while the statistics run are not in the report, and the report is then stale."""
-    real = svc.build_result
+    real = reports.build_result
 
     def slow(ratings, **kwargs):
         add_rating(rated)  # arrives mid-run
         return real(ratings, **kwargs)
 
-    monkeypatch.setattr(svc, "build_result", slow)
+    monkeypatch.setattr(reports, "build_result", slow)
     report = services.agreement_run_now(study=rated)
     assert report.watermark_count == rated.annotations.count() - 2
     assert selectors.agreement_latest(study=rated)["stale"] is True
@@ -98,7 +98,7 @@ def test_beat_waits_30_s_after_the_last_run_and_skips_unchanged_data(rated, sent
 
 
 def test_beat_does_not_retry_a_failed_run_on_the_same_data(rated, sent, monkeypatch):
-    monkeypatch.setattr(svc, "build_result", lambda *a, **k: 1 / 0)
+    monkeypatch.setattr(reports, "build_result", lambda *a, **k: 1 / 0)
     failed = services.agreement_run_now(study=rated)
     finish(failed, ago=60)
     assert failed.status == "failed" and services.agreement_schedule_due() == []
@@ -175,7 +175,7 @@ def test_a_done_report_is_never_recomputed(rated):
 
 def test_progress_is_saved_as_the_run_goes(rated, monkeypatch):
     seen = []
-    real = svc.build_result
+    real = reports.build_result
 
     def watching(ratings, progress, **kwargs):
         def spy(fraction, message):
@@ -184,7 +184,7 @@ def test_progress_is_saved_as_the_run_goes(rated, monkeypatch):
 
         return real(ratings, progress=spy, **kwargs)
 
-    monkeypatch.setattr(svc, "build_result", watching)
+    monkeypatch.setattr(reports, "build_result", watching)
     services.agreement_run_now(study=rated)
     fractions = [f for f, _ in seen]
     assert len(seen) >= 5 and fractions == sorted(fractions) and 0.1 <= fractions[0] < fractions[-1] < 1
@@ -198,7 +198,7 @@ def test_a_failure_is_stored_with_its_error_text(rated, monkeypatch):
     def boom(*args, **kwargs):
         raise ValueError("no pairable values")
 
-    monkeypatch.setattr(svc, "build_result", boom)
+    monkeypatch.setattr(reports, "build_result", boom)
     report, _ = services.agreement_request(study=rated, enqueue=False)
     assert compute_agreement.apply(args=(report.pk,)).get() == "failed"
     report.refresh_from_db()
@@ -213,7 +213,7 @@ def test_a_transient_database_error_puts_the_report_back_for_a_retry(rated, monk
     def flaky(*args, **kwargs):
         raise OperationalError("server closed the connection unexpectedly")
 
-    monkeypatch.setattr(svc, "build_result", flaky)
+    monkeypatch.setattr(reports, "build_result", flaky)
     report, _ = services.agreement_request(study=rated, enqueue=False)
     with pytest.raises(OperationalError):
         services.agreement_compute(report_id=report.pk, final_attempt=False)
@@ -228,7 +228,7 @@ def test_soft_time_limit_is_reported_plainly(rated, monkeypatch):
     def slow(*args, **kwargs):
         raise SoftTimeLimitExceeded()
 
-    monkeypatch.setattr(svc, "build_result", slow)
+    monkeypatch.setattr(reports, "build_result", slow)
     report = services.agreement_run_now(study=rated)
     assert report.status == "failed" and "took longer than" in report.error
 
@@ -311,7 +311,7 @@ def test_a_run_killed_three_times_fails_plainly_and_unblocks_the_study(rated, se
     for attempt in range(
         1, svc.MAX_ATTEMPTS + 1
     ):  # each run claims it, then the worker dies at the hard limit
-        assert svc._claim(report.pk, timezone.now())
+        assert svc.JOBS.claim(report.pk, timezone.now()) is not None
         assert AgreementReport.objects.get(pk=report.pk).attempts == attempt
         killed_at = timezone.now() - svc.STALE_RUNNING - timedelta(seconds=1)
         AgreementReport.objects.filter(pk=report.pk).update(started_at=killed_at)
@@ -336,7 +336,7 @@ def test_a_transient_error_hands_the_attempt_back(rated, monkeypatch):
     def flaky(*args, **kwargs):
         raise OperationalError("server closed the connection unexpectedly")
 
-    monkeypatch.setattr(svc, "build_result", flaky)
+    monkeypatch.setattr(reports, "build_result", flaky)
     report, _ = services.agreement_request(study=rated, enqueue=False)
     with pytest.raises(OperationalError):
         services.agreement_compute(report_id=report.pk, final_attempt=False)
