@@ -37,17 +37,23 @@ class Splits:
 
     def of(self, clip_ids: np.ndarray, participants: np.ndarray) -> np.ndarray:
         out = np.empty(clip_ids.size, dtype=np.int8)
-        for i, (clip, person) in enumerate(zip(clip_ids.tolist(), participants.tolist(), strict=True)):
-            if person == NO_PARTICIPANT:
-                out[i] = split_of(f"clip:{clip}", seed=self.seed, fractions=self.fractions)
-                continue
-            code = self.by_participant.get(person)
-            if code is None:
-                code = self.by_participant[person] = split_of(
-                    f"participant:{person}", seed=self.seed, fractions=self.fractions
-                )
-            out[i] = code
+        alone = participants == NO_PARTICIPANT
+        out[alone] = [
+            split_of(f"clip:{clip}", seed=self.seed, fractions=self.fractions)
+            for clip in clip_ids[alone].tolist()
+        ]
+        people, which = np.unique(participants[~alone], return_inverse=True)
+        codes = np.array([self._participant(int(p)) for p in people.tolist()], dtype=np.int8)
+        out[~alone] = codes[which]
         return out
+
+    def _participant(self, pk: int) -> int:
+        code = self.by_participant.get(pk)
+        if code is None:
+            code = self.by_participant[pk] = split_of(
+                f"participant:{pk}", seed=self.seed, fractions=self.fractions
+            )
+        return code
 
     def participants_per_split(self) -> dict[str, int]:
         """How many of the participants met so far are in each split."""
