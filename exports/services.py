@@ -15,7 +15,7 @@ from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from labeling.errors import Conflict, Unavailable
+from labeling.errors import Conflict
 from labeling.models import Study
 from labeling.selectors import annotations_for_analysis
 from labeling.services.jobs import TRANSIENT_DB_ERRORS, Jobs
@@ -31,9 +31,8 @@ from .withdrawal import exports_mark_withdrawn_during_build
 
 logger = logging.getLogger(__name__)
 
-TIME_LIMIT_S = (
-    30 * 60
-)  # the build task's hard limit (10 million ratings take minutes); the soft one 60 s earlier
+# The build task's hard limit (10 million ratings take minutes); the soft one 60 s earlier.
+TIME_LIMIT_S = 30 * 60
 SOFT_TIME_LIMIT_S = TIME_LIMIT_S - 60
 MAX_ATTEMPTS = 3
 KILLED_ERROR = (
@@ -79,22 +78,10 @@ def export_start(*, study: Study, parameters: object, created_by=None, enqueue: 
     else:
         raise IntegrityError("could not take an export version number")
     if enqueue:
-        _enqueue(export.pk)
+        from .tasks import build_export  # the tasks module imports this one
+
+        JOBS.enqueue(build_export, export.pk, BROKER_DOWN)
     return export
-
-
-def _enqueue(export_id: int) -> None:
-    from .tasks import build_export  # the tasks module imports this one
-
-    def send():
-        try:
-            build_export.apply_async((export_id,))
-        except Exception as exc:  # kombu's OperationalError, a missing transport dependency, ...
-            logger.error("could not queue export %s: %r; it was withdrawn", export_id, exc)
-            Export.objects.filter(pk=export_id, status=Export.Status.PENDING, attempts=0).delete()
-            raise Unavailable(BROKER_DOWN) from exc
-
-    transaction.on_commit(send, robust=False)
 
 
 def export_build(*, export_id: int, progress=None, final_attempt: bool = True) -> Export | None:

@@ -22,7 +22,6 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Exists, F, IntegerField, Max, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
-from labeling.errors import Unavailable
 from labeling.models import AgreementReport, Clip, Study
 from labeling.selectors import annotations_for_analysis
 
@@ -58,27 +57,14 @@ BROKER_DOWN = (
 
 
 def _enqueue(report_id: int, countdown: float = 0.0, *, on_failure_delete: bool = False) -> None:
-    """Queue the compute task once the surrounding transaction commits.
-
-    Beat's enqueues (on_failure_delete=False) log a broker error and go on: the report stays pending and
-    `agreement_schedule_due` queues it again REKICK_AFTER later. A request's enqueue (on_failure_delete=True)
-    must not be answered as accepted: the report it just created is deleted and Unavailable (503) is raised.
-    Outside a transaction (a request: autocommit) the callback runs at once, so the caller gets the error.
-    """
+    """Queue the compute task once the surrounding transaction commits (Jobs.enqueue). Beat's enqueues
+    (on_failure_delete=False) leave the report pending: `agreement_schedule_due` queues it again REKICK_AFTER
+    later. A request's enqueue deletes the report it just created and raises Unavailable (503)."""
     from labeling.tasks import compute_agreement  # the tasks module imports this one
 
-    def send():
-        try:
-            compute_agreement.apply_async((report_id,), countdown=max(0.0, countdown) or None)
-        except Exception as exc:  # kombu's OperationalError, a missing transport dependency, ...
-            if not on_failure_delete:
-                logger.exception("could not queue agreement report %s; beat will queue it again", report_id)
-                return
-            logger.error("could not queue agreement report %s: %r; it was withdrawn", report_id, exc)
-            AgreementReport.objects.filter(pk=report_id, status=Status.PENDING, attempts=0).delete()
-            raise Unavailable(BROKER_DOWN) from exc
-
-    transaction.on_commit(send, robust=not on_failure_delete)
+    JOBS.enqueue(
+        compute_agreement, report_id, BROKER_DOWN, countdown=countdown, on_failure_delete=on_failure_delete
+    )
 
 
 def agreement_request(

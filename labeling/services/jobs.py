@@ -18,11 +18,13 @@ from datetime import datetime, timedelta
 from typing import cast
 
 from celery.exceptions import SoftTimeLimitExceeded
-from django.db import InterfaceError, OperationalError
+from django.db import InterfaceError, OperationalError, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import F, Model, Q, QuerySet
 from django.db.models.sql import UpdateQuery
 from django.utils import timezone
+
+from labeling.errors import Unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +70,30 @@ class Jobs:
             attempts=F("attempts") + 1,
         )
         return rows.filter(pk=pk, status="running", started_at=now) if taken else None
+
+    def enqueue(
+        self, task, pk: int, broker_down: str, *, countdown: float = 0.0, on_failure_delete: bool = True
+    ) -> None:
+        """Queue `task(pk)` once the surrounding transaction commits (outside one, at once).
+
+        A request's enqueue (on_failure_delete) must not be answered as accepted when the broker refuses: the
+        pending row it just created is deleted and Unavailable (503, `broker_down`) is raised. A scheduler's
+        enqueue (on_failure_delete=False) logs the error and goes on: the row stays pending for a later requeue.
+        """
+        name = self.model._meta.verbose_name
+
+        def send():
+            try:
+                task.apply_async((pk,), countdown=max(0.0, countdown) or None)
+            except Exception as exc:  # kombu's OperationalError, a missing transport dependency, ...
+                if not on_failure_delete:
+                    logger.exception("could not queue %s %s; it stays pending to be queued again", name, pk)
+                    return
+                logger.error("could not queue %s %s: %r; it was withdrawn", name, pk, exc)
+                self.model._default_manager.filter(pk=pk, status="pending", attempts=0).delete()
+                raise Unavailable(broker_down) from exc
+
+        transaction.on_commit(send, robust=not on_failure_delete)
 
     def release(self, mine: QuerySet) -> None:
         """Hand the row back for a retry (a transient error): this attempt does not count."""
