@@ -16,7 +16,7 @@ from django.http import HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.utils.http import content_disposition_header
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import generics, serializers, status
+from rest_framework import serializers, status
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -24,6 +24,7 @@ from rest_framework.response import Response
 from labeling import selectors as labeling_selectors
 from labeling.api.base import BAD_INPUT, NOT_FOUND, BaseAPIView, ErrorSerializer, error
 from labeling.api.parsers import JSONParser
+from labeling.api.research import ResearchView
 from labeling.media.views import serve_file
 
 from . import downloads, selectors, services
@@ -56,7 +57,7 @@ def _export_out(request: Request, export) -> dict:
     return ExportSerializer(export, context={"request": request}).data
 
 
-class StudyExportListView(BaseAPIView, generics.GenericAPIView):
+class StudyExportListView(ResearchView):
     parser_classes = [JSONParser]
 
     @extend_schema(
@@ -67,10 +68,7 @@ class StudyExportListView(BaseAPIView, generics.GenericAPIView):
     )
     def get(self, request: Request, study_id: int) -> Response:
         study = labeling_selectors.study_for_researcher(user=request.user, study_id=study_id)
-        page = self.paginate_queryset(selectors.exports_for_study(study=study))
-        return self.get_paginated_response(
-            ExportSummarySerializer(page, many=True, context={"request": request}).data
-        )
+        return self.paginated(selectors.exports_for_study(study=study), ExportSummarySerializer)
 
     @extend_schema(
         tags=TAG,

@@ -39,7 +39,9 @@ class ResearchView(BaseAPIView, generics.GenericAPIView):
 
     def paginated(self, queryset: QuerySet, serializer_class) -> Response:
         page = self.paginate_queryset(queryset)
-        return self.get_paginated_response(serializer_class(page, many=True).data)
+        return self.get_paginated_response(
+            serializer_class(page, many=True, context={"request": self.request}).data
+        )
 
 
 def _study_out(study: Study) -> dict:
