@@ -97,7 +97,7 @@ def export_folder(export: Export) -> Path | None:
 
 def export_files(*, export: Export, complete: bool = False) -> tuple[Path, list[dict]]:
     """(folder, entries) of a downloadable export: every file of its manifest, then manifest.json itself
-    ({path, bytes, sha256, ...}; the manifest's own entry may lack sha256 when the build did not record it).
+    ({path, bytes, sha256, ...}; Export.files never lists the manifest, so its entry is {path} alone).
     NotFound for an export that did not finish or whose folder is missing (`complete`: or any of its files),
     WithdrawnData for one that holds withdrawn data."""
     if refusal := export_refusal(export):
@@ -105,8 +105,7 @@ def export_files(*, export: Export, complete: bool = False) -> tuple[Path, list[
     folder = export_folder(export)
     if folder is None or not folder.is_dir():
         raise NotFound(f"Export v{export.version}'s files are missing on the server; build a new one.")
-    entries = [dict(f) for f in export.files if f.get("path") != MANIFEST]
-    entries.append(next((dict(f) for f in export.files if f.get("path") == MANIFEST), {"path": MANIFEST}))
+    entries = [*map(dict, export.files), {"path": MANIFEST}]
     if complete and (damaged := [e["path"] for e in entries if not _intact(folder / e["path"], e)]):
         raise NotFound(
             f"Export v{export.version} is damaged on the server ({', '.join(damaged[:3])} missing or not the "
