@@ -40,7 +40,7 @@ from .facts import (
     num,
 )
 from .models import Export
-from .tables import KEYS, SPLIT_NAMES, TABLES, schemas
+from .tables import ROW_ORDER, SPLIT_NAMES, TABLES, schemas
 
 CONFORMS_TO = "http://mlcommons.org/croissant/1.1"
 # The Croissant 1.1 @context, as mlcroissant 1.1 writes it (a reader warns on any other).
@@ -269,7 +269,7 @@ def record_sets(facts: Facts) -> list[dict]:
         if not facts.parquet.get(table):
             continue
         source = {"fileSet": {"@id": f"parquet:{table}"}}
-        key = ["clip_id", "rating_id"] if table == "ratings" else [KEYS[table]]
+        key = ROW_ORDER[table]
         out.append(
             {
                 "@type": "cr:RecordSet",

@@ -23,6 +23,8 @@ import pyarrow as pa
 SPLIT_NAMES = ("train", "validation", "test")
 TABLES = ("ratings", "clip_labels", "clips", "annotators")
 KEYS = {"ratings": "rating_id", "clip_labels": "clip_id", "clips": "clip_id", "annotators": "annotator_id"}
+# The order of every file's rows (the table's sort key): ratings by clip, then rating.
+ROW_ORDER = {name: [key] for name, key in KEYS.items()} | {"ratings": ["clip_id", "rating_id"]}
 AGGREGATION = "unweighted: every rating that counts weighs the same; no consensus label is chosen"
 
 

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from exports import card, croissant
 from exports.models import Export
-from exports.tables import KEYS, SPLIT_NAMES, Layout, schemas
+from exports.tables import ROW_ORDER, SPLIT_NAMES, Layout, schemas
 
 from . import source
 from .aggregate import TagSets, clip_labels_table, ratings_table, to_batch
@@ -210,7 +210,7 @@ class Build:
                 file_entry(self.folder, f.path, rows=f.rows, table=table, split=split, format=f.fmt)
             )
             if f.fmt == "parquet":
-                info = tables.setdefault(table, {"key": _key(table), "rows": 0, "splits": {}})
+                info = tables.setdefault(table, {"key": ROW_ORDER[table], "rows": 0, "splits": {}})
                 info["rows"] += f.rows
                 info["splits"][split] = f.rows
         for path in sorted(p for p in self.folder.rglob("*") if p.is_file() and p.parts[-2] == "media"):
@@ -264,10 +264,6 @@ class Build:
             "media_included": self.index.media_files,
             "files": entries,
         }
-
-
-def _key(table: str) -> list[str]:
-    return ["clip_id", "rating_id"] if table == "ratings" else [KEYS[table]]
 
 
 def build_folder(export: Export, folder: Path, progress: Progress | None = None) -> dict:
