@@ -3,14 +3,16 @@ computed reports. One module per area; import models from ``labeling.models``.""
 
 from ._base import _clip_upload_to, _poster_upload_to, _random_token, _shuffle_key
 from .clips import Assignment, Clip
-from .labels import Annotation
+from .labels import Annotation, SelfReport
 from .people import (
+    CONSENT_SCOPES,
     AnnotatorEvent,
     ApiToken,
     Invite,
     Membership,
     Participant,
     ParticipantEvent,
+    ParticipantLink,
     api_token_hash,
     password_fingerprint,
 )
@@ -29,6 +31,8 @@ __all__ = [
     "Invite",
     "Participant",
     "ParticipantEvent",
+    "ParticipantLink",
+    "CONSENT_SCOPES",
     "AnnotatorEvent",
     "api_token_hash",
     "password_fingerprint",
@@ -36,6 +40,7 @@ __all__ = [
     "Clip",
     "Assignment",
     "Annotation",
+    "SelfReport",
     "AgreementReport",
     "Heartbeat",
 ]

@@ -71,30 +71,120 @@ class Invite(models.Model):
         return f"invite to {self.study} ({self.role})"
 
 
+# The consent scopes the code acts on: the Participant field of each, and what it allows. A scope given back
+# or taken away is a ParticipantEvent with that scope (labeling.services.participant_consent_update).
+CONSENT_SCOPES = {
+    "annotation": "consent_annotation",
+    "labels_export": "consent_labels_export",
+    "media_sharing": "consent_media_sharing",
+    "self_reports_export": "consent_self_reports_export",
+}
+
+
+class AgeBand(models.TextChoices):
+    """Coarse age bands a participant may give with consent."""
+
+    UNDER_18 = "under 18", "Under 18"
+    A18_24 = "18-24", "18–24"
+    A25_34 = "25-34", "25–34"
+    A35_44 = "35-44", "35–44"
+    A45_54 = "45-54", "45–54"
+    A55_64 = "55-64", "55–64"
+    A65_PLUS = "65+", "65 or over"
+
+
 class Participant(models.Model):
-    """The filmed person, pseudonymous. Withdrawal takes their clips and every label of them out of the queue
-    and out of every read path (API, pages, media, reports, exports); only an explicit, logged reinstatement
-    (labeling.services.participant_reinstate) undoes it. Each change is a ParticipantEvent."""
+    """The filmed person, pseudonymous, with the consent they gave as machine-readable scopes that the queue,
+    the media view and the exporter obey. Withdrawal takes their clips, every label of them and their
+    self-reports out of the queue and out of every read path (API, pages, media, reports, exports); only an
+    explicit, logged reinstatement (labeling.services.participant_reinstate) undoes it. Each change of
+    withdrawal or of a consent scope is a ParticipantEvent (time and scope, never personal data)."""
+
+    AgeBand = AgeBand
 
     # Indexed by participant_code_unique (study, code), whose left prefix it is.
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="participants", db_index=False)
     code = models.CharField(max_length=64, help_text="Pseudonymous code; never a name.")
-    consent_scope = models.TextField(blank=True)
-    # db_default too: rows inserted in bulk outside the ORM (benchmark set-ups) get it as well.
+    consent_version = models.CharField(
+        max_length=64, blank=True, help_text="Which version of the consent form the person signed."
+    )
+    consent_date = models.DateField(null=True, blank=True, help_text="When they gave that consent.")
+    # db_default on every scope: rows inserted in bulk outside the ORM (benchmark set-ups) get it as well.
+    consent_annotation = models.BooleanField(
+        default=True,
+        db_default=True,
+        help_text="The person's clips may be shown to annotators. Without it no clip of theirs is served.",
+    )
+    consent_labels_export = models.BooleanField(
+        default=True,
+        db_default=True,
+        help_text="Observers' labels of their clips may leave the platform in dataset exports. Without it an "
+        "export carries nothing of their clips.",
+    )
     consent_media_sharing = models.BooleanField(
         default=False,
         db_default=False,
         help_text="The person agreed that the video of their clips may be shared in dataset exports. Without "
         "it an export carries their clips' labels and facts but never the media.",
     )
+    consent_self_reports_export = models.BooleanField(
+        default=False,
+        db_default=False,
+        help_text="The person's own self-reports may leave the platform in dataset exports. Without it an "
+        "export carries none of their self-reports.",
+    )
+    consent_scope = models.TextField(
+        blank=True, verbose_name="other consent terms", help_text="Anything else the consent said, in words."
+    )
+    age_band = models.CharField(
+        max_length=16, blank=True, choices=AgeBand.choices, help_text="Optional, given with consent."
+    )
+    gender = models.CharField(
+        max_length=64, blank=True, help_text="Optional, in the person's own words, given with consent."
+    )
     withdrawn_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["study", "code"], name="participant_code_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["study", "code"], name="participant_code_unique"),
+            models.CheckConstraint(
+                condition=Q(age_band__in=["", *AgeBand.values]), name="participant_age_band_valid"
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.code
+
+    def consents_to(self, scope: str) -> bool:
+        return bool(getattr(self, CONSENT_SCOPES[scope]))
+
+
+class ParticipantLink(models.Model):
+    """A private, expiring, revocable link that lets one filmed participant give self-reports on their own
+    clips in the platform (and nothing else). Only the SHA-256 of the key is stored (api_token_hash), with
+    its first characters in clear so researchers can tell links apart; the whole link is shown once, when
+    issued."""
+
+    PREFIX_LENGTH = 8
+
+    participant = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="links")
+    key_hash = models.CharField(max_length=64, unique=True)
+    prefix = models.CharField(max_length=PREFIX_LENGTH)
+    note = models.CharField(max_length=200, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    consented_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the participant agreed, on the link's consent step."
+    )
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"link {self.prefix}… for {self.participant}"
 
 
 class WithdrawalLog(models.Model):
@@ -124,14 +214,29 @@ class WithdrawalLog(models.Model):
 class ParticipantEvent(WithdrawalLog):
     """The log of a participant's withdrawals and reinstatements."""
 
+    ALL = "all"  # the scope of a whole withdrawal or reinstatement
+
     participant = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="events")
+    scope = models.CharField(
+        max_length=32,
+        default=ALL,
+        db_default=ALL,
+        help_text="'all' for a withdrawal or reinstatement of the participant, else the consent scope taken "
+        "away (withdrawn) or given back (reinstated).",
+    )
     clips = models.PositiveIntegerField(default=0, help_text="Clips the change applied to.")
 
     class Meta(WithdrawalLog.Meta):
-        constraints = [WithdrawalLog.action_valid("participant_event_action_valid")]
+        constraints = [
+            WithdrawalLog.action_valid("participant_event_action_valid"),
+            models.CheckConstraint(
+                condition=Q(scope__in=["all", *CONSENT_SCOPES]), name="participant_event_scope_valid"
+            ),
+        ]
 
     def __str__(self) -> str:
-        return f"{self.participant} {self.action} at {self.at:%Y-%m-%d %H:%M}"
+        what = "" if self.scope == self.ALL else f" ({self.scope})"
+        return f"{self.participant} {self.action}{what} at {self.at:%Y-%m-%d %H:%M}"
 
 
 class AnnotatorEvent(WithdrawalLog):

@@ -10,6 +10,7 @@ submitted labels count is decided by one selector, annotations_for_analysis: rea
 from .agreement import agreement_latest, annotation_watermark
 from .annotations import (
     annotations_for_analysis,
+    annotations_for_export,
     annotations_for_researcher,
     study_rating_rate,
     study_recent_annotations,
@@ -36,6 +37,7 @@ from .people import (
     study_member,
     study_members,
 )
+from .self_reports import self_reports_for_analysis, self_reports_for_export
 from .studies import (
     scheme_current,
     scheme_versions_with_counts,
@@ -54,6 +56,7 @@ __all__ = [
     "agreement_latest",
     "annotation_watermark",
     "annotations_for_analysis",
+    "annotations_for_export",
     "annotations_for_researcher",
     "annotator_labels_withdrawn",
     "annotator_outlook",
@@ -72,6 +75,8 @@ __all__ = [
     "memberships_for_user",
     "participants_with_counts",
     "scheme_current",
+    "self_reports_for_analysis",
+    "self_reports_for_export",
     "scheme_versions_with_counts",
     "studies_for_researcher",
     "studies_for_user",

@@ -83,3 +83,10 @@ def study_rating_rate(*, study: Study, now: datetime | None = None) -> dict[str,
             last_day=Count("id"),
         )
     )
+
+
+def annotations_for_export(*, study: Study) -> QuerySet[Annotation]:
+    """The labels that count AND may leave the platform: annotations_for_analysis without the clips whose
+    participant did not consent to their labels being exported (Participant.consent_labels_export). The
+    exporter reads labels through this, and only this."""
+    return annotations_for_analysis(study=study).exclude(clip__participant__consent_labels_export=False)

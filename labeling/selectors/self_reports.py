@@ -1,0 +1,24 @@
+"""Self-reports: the filmed participants' own ratings of their clips (experienced affect). Researchers only:
+no annotator page, response or count ever reads them."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from labeling.models import SelfReport, Study
+
+
+def self_reports_for_analysis(*, study: Study) -> QuerySet[SelfReport]:
+    """The self-reports that count: the one rule, like annotations_for_analysis for labels. Today every
+    self-report of the study except those of a withdrawn participant (Participant.withdrawn_at) or of a
+    withdrawn clip. The agreement report, the study page, the research API and the exporter read through
+    this (the exporter through self_reports_for_export), never with a filter of their own."""
+    return SelfReport.objects.filter(
+        study=study, participant__withdrawn_at__isnull=True, clip__withdrawn_at__isnull=True
+    )
+
+
+def self_reports_for_export(*, study: Study) -> QuerySet[SelfReport]:
+    """The self-reports that count AND whose participant consented to their export
+    (Participant.consent_self_reports_export)."""
+    return self_reports_for_analysis(study=study).filter(participant__consent_self_reports_export=True)
