@@ -23,6 +23,7 @@ from .ccc import CCCConvention, ccc
 from .icc import ICCForm, ICCFormName, ICCResult, cronbach_alpha, icc
 from .kappa import KappaWeights, cohen_kappa, fleiss_kappa, fleiss_kappa_per_category
 from .reliability import AnnotatorReliability, annotator_reliability
+from .self_reports import self_report_gap, self_report_per_clip
 from .tags import SetDistance, TagAlpha, per_tag_alpha, set_alpha
 from .traces import EWE, TraceAgreement, estimate_lags, ewe, lag_corrected_ccc, shift_traces
 
@@ -54,6 +55,8 @@ __all__ = [
     "krippendorff_alpha",
     "lag_corrected_ccc",
     "per_tag_alpha",
+    "self_report_gap",
+    "self_report_per_clip",
     "set_alpha",
     "shift_traces",
 ]
