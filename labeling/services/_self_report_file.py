@@ -54,9 +54,17 @@ class FileRefused(Exception):
 
 @dataclass
 class Row:
+    """One row of the file: its position, its cells, what is wrong with its shape, and whether its cells can
+    be read at all (a JSON item that is no object, a CSV row with more fields than the header has columns)."""
+
     position: int
     cells: dict[str, Any]
     problems: dict[str, str] = field(default_factory=dict)
+    readable: bool = True
+
+
+def size_text(n: int) -> str:
+    return f"{n / 1048576:.3g} MB" if n >= 1048576 else f"{n} bytes"
 
 
 def file_format(filename_or_format: str, content: bytes) -> str:
@@ -75,8 +83,8 @@ def file_format(filename_or_format: str, content: bytes) -> str:
 def decode(content: bytes, *, max_bytes: int) -> str:
     if len(content) > max_bytes:
         raise FileRefused(
-            f"The file is {len(content) / 1048576:.1f} MB; an import takes at most {max_bytes / 1048576:g} MB "
-            "(split it into several files)."
+            f"The file is larger than an import takes (at most {size_text(max_bytes)}): split it into several "
+            "files."
         )
     try:
         text = content.decode("utf-8-sig")
@@ -140,6 +148,7 @@ def read_csv(text: str, *, max_rows: int) -> list[Row]:
                 )
             row = Row(position=start, cells={})
             if len(record) > len(header):
+                row.readable = False
                 row.problems["row"] = (
                     f"this row has {len(record)} fields but the header has {len(header)} columns (a "
                     "delimiter inside a cell needs quotes)"
@@ -148,9 +157,7 @@ def read_csv(text: str, *, max_rows: int) -> list[Row]:
                 row.cells[name] = split_tags(cell) if name == "tags" else cell.strip()
             rows.append(row)
     except csv.Error as exc:
-        raise FileRefused(
-            f"The CSV cannot be read on line {reader.line_num}: {exc}.", line=reader.line_num
-        ) from None
+        raise FileRefused(f"The CSV cannot be read on line {reader.line_num}: {exc}.") from None
     if header is None or not rows:
         raise FileRefused("The file has no rows of self-reports below its header.")
     return rows
@@ -203,6 +210,7 @@ def read_json(text: str, *, max_rows: int) -> list[Row]:
         row = Row(position=index, cells={})
         rows.append(row)
         if not isinstance(item, dict):
+            row.readable = False
             row.problems["row"] = "must be an object of column: value"
             continue
         unknown = [key for key in item if str(key).strip().lower() not in COLUMNS]

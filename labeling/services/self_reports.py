@@ -34,7 +34,15 @@ from labeling.scheme import (
     scale_name,
     to_canonical,
 )
-from labeling.services._self_report_file import FileRefused, Row, decode, file_format, read_csv, read_json
+from labeling.services._self_report_file import (
+    COLUMNS,
+    FileRefused,
+    Row,
+    decode,
+    file_format,
+    read_csv,
+    read_json,
+)
 from labeling.services.annotations import MAX_NOTE_CHARS
 from labeling.text import text_problem
 
@@ -63,6 +71,7 @@ COMPARED = {
 }
 KEY = ("participant_id", "clip_id", "instrument", "start_s", "end_s")
 KEY_COLUMNS = ("participant", "clip", "clip_file", "instrument", "start_s", "end_s")
+ORDER = {name: i for i, name in enumerate(COLUMNS)}
 
 REPORTED_AT_FORMAT = (
     "an ISO 8601 date and time with a time zone, e.g. 2026-03-01T14:30:00+01:00 or …Z for UTC"
@@ -228,13 +237,13 @@ class _Import:
         self.scales: dict[tuple, dict | str] = {}
 
     def run(self, rows: list[Row]) -> tuple[list[SelfReport], int]:
-        candidates = [self.parse(row) for row in rows]
+        candidates = [self.parse(row) for row in rows if row.readable]
         self.resolve(candidates)
         self.duplicates(candidates)
         new, unchanged = self.against_stored(candidates)
-        for c in candidates:
-            for column, message in c.problems.items():
-                self.report.add(c.row.position, column, message)
+        for row in rows:  # each row's problems in the order of the columns, the row's own first
+            for column in sorted(row.problems, key=lambda name: ORDER.get(name, -1)):
+                self.report.add(row.position, column, row.problems[column])
         return new, unchanged
 
     # -- pass 1: each row alone ----------------------------------------------------------------------------
@@ -330,7 +339,7 @@ class _Import:
                     c.refuse(
                         "confidence_points", "is required with a confidence: the confidence scale's points"
                     )
-                if not given[dim]:
+                if not given[dim] and dim not in c.problems:
                     c.refuse(column, f"a confidence needs a {dim} value")
                 v["confidence_points"] = conf_points
 
