@@ -104,7 +104,7 @@ def decode(content: bytes, *, max_bytes: int) -> str:
 def _column_names(names: list[str], *, line: int | None) -> list[str]:
     """The header's names, lower-cased and stripped; unknown or repeated names refuse the file."""
     clean = [name.strip().lower() for name in names]
-    unknown = [name for name in clean if name not in COLUMNS]
+    unknown = [name if len(name) <= 40 else f"{name[:40]}…" for name in clean if name not in COLUMNS]
     if unknown:
         raise FileRefused(
             f"Unknown column(s): {', '.join(repr(n) for n in unknown)}. The columns are: {', '.join(COLUMNS)}.",

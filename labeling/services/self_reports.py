@@ -128,7 +128,7 @@ class SelfReportImportRefused(ValidationFailed):
     """A file that cannot be read or has a bad row: nothing was imported. `report` lists every problem."""
 
     def __init__(self, report: ImportReport):
-        if report.bad_rows:
+        if report.rows:  # the rows were read: some are bad
             message = (
                 f"Nothing was imported: {report.bad_rows} of {report.rows} rows have problems; the report lists "
                 f"each with its {report.unit} and why."
