@@ -236,7 +236,7 @@ class _Import:
             self.vocabulary |= allowed_tags(spec)
         self.scales: dict[tuple, dict | str] = {}
 
-    def run(self, rows: list[Row]) -> tuple[list[SelfReport], int]:
+    def run(self, rows: list[Row]) -> tuple[list[dict[str, Any]], int]:
         candidates = [self.parse(row) for row in rows if row.readable]
         self.resolve(candidates)
         self.duplicates(candidates)
@@ -462,7 +462,7 @@ class _Import:
                     c.refuse("id", f"the id {ext!r} is also on {self.report.unit} {ids[ext]}")
                 ids.setdefault(ext, c.row.position)
 
-    def against_stored(self, candidates: list[_Candidate]) -> tuple[list[SelfReport], int]:
+    def against_stored(self, candidates: list[_Candidate]) -> tuple[list[dict[str, Any]], int]:
         good = [c for c in candidates if not c.problems]
         columns = ("pk", *KEY, *COMPARED)
         stored: dict[tuple, dict] = {}
@@ -473,12 +473,12 @@ class _Import:
         for chunk in _chunks({c.values["external_id"] for c in good if c.values["external_id"]}):
             for row in SelfReport.objects.filter(study=self.study, external_id__in=chunk).values(*columns):
                 by_ext[row["external_id"]] = row
-        new, unchanged = [], 0
+        new: list[dict[str, Any]] = []
+        unchanged = 0
         for c in good:
             same_key, same_id = stored.get(c.key()), by_ext.get(c.values["external_id"])
             if same_key is None and same_id is None:
-                # One created_at for the whole import: the admin lists (and deletes) an import by it.
-                new.append(SelfReport(study=self.study, created_at=self.now, **c.values))
+                new.append(c.values)
                 continue
             if same_key is None or (same_id is not None and same_id["pk"] != same_key["pk"]):
                 c.refuse(
@@ -531,9 +531,15 @@ def self_reports_import(
                 raise SelfReportImportRefused(report)
             report.created = len(new)
             if not dry_run:
-                for self_report in new:
-                    self_report.created_by = by
-                SelfReport.objects.bulk_create(new, batch_size=BATCH_SIZE)
+                # One created_at for the whole import: the admin lists (and deletes) an import by it.
+                now = timezone.now()
+                SelfReport.objects.bulk_create(
+                    (
+                        SelfReport(study_id=study.pk, created_by=by, created_at=now, **values)
+                        for values in new
+                    ),
+                    batch_size=BATCH_SIZE,
+                )
     except IntegrityError:
         raise Conflict(
             "Another import wrote some of these self-reports at the same time; nothing was imported by this "

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -442,7 +441,7 @@ def test_an_import_racing_another_that_wrote_the_same_rows_first_writes_nothing(
 
     def then_someone_else_imports(self, candidates):
         found = real(self, candidates)
-        copy.copy(found[0][0]).save()  # the same report, stored by "another import" first
+        SelfReport.objects.create(study=self.study, **found[0][0])  # stored by "another import" first
         return found
 
     monkeypatch.setattr(module._Import, "against_stored", then_someone_else_imports)
