@@ -234,7 +234,7 @@ class _Import:
         self.vocabulary: set[str] = set()
         for spec in SchemeVersion.objects.filter(study=study).values_list("spec", flat=True):
             self.vocabulary |= allowed_tags(spec)
-        self.scales: dict[tuple, dict | str] = {}
+        self.scales: dict[tuple, dict | tuple[str, str]] = {}
 
     def run(self, rows: list[Row]) -> tuple[list[dict[str, Any]], int]:
         candidates = [self.parse(row) for row in rows if row.readable]
