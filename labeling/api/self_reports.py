@@ -79,7 +79,8 @@ class ImportQuerySerializer(serializers.Serializer):
 
 class ImportUploadSerializer(serializers.Serializer):
     file = serializers.FileField(
-        help_text="A CSV or JSON file of self-reports (format from the name: .csv, .tsv, .txt or .json)."
+        allow_empty_file=True,  # the import says what is wrong with an empty file
+        help_text="A CSV or JSON file of self-reports (format from the name: .csv, .tsv, .txt or .json).",
     )
 
 

@@ -29,10 +29,10 @@ def self_reports_for_export(*, study: Study) -> QuerySet[SelfReport]:
 def self_reports_for_researcher(
     *, study: Study, clip_id: int | None = None, participant: str | None = None
 ) -> QuerySet[SelfReport]:
-    """The study's self-reports a researcher may read (those that count), with their participant and clip;
+    """The study's self-reports a researcher may read (those that count), with their participant;
     optionally only one clip's (by id) or one participant's (by code). `study` is already scoped to the
     requester (study_for_researcher)."""
-    reports = self_reports_for_analysis(study=study).select_related("participant", "clip")
+    reports = self_reports_for_analysis(study=study).select_related("participant")
     if clip_id is not None:
         reports = reports.filter(clip_id=clip_id)
     if participant is not None:

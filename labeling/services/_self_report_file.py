@@ -197,6 +197,8 @@ def read_json(text: str, *, max_rows: int) -> list[Row]:
         raise FileRefused(
             f"The JSON cannot be read: {exc.msg} (line {exc.lineno}, column {exc.colno})."
         ) from None
+    except ValueError as exc:  # an integer of more digits than Python converts, say
+        raise FileRefused(f"The JSON cannot be read: {exc}.") from None
     except RecursionError:
         raise FileRefused("The JSON is nested too deeply.") from None
     if not isinstance(data, list):

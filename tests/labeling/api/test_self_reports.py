@@ -121,6 +121,7 @@ def test_no_file_is_a_400_saying_how_to_send_one(w, rc):
         rc.post(url(w), {}, format="multipart"),
         rc.post(url(w), {"other": "x"}, format="multipart"),
         rc.generic("POST", url(w), b"", content_type="text/csv"),
+        rc.post(url(w), {"file": SimpleUploadedFile("empty.csv", b"")}, format="multipart"),
     ):
         assert response.status_code == 400, response.content
         assert "multipart field `file`" in response.json()["detail"] or "empty" in response.json()["detail"]

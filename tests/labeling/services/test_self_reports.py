@@ -372,6 +372,7 @@ def test_a_file_that_is_not_utf8_gets_one_clear_message(db):
         (b"{not json", "json", "The JSON cannot be read", None),
         (b'{"participant": "P"}', "json", "must be a list of objects", None),
         (b"[]", "json", "empty list", None),
+        (b"[" + b"9" * 5000 + b"]", "json", "The JSON cannot be read", None),
         (b"participant\x00,clip\n", "csv", "NUL", None),
     ],
 )  # fmt: skip
