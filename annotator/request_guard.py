@@ -4,8 +4,9 @@
   so an oversized request is answered 413 without a byte of it being read (Django would otherwise spool an
   upload to a temporary file first). Everything gets ``REQUEST_MAX_BYTES`` (default 5 MB, Django's own
   DATA_UPLOAD_MAX_MEMORY_SIZE); only the clip-upload endpoints allow ``CLIP_MAX_BYTES`` per file plus form
-  overhead, and only to a signed-in researcher of that study (staff for the admin's upload). Anonymous
-  clients get the small budget everywhere. A body without a ``Content-Length`` (``Transfer-Encoding:
+  overhead, and the self-report imports ``SELF_REPORT_IMPORT_MAX_BYTES`` plus form overhead, and only to a
+  signed-in researcher of that study (staff for the admin's pages). Anonymous clients get the small budget
+  everywhere. A body without a ``Content-Length`` (``Transfer-Encoding:
   chunked``) is refused with 411: Django's WSGI handler would read nothing of it anyway.
 - **NUL in the URL.** A ``%00`` in the path or the query string is a 400 (PostgreSQL text refuses NUL;
   no URL of this site has one).
@@ -32,6 +33,8 @@ from labeling.models import Membership, Role
 # Upload endpoints, by URL name: how many clip files one request may carry.
 API_UPLOAD = "api-clips"
 PAGE_UPLOADS = {"study-clip-upload", "admin:labeling_clip_upload", "admin:labeling_clip_add"}
+# Self-report imports (one file each, up to SELF_REPORT_IMPORT_MAX_BYTES).
+IMPORTS = {"api-self-reports-import", "admin:labeling_selfreport_import"}
 FORM_OVERHEAD = 1024 * 1024  # multipart boundaries, headers and the small fields beside the files
 
 
@@ -78,14 +81,18 @@ def body_budget(request: HttpRequest) -> int:
         match = resolve(request.path_info)
     except Resolver404:
         return small
-    if match.view_name == API_UPLOAD and request.method == "POST":
-        files = 1
-    elif match.view_name in PAGE_UPLOADS and request.method == "POST":
-        files = settings.DATA_UPLOAD_MAX_NUMBER_FILES or 100
+    if request.method != "POST":
+        return small
+    if match.view_name == API_UPLOAD:
+        budget = settings.CLIP_MAX_BYTES
+    elif match.view_name in PAGE_UPLOADS:
+        budget = (settings.DATA_UPLOAD_MAX_NUMBER_FILES or 100) * settings.CLIP_MAX_BYTES
+    elif match.view_name in IMPORTS:
+        budget = settings.SELF_REPORT_IMPORT_MAX_BYTES
     else:
         return small
     user = request.user if request.user.is_authenticated else None
-    if user is None and match.view_name == API_UPLOAD:
+    if user is None and _is_api(request):
         user = _api_user(request, getattr(match.func, "cls", None) or getattr(match.func, "view_class", None))
     if user is None or not user.is_active:
         return small
@@ -98,7 +105,7 @@ def body_budget(request: HttpRequest) -> int:
             and 0 < study_id <= MAX_ID  # SQLite refuses larger integers
             and Membership.objects.filter(study_id=study_id, user=user, role=Role.RESEARCHER).exists()
         )
-    return files * settings.CLIP_MAX_BYTES + FORM_OVERHEAD if allowed else small
+    return budget + FORM_OVERHEAD if allowed else small
 
 
 class RequestGuardMiddleware:

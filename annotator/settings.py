@@ -247,6 +247,10 @@ CLIP_MAX_SECONDS = float(os.environ.get("CLIP_MAX_SECONDS", 600))
 CLIP_MAX_PIXELS = int(os.environ.get("CLIP_MAX_PIXELS", 3840 * 2160))
 CLIP_MAX_FPS = float(os.environ.get("CLIP_MAX_FPS", 240))
 CLIP_PROBE_TIMEOUT_SECONDS = float(os.environ.get("CLIP_PROBE_TIMEOUT_SECONDS", 30))
+# Self-report imports (labeling.services.self_reports_import; docs/self-reports.md): the largest file and the
+# most rows one import takes. The API and the admin's import page accept bodies this large from researchers.
+SELF_REPORT_IMPORT_MAX_BYTES = int(os.environ.get("SELF_REPORT_IMPORT_MAX_BYTES", 20 * 1024 * 1024))
+SELF_REPORT_IMPORT_MAX_ROWS = int(os.environ.get("SELF_REPORT_IMPORT_MAX_ROWS", 100_000))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 # Body budget of every request except clip uploads by researchers (annotator/request_guard.py): larger
 # bodies are refused with 413 before a byte is read. Clip uploads allow CLIP_MAX_BYTES per file.

@@ -1,4 +1,5 @@
-"""Forms for researchers: clip upload (study page and admin) and the study admin's scheme field."""
+"""Forms for researchers: clip upload (study page and admin), the admin's self-report import, and the study
+admin's scheme field."""
 
 from __future__ import annotations
 
@@ -97,3 +98,28 @@ class SchemeJSONField(forms.JSONField):
 
     def clean(self, value):
         return validate_spec(super().clean(value))
+
+
+class SelfReportImportForm(forms.Form):
+    """The admin's self-report import: a study among those the user may manage, a CSV or JSON file, and
+    whether to only check it (docs/self-reports.md)."""
+
+    study = forms.ModelChoiceField(queryset=Study.objects.none(), empty_label=None)
+    file = forms.FileField(
+        label="CSV or JSON file",
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,.tsv,.txt,.json,text/csv,application/json"}),
+    )
+    dry_run = forms.BooleanField(
+        required=False,
+        label="Dry run",
+        help_text="Check the file and show the report; import nothing.",
+    )
+
+    def __init__(self, *args, studies=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["study"].queryset = studies if studies is not None else Study.objects.all()
+        self.fields["file"].help_text = (
+            "The format is read from the name (.csv, .tsv, .txt or .json). UTF-8, at most "
+            f"{settings.SELF_REPORT_IMPORT_MAX_BYTES / (1024 * 1024):g} MB and "
+            f"{settings.SELF_REPORT_IMPORT_MAX_ROWS:,} rows."
+        )

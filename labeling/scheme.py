@@ -186,14 +186,40 @@ def parse_number(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def check_raw(spec: dict[str, Any], value: Any) -> tuple[float | None, str | None]:
-    """(raw value, None) when `value` fits the instrument's scale, else (None, message)."""
+def instrument_scale(instrument: Any, points: Any = None) -> dict[str, Any]:
+    """The scale of a named instrument rated outside a study's scheme (an imported self-report): a spec with
+    what raw_range, check_raw and to_canonical read, checked by the rules a scheme's scale follows (sam and
+    grid: `points` odd, 3..21; a slider: no points). Raises SchemeError naming the bad key."""
+    if instrument not in INSTRUMENTS:
+        raise SchemeError({"instrument": f"must be one of {', '.join(INSTRUMENTS)}"})
+    if instrument == "slider":
+        if points is not None:
+            raise SchemeError({"points": "a slider has no points: leave it empty"})
+        return {"instrument": instrument, "points": None}
+    spec = validate_spec({"instrument": instrument, "points": points})
+    return {"instrument": instrument, "points": spec["points"]}
+
+
+def scale_name(spec: dict[str, Any]) -> str:
+    """How a message names the scale of `spec` outside a study ("a 9-point sam scale", "the slider")."""
+    return (
+        "the slider"
+        if spec["instrument"] == "slider"
+        else f"a {spec['points']}-point {spec['instrument']} scale"
+    )
+
+
+def check_raw(
+    spec: dict[str, Any], value: Any, *, scale: str = "this study's scale"
+) -> tuple[float | None, str | None]:
+    """(raw value, None) when `value` fits the instrument's scale, else (None, message); `scale` names the
+    scale in the message."""
     number = parse_number(value)
     lo, hi = raw_range(spec)
     if number is None:
         return None, "must be a number"
     if not lo <= number <= hi:
-        return None, f"must be between {lo:g} and {hi:g} on this study's scale"
+        return None, f"must be between {lo:g} and {hi:g} on {scale}"
     if spec["instrument"] != "slider" and number != int(number):
         return None, f"must be a whole scale point from {lo:g} to {hi:g}"
     return number, None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.http import QueryDict
 from rest_framework import exceptions, parsers
 
@@ -79,3 +80,32 @@ class MultiPartParser(parsers.MultiPartParser):
         result = super().parse(stream, media_type, parser_context)
         _refuse(_form_problems(result.data, result.files))
         return result
+
+
+class FileBody:
+    """A request body taken whole as a file (FileBodyParser): its bytes, and the format its type names."""
+
+    def __init__(self, content: bytes, format: str):
+        self.content, self.format = content, format
+
+
+class FileBodyParser(parsers.BaseParser):
+    """The body, unparsed, as a FileBody: for endpoints that take a file as their whole body (a self-report
+    import sent as text/csv or application/json). Reads at most SELF_REPORT_IMPORT_MAX_BYTES + 1 bytes: the
+    service names the limit of a larger file (the request guard refuses a larger Content-Length first)."""
+
+    format = ""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        limit = getattr(settings, "SELF_REPORT_IMPORT_MAX_BYTES", 0)
+        return FileBody(stream.read(limit + 1) if stream is not None else b"", self.format)
+
+
+class CSVFileParser(FileBodyParser):
+    media_type = "text/csv"
+    format = "csv"
+
+
+class JSONFileParser(FileBodyParser):
+    media_type = "application/json"
+    format = "json"

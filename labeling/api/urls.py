@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from labeling.api import account, agreement, annotation_client, research
+from labeling.api import account, agreement, annotation_client, research, self_reports
 
 urlpatterns = [
     # annotation client
@@ -41,6 +41,16 @@ urlpatterns = [
         "studies/<int:study_id>/annotations/", research.AnnotationListView.as_view(), name="api-annotations"
     ),
     path("studies/<int:study_id>/agreement/", agreement.AgreementView.as_view(), name="api-agreement"),
+    path(
+        "studies/<int:study_id>/self-reports/",
+        self_reports.SelfReportListView.as_view(),
+        name="api-self-reports",
+    ),
+    path(
+        "studies/<int:study_id>/self-reports/import/",
+        self_reports.SelfReportImportView.as_view(),
+        name="api-self-reports-import",
+    ),
     # accounts
     path("me/", account.MeView.as_view(), name="api-me"),
     path("auth/token/", account.TokenView.as_view(), name="api-token"),

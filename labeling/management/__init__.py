@@ -1,4 +1,4 @@
-"""Management commands of the labeling app (import_clips, demo, simulate_annotators)."""
+"""Management commands of the labeling app (import_clips, import_self_reports, demo, simulate_annotators, …)."""
 
 from django.core.management.base import CommandError
 

@@ -37,7 +37,7 @@ from .people import (
     study_member,
     study_members,
 )
-from .self_reports import self_reports_for_analysis, self_reports_for_export
+from .self_reports import self_reports_for_analysis, self_reports_for_export, self_reports_for_researcher
 from .studies import (
     scheme_current,
     scheme_versions_with_counts,
@@ -77,6 +77,7 @@ __all__ = [
     "scheme_current",
     "self_reports_for_analysis",
     "self_reports_for_export",
+    "self_reports_for_researcher",
     "scheme_versions_with_counts",
     "studies_for_researcher",
     "studies_for_user",

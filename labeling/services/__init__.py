@@ -11,6 +11,7 @@ from .annotations import annotation_submit
 from .assignments import assignment_claim_next, assignment_heartbeat, leases_expire, leases_release
 from .clips import clip_create, clip_update, clip_update_check, clips_upload, participant_get_or_create
 from .heartbeats import heartbeat_record
+from .self_reports import ImportReport, SelfReportImportRefused, self_reports_import
 from .studies import (
     membership_add,
     membership_add_by_username,
@@ -30,6 +31,8 @@ from .withdrawal import (
 )
 
 __all__ = [
+    "ImportReport",
+    "SelfReportImportRefused",
     "UploadResult",
     "agreement_compute",
     "agreement_request",
@@ -58,6 +61,7 @@ __all__ = [
     "participant_get_or_create",
     "participant_reinstate",
     "participant_withdraw",
+    "self_reports_import",
     "study_create",
     "study_scheme_update",
     "study_update",

@@ -26,6 +26,8 @@ EXPECTED_OPERATIONS = {
     ("get", "/api/studies/{study_id}/annotations/"): "annotations_list",
     ("get", "/api/studies/{study_id}/agreement/"): "agreement_retrieve",
     ("post", "/api/studies/{study_id}/agreement/"): "agreement_compute",
+    ("get", "/api/studies/{study_id}/self-reports/"): "self_reports_list",
+    ("post", "/api/studies/{study_id}/self-reports/import/"): "self_reports_import",
     ("get", "/api/studies/{study_id}/exports/"): "exports_list",
     ("post", "/api/studies/{study_id}/exports/"): "exports_create",
     ("get", "/api/studies/{study_id}/exports/latest/"): "exports_latest",
