@@ -234,8 +234,8 @@ def test_status_poll_and_section_partials(client, study, researcher, django_asse
     client.force_login(researcher)
     url = reverse("study-detail", args=[study.pk])
     poll = {"HX-Request": "true", "HX-Target": "agreement-status"}
-    # session, user, study, done report, open/failed reports, watermark, worker and beat heartbeats
-    with django_assert_num_queries(7):
+    # session, user, study, done report, open/failed reports, the two watermarks, worker and beat heartbeats
+    with django_assert_num_queries(8):
         response = client.get(url, {"seen": f"{report.pk}-0"}, headers=poll)
     html = response.content.decode()
     assert html.lstrip().startswith('<div id="agreement-status"') and html.rstrip().endswith("</div>")
@@ -268,7 +268,7 @@ def test_full_page_query_count_with_a_report(client, study, researcher):
     client.force_login(researcher)
     with CaptureQueriesContext(connection) as ctx:
         assert client.get(reverse("study-detail", args=[study.pk])).status_code == 200
-    assert len(ctx.captured_queries) == 14  # as without reports (tests/labeling/test_dashboard.py)
+    assert len(ctx.captured_queries) == 15  # as without reports (tests/labeling/test_dashboard.py)
 
 
 # --- "compute now" ---------------------------------------------------------------------------------------
