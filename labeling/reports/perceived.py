@@ -45,6 +45,52 @@ def _flag(x: float) -> bool | None:
     return bool(x) if np.isfinite(x) else None
 
 
+def per_clip(
+    rating_clip: np.ndarray,
+    ratings: dict[str, np.ndarray],
+    report_clip: np.ndarray,
+    start_s: np.ndarray,
+    end_s: np.ndarray,
+    reports: dict[str, np.ndarray],
+    n_clips: int,
+) -> dict[str, dict]:
+    """Per dimension, per clip: the observers' summary (`observers`), the self-report value (`self`) and the
+    reports it used (`used`), the gap and the outside-range / outside-sd flags. Observer ratings and
+    self-reports are rows with their clip's index (0..n_clips-1): the report's section and the clip page
+    (selectors.clip_perceived) both compute a clip's figures here."""
+    out = {}
+    for dim in DIMENSIONS:
+        obs = stats.observer_summary(rating_clip, ratings[dim], n_clips)
+        value, used = stats.self_report_per_clip(report_clip, start_s, end_s, reports[dim], n_clips)
+        out_range, out_sd = stats.outside_observers(value, obs)
+        out[dim] = {
+            "observers": obs,
+            "self": value,
+            "used": used,
+            "gap": stats.self_report_gap(value, obs.mean),
+            "outside_range": out_range,
+            "outside_sd": out_sd,
+        }
+    return out
+
+
+def clip_row(f: dict, i: int) -> dict:
+    """One clip's figures on one dimension (from `per_clip`), as plain JSON (None where undefined)."""
+    obs = f["observers"]
+    return {
+        "n": int(obs.n[i]),
+        "mean": _num(obs.mean[i]),
+        "sd": _num(obs.sd[i]),
+        "min": _num(obs.min[i]),
+        "max": _num(obs.max[i]),
+        "self": _num(f["self"][i]),
+        "reports_used": int(f["used"][i]),
+        "gap": _num(f["gap"][i]),
+        "outside_range": _flag(f["outside_range"][i]),
+        "outside_sd": _flag(f["outside_sd"][i]),
+    }
+
+
 def _clusters(s: StudySelfReports, clips: np.ndarray, report_clip: np.ndarray) -> np.ndarray:
     """Each clip's person, the cluster the bootstrap resamples: the clip's own participant (the filmed
     person); for a clip without one, the participant who reported on it if only one did; else -1 (the clip
@@ -84,29 +130,24 @@ def perceived_section(
         }
         for i, (c, k) in enumerate(zip(clips, cluster, strict=True))
     ]
+    figures = per_clip(
+        rating_clip[mine],
+        {dim: r.values[dim][mine] for dim in DIMENSIONS},
+        report_clip,
+        s.start_s,
+        s.end_s,
+        s.values,
+        u,
+    )
     dimensions = {}
     for dim in DIMENSIONS:
-        obs = stats.observer_summary(rating_clip[mine], r.values[dim][mine], u)
-        value, used = stats.self_report_per_clip(report_clip, s.start_s, s.end_s, s.values[dim], u)
-        gap = stats.self_report_gap(value, obs.mean)
-        out_range, out_sd = stats.outside_observers(value, obs)
+        f = figures[dim]
         result = stats.self_observer_agreement(
-            value, obs, cluster, n_resamples=n_resamples, confidence=confidence, seed=seed
+            f["self"], f["observers"], cluster, n_resamples=n_resamples, confidence=confidence, seed=seed
         )
         dimensions[dim] = result.as_dict()
         for i, row in enumerate(rows):
-            row[dim] = {
-                "n": int(obs.n[i]),
-                "mean": _num(obs.mean[i]),
-                "sd": _num(obs.sd[i]),
-                "min": _num(obs.min[i]),
-                "max": _num(obs.max[i]),
-                "self": _num(value[i]),
-                "reports_used": int(used[i]),
-                "gap": _num(gap[i]),
-                "outside_range": _flag(out_range[i]),
-                "outside_sd": _flag(out_sd[i]),
-            }
+            row[dim] = clip_row(f, i)
     return {
         "n_self_reports": int(s.ids.size),
         "n_clips": int(u),

@@ -37,6 +37,7 @@ from .people import (
     study_member,
     study_members,
 )
+from .perceived import clip_perceived
 from .self_reports import self_reports_for_analysis, self_reports_for_export
 from .studies import (
     scheme_current,
@@ -52,6 +53,7 @@ from .studies import (
 from .tokens import api_tokens_for_user
 
 __all__ = [
+    "clip_perceived",
     "Outlook",
     "agreement_latest",
     "annotation_watermark",
