@@ -136,8 +136,8 @@ def test_done_report_shows_statistics_plots_and_tables(page, study):
         "Per-annotator reliability",
     ):
         assert f"{title}</title>" in html
-    # low-agreement list links to the clip admin; names are escaped everywhere
-    assert f'href="/admin/labeling/clip/{clips[2].pk}/change/"' in html
+    # low-agreement list links to the clip's page; names are escaped everywhere
+    assert f'href="/studies/{study.pk}/clips/{clips[2].pk}/"' in html
     assert "<script>alert(1)</script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;.mp4" in html
     # per-annotator table flags bob (α rises without him), per-tag α sorted with undefined last
     assert html.index(">bob</td>") < html.index(">ann</td>")
