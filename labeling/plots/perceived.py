@@ -182,6 +182,7 @@ def clip_plane(ratings: Sequence[dict], self_reports: Sequence[dict], *, uid: st
             + marker("circle", ax.sx(mx), ax.sy(my), 2, INK)
             + "</g>"
         )
+    labels = []
     for s in own:
         x, y = ax.sx(s["valence"]), ax.sy(s["arousal"])
         whole = s.get("whole", True)
@@ -192,19 +193,24 @@ def clip_plane(ratings: Sequence[dict], self_reports: Sequence[dict], *, uid: st
         )
         parts.append(
             f'<g class="pe-self"><title>Own report {esc(s.get("label", ""))}: valence {fnum(s["valence"])}, '
-            f'arousal {fnum(s["arousal"])}</title>' + star(x, y, 9, VERMILLION, style)
-            + f'<text x="{coord(x + 11)}" y="{coord(y - 8)}" fill="{INK}" font-size="11">{esc(s.get("label", ""))}</text></g>'
+            f'arousal {fnum(s["arousal"])}</title>' + star(x, y, 9, VERMILLION, style) + "</g>"
         )  # fmt: skip
+        right = x > ax.left + ax.width / 2  # label on the side with room
+        labels.append(
+            f'<text x="{coord(x - 11 if right else x + 11)}" y="{coord(y - 8)}" text-anchor="{"end" if right else "start"}" '
+            f'fill="{INK}" font-size="11" aria-hidden="true">{esc(s.get("label", ""))}</text>'
+        )
     parts.append("</g>")
+    parts += labels
     parts.append(legend([("circle", BLUE, None, "observer"), ("ring", SKY, None, "±1 sd")], ax.left, 14))
-    lx = ax.left + 200
+    lx = ax.left + 180
     parts.append(star(lx + 8, 14, 6, VERMILLION, f' stroke="{INK}" stroke-width="1"'))
     parts.append(
         f'<text x="{coord(lx + 18)}" y="14" dominant-baseline="middle" fill="{INK}">own report</text>'
     )
     parts.append(
         f'<circle cx="{coord(lx + 110)}" cy="14" r="6" fill="none" stroke="{INK}" stroke-width="2"/>'
-        f'<text x="{coord(lx + 120)}" y="14" dominant-baseline="middle" fill="{INK}">observers\' mean</text>'
+        f'<text x="{coord(lx + 120)}" y="14" dominant-baseline="middle" fill="{INK}">their mean</text>'
     )
     parts.append("</svg>")
     return "".join(parts)
