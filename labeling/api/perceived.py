@@ -7,38 +7,7 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from labeling.api.serializers import ClipSerializer
-from labeling.models import SelfReport
-
-
-class ClipSelfReportSerializer(serializers.ModelSerializer):
-    """One self-report: values canonical [-1, 1] and raw on the named instrument's scale; an empty window
-    (start_s and end_s null) is the whole clip."""
-
-    participant = serializers.CharField(source="participant.code", help_text="The participant's code.")
-
-    class Meta:
-        model = SelfReport
-        fields = [
-            "id",
-            "participant",
-            "start_s",
-            "end_s",
-            "instrument",
-            "scale_points",
-            "valence",
-            "arousal",
-            "valence_raw",
-            "arousal_raw",
-            "valence_confidence",
-            "arousal_confidence",
-            "confidence_points",
-            "context_tags",
-            "context_note",
-            "source",
-            "reported_at",
-            "created_at",
-        ]
+from labeling.api.serializers import ClipSerializer, SelfReportSerializer
 
 
 class ClipDimensionSerializer(serializers.Serializer):
@@ -89,6 +58,6 @@ class ClipDetailSerializer(ClipSerializer):
             {k: figures[k] for k in ("n_ratings", "n_cannot_judge", "dimensions")}
         ).data
 
-    @extend_schema_field(ClipSelfReportSerializer(many=True))
+    @extend_schema_field(SelfReportSerializer(many=True))
     def get_self_reports(self, clip) -> list:
-        return ClipSelfReportSerializer(self.context["perceived"]["self_reports"], many=True).data
+        return SelfReportSerializer(self.context["perceived"]["self_reports"], many=True).data
