@@ -15,6 +15,9 @@ worked example in its docstring, run by tests/labeling/agreement/test_doctests.p
 result into plain JSON (nan -> None), as every result's ``as_dict()`` does.
 """
 
+# Importing this package loads numpy only: the modules that need scipy (icc, traces, bootstrap's α) import it
+# inside the functions that use it, so a web page that computes a clip's figures does not pay scipy's ~65 MB
+# (tests/test_import_rules.py).
 from ._checks import Level
 from ._json import json_safe
 from .alpha import krippendorff_alpha
