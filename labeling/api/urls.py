@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from labeling.api import account, agreement, annotation_client, research
+from labeling.api import account, agreement, annotation_client, participant_links, research
 
 urlpatterns = [
     # annotation client
@@ -41,6 +41,17 @@ urlpatterns = [
         "studies/<int:study_id>/annotations/", research.AnnotationListView.as_view(), name="api-annotations"
     ),
     path("studies/<int:study_id>/agreement/", agreement.AgreementView.as_view(), name="api-agreement"),
+    # self-report links (labeling/api/participant_links.py)
+    path(
+        "studies/<int:study_id>/participants/<int:participant_id>/links/",
+        participant_links.ParticipantLinkListView.as_view(),
+        name="api-participant-links",
+    ),
+    path(
+        "studies/<int:study_id>/participants/<int:participant_id>/links/<int:link_id>/revoke/",
+        participant_links.ParticipantLinkRevokeView.as_view(),
+        name="api-participant-link-revoke",
+    ),
     # accounts
     path("me/", account.MeView.as_view(), name="api-me"),
     path("auth/token/", account.TokenView.as_view(), name="api-token"),
