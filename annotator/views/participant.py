@@ -8,7 +8,9 @@ the annotators' rating page and instrument (templates/annotator/rate.html, with 
 link's report endpoint (labeling.services.self_report_submit: the annotators' validation).
 
 Every response here is private: no-store, Referrer-Policy no-referrer (the key never leaves in a Referer),
-noindex. A revoked or expired link, or one whose participant withdrew, is a 410 page that says so plainly; a
+noindex. No CSRF check: the key in the address is the only credential (no session, no cookie a cross-site
+request could ride on), and under no-referrer the browser sends `Origin: null` with a form post, which
+Django's origin check would refuse. A revoked or expired link, or one whose participant withdrew, is a 410 page that says so plainly; a
 key that opens nothing is a 404 page, and a client that tries many such keys is locked out for a while (429,
 annotator.services.participant_link_lookup_*). Keys are redacted from every log (annotator/redaction.py).
 No observer's rating, count or agreement figure is read by anything here.
@@ -22,6 +24,7 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.shortcuts import redirect, render
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 from drf_spectacular.utils import extend_schema
 from rest_framework.permissions import AllowAny
@@ -86,9 +89,10 @@ def participant_page(
     """Decorate a participant view ``view(request, link, key, **kwargs)``: the key is opened first, and the
     project's errors become this surface's pages (or JSON bodies, `json`) in this one place — 404 for a key
     or a clip that is not there, 410 for a link that no longer works, 429 while the client is locked out.
-    Every response gets the private headers."""
+    Every response gets the private headers. CSRF-exempt (see the module's note): the key is the credential."""
 
     def decorate(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
+        @csrf_exempt
         @wraps(view)
         def wrapped(request: HttpRequest, key: str, **kwargs: Any) -> HttpResponseBase:
             try:
@@ -212,7 +216,7 @@ def _own_clip(link: ParticipantLink, clip_id: int) -> Clip:
 
 class ReportView(BaseAPIView):
     """POST the participant's rating of one of their own clips (JSON, the rating page's body). The key in the
-    address is the credential: no account, no session (so no CSRF token either: nothing ambient to ride on).
+    address is the credential: no account, no session, no CSRF token.
     Errors in the API's shape ({"detail", "errors"}); 200 with the stored report's submission id, for the
     first post and for a retry with the same submission id alike."""
 

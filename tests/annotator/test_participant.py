@@ -102,11 +102,15 @@ def test_a_consent_post_without_a_decision_is_a_400_that_changes_nothing(client,
     assert ParticipantLink.objects.get(pk=link.pk).consented_at is None
 
 
-def test_the_consent_form_needs_its_csrf_token(fresh):
+def test_the_consent_form_needs_no_csrf_token_the_key_is_the_credential(fresh):
+    """Under Referrer-Policy no-referrer a browser posts the form with `Origin: null`; there is no session or
+    cookie for a cross-site request to ride on, so the key in the address is what authorises the post."""
     _, _, link, key = fresh
-    client = Client(enforce_csrf_checks=True)
-    assert client.post(home(key), {"decision": "accept"}).status_code == 403
-    assert ParticipantLink.objects.get(pk=link.pk).consented_at is None
+    client = Client(enforce_csrf_checks=True, HTTP_ORIGIN="null")
+    assert client.post(home(key), {"decision": "accept"}).status_code == 302
+    assert ParticipantLink.objects.get(pk=link.pk).consented_at is not None
+    response, _ = post_report(client, key, link.participant.clips.first())
+    assert response.status_code == 200
 
 
 def test_agree_then_the_participants_own_clips(client, study, fresh, linked):
