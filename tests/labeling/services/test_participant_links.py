@@ -275,3 +275,83 @@ def test_a_participant_without_annotation_consent_may_still_report(linked):
     """consent_annotation governs showing their clips to annotators; their own report is not annotation."""
     type(linked.participant).objects.filter(pk=linked.participant.pk).update(consent_annotation=False)
     assert submit(linked).pk is not None
+
+
+# ---- at once (PostgreSQL: real concurrent transactions) ---------------------------------------------------
+
+
+def _at_once(n: int, work) -> list:
+    """Run work(i) in n threads released together; each result or the error it raised."""
+    import threading
+
+    from django.db import connection
+
+    barrier = threading.Barrier(n)
+    results: list = [None] * n
+
+    def run(i: int) -> None:
+        try:
+            barrier.wait()
+            results[i] = work(i)
+        except Exception as exc:  # noqa: BLE001 - the test inspects what each thread got
+            results[i] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_reports_on_one_clip_store_one_and_retries_get_it(study):
+    participant = ParticipantFactory(study=study)
+    clip = ClipFactory(study=study, participant=participant)
+    link, _ = self_report_link(participant)
+    retry = str(uuid.uuid4())
+    bodies = [rating_data(submission_id=retry if i % 2 else str(uuid.uuid4())) for i in range(8)]
+    results = _at_once(
+        8,
+        lambda i: services.self_report_submit(
+            link=link, clip=clip, data=bodies[i], submission_id=bodies[i]["submission_id"]
+        ),
+    )
+    stored = SelfReport.objects.get()
+    for body, result in zip(bodies, results, strict=True):
+        if isinstance(result, SelfReport):
+            assert result.pk == stored.pk and str(result.submission_id) == body["submission_id"]
+        else:
+            assert isinstance(result, Conflict), result
+            assert body["submission_id"] != str(stored.submission_id)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_report_racing_a_withdrawal_is_refused_or_made_before_it(study):
+    participant = ParticipantFactory(study=study)
+    clips = [ClipFactory(study=study, participant=participant) for _ in range(6)]
+    link, _ = self_report_link(participant)
+    bodies = [rating_data() for _ in clips]
+
+    def work(i: int):
+        if i == len(clips):
+            return services.participant_withdraw(participant=participant)
+        return services.self_report_submit(
+            link=link, clip=clips[i], data=bodies[i], submission_id=bodies[i]["submission_id"]
+        )
+
+    results = _at_once(len(clips) + 1, work)
+    assert type(participant).objects.get(pk=participant.pk).withdrawn_at is not None
+    for result in results[:-1]:
+        assert isinstance(result, (SelfReport, Gone)), result
+    reports = SelfReport.objects.all()
+    assert reports.count() == sum(isinstance(r, SelfReport) for r in results)
+    # Each report either committed before the withdrawal took the participant's lock, or was refused; after
+    # it, nothing more.
+    late = rating_data()
+    with pytest.raises(Gone):
+        services.self_report_submit(link=link, clip=clips[0], data=late, submission_id=late["submission_id"])
