@@ -8,7 +8,9 @@ same rating page and the same validation as the annotators (labeling.services.an
 whole-clip self-reports (self_report_submit).
 
 A participant may rate their clips whatever Participant.consent_annotation says: that scope governs showing
-their clips to annotators, and their own report is not annotation. Withdrawal ends every link of theirs.
+their clips to annotators, and their own report is not annotation. A clip out of the annotators' queue
+(inactive) is still theirs to rate; a withdrawn clip is not. Closing a study (Study.is_active) stops
+annotation, not these links: revoke them to stop self-reports. Withdrawal ends every link of theirs.
 """
 
 from __future__ import annotations
