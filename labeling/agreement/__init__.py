@@ -22,6 +22,13 @@ from .bootstrap import BootstrapCI, alpha_bootstrap, bootstrap_ci
 from .ccc import CCCConvention, ccc
 from .icc import ICCForm, ICCFormName, ICCResult, cronbach_alpha, icc
 from .kappa import KappaWeights, cohen_kappa, fleiss_kappa, fleiss_kappa_per_category
+from .perceived import (
+    ObserverSummary,
+    SelfObserverAgreement,
+    observer_summary,
+    outside_observers,
+    self_observer_agreement,
+)
 from .reliability import AnnotatorReliability, annotator_reliability
 from .self_reports import self_report_gap, self_report_per_clip
 from .tags import SetDistance, TagAlpha, per_tag_alpha, set_alpha
@@ -36,6 +43,8 @@ __all__ = [
     "ICCFormName",
     "ICCResult",
     "KappaWeights",
+    "ObserverSummary",
+    "SelfObserverAgreement",
     "Level",
     "SetDistance",
     "TagAlpha",
@@ -54,7 +63,10 @@ __all__ = [
     "json_safe",
     "krippendorff_alpha",
     "lag_corrected_ccc",
+    "observer_summary",
+    "outside_observers",
     "per_tag_alpha",
+    "self_observer_agreement",
     "self_report_gap",
     "self_report_per_clip",
     "set_alpha",

@@ -7,7 +7,7 @@ subqueries, aggregates) lives in these modules, once, for the API, the pages and
 submitted labels count is decided by one selector, annotations_for_analysis: read labels through it.
 """
 
-from .agreement import agreement_latest, annotation_watermark
+from .agreement import agreement_latest, annotation_watermark, self_report_watermark
 from .annotations import (
     annotations_for_analysis,
     annotations_for_export,
@@ -47,6 +47,7 @@ from .people import (
     study_member,
     study_members,
 )
+from .perceived import clip_perceived
 from .self_reports import self_reports_for_analysis, self_reports_for_export
 from .studies import (
     scheme_current,
@@ -62,6 +63,7 @@ from .studies import (
 from .tokens import api_tokens_for_user
 
 __all__ = [
+    "clip_perceived",
     "Outlook",
     "agreement_latest",
     "annotation_watermark",
@@ -95,6 +97,7 @@ __all__ = [
     "scheme_current",
     "self_reports_for_analysis",
     "self_reports_for_export",
+    "self_report_watermark",
     "scheme_versions_with_counts",
     "studies_for_researcher",
     "studies_for_user",

@@ -3,16 +3,17 @@ no annotator page, response or count ever reads them."""
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet
 
 from labeling.models import SelfReport, Study
 
 
-def self_reports_for_analysis(*, study: Study) -> QuerySet[SelfReport]:
+def self_reports_for_analysis(*, study: Study | OuterRef) -> QuerySet[SelfReport]:
     """The self-reports that count: the one rule, like annotations_for_analysis for labels. Today every
     self-report of the study except those of a withdrawn participant (Participant.withdrawn_at) or of a
     withdrawn clip. The agreement report, the study page, the research API and the exporter read through
-    this (the exporter through self_reports_for_export), never with a filter of their own."""
+    this (the exporter through self_reports_for_export), never with a filter of their own. `study` may be
+    an OuterRef (beat's due-check counts them per study in one query)."""
     return SelfReport.objects.filter(
         study=study, participant__withdrawn_at__isnull=True, clip__withdrawn_at__isnull=True
     )
