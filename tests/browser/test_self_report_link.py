@@ -5,6 +5,7 @@ ratings, on the clip's page and the study page."""
 
 import pytest
 from django.core.files import File
+from django.test import Client
 
 from labeling import services
 from labeling.models import ParticipantLink, SelfReport
@@ -149,12 +150,15 @@ def test_a_participant_consents_and_rates_one_of_their_own_clips(
 
 
 def test_the_researcher_sees_the_self_report_beside_the_observers(live_server, browser_page, filmed):
-    """The researcher half (the pages of issue 9's report: the clip page's #self-report, the study page's
-    #perceived-experienced section)."""
-    study, clips, link, key, researcher = filmed
-    services.participant_link_consent(link=link)
-    data = rating_data(valence=2, arousal=8)
-    services.self_report_submit(link=link, clip=clips[0], data=data, submission_id=data["submission_id"])
+    """After the participant's report (given through the link, as above): the clip's page shows it beside the
+    observers' ratings, and the study page's perceived-vs-experienced section compares them."""
+    study, clips, link, key, _ = filmed
+    client = Client()
+    assert client.post(f"/p/{key}/", {"decision": "accept"}).status_code == 302
+    body = rating_data(valence=2, arousal=8, context_note="we had just argued")
+    response = client.post(f"/p/{key}/clips/{clips[0].pk}/report/", body, content_type="application/json")
+    assert response.status_code == 200
+    services.agreement_run_now(study=study, n_resamples=100)  # the study page's figures come from the report
 
     page = browser_page
     page.goto(f"{live_server.url}/login/")
@@ -163,15 +167,23 @@ def test_the_researcher_sees_the_self_report_beside_the_observers(live_server, b
     page.locator("form button[type=submit], form input[type=submit]").first.click()
     page.wait_for_load_state("networkidle")
 
+    # The clip's page: the observers' ratings and, beside them, the participant's own report.
     page.goto(f"{live_server.url}/studies/{study.pk}/clips/{clips[0].pk}/")
-    self_report = page.locator("#self-report")
-    self_report.wait_for()
-    text = self_report.inner_text()
-    assert "-0.75" in text or "−0.75" in text, text  # the participant's valence, beside the observers'
-    assert page.locator("#self-report").is_visible()
+    own = page.locator("#self-report")
+    assert own.is_visible()
+    row = own.locator(".self-report-row")
+    assert row.count() == 1
+    text = row.inner_text()
+    assert "P-07" in text and "2 → -0.75" in text and "8 → 0.75" in text and "we had just argued" in text
+    assert "Given in the platform" in text
+    assert page.locator("#clip-ratings tbody tr").count() == 2  # the two observers
+    gap = page.locator("#clip-gap tr[data-dimension=valence]").inner_text()
+    assert "-0.75" in gap and "0.50" in gap  # own report beside the observers' mean (6 and 8 → 0.25, 0.75)
 
+    # The study page: perceived beside experienced, with the figures.
     page.goto(f"{live_server.url}/studies/{study.pk}/")
     section = page.locator("#perceived-experienced")
-    section.wait_for()
     assert section.is_visible()
+    assert "1 self-report from 1 participant on 1 clip" in section.inner_text()
+    assert section.locator(f'a[href="/studies/{study.pk}/clips/{clips[0].pk}/"]').count() >= 1
     assert not page.js_errors, page.js_errors
