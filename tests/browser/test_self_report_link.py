@@ -9,17 +9,12 @@ from django.test import Client
 
 from labeling import services
 from labeling.models import ParticipantLink, SelfReport
-from tests.browser.conftest import VIEWPORT
+from tests.browser.conftest import PHONE, VIEWPORT
+from tests.browser.helpers import choose_points
 from tests.factories import MembershipFactory, rating_data, self_report_link
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-PHONE = {
-    "viewport": {"width": 390, "height": 844},
-    "is_mobile": True,
-    "has_touch": True,
-    "device_scale_factor": 3,
-}
 DESKTOP = {"viewport": VIEWPORT}
 
 
@@ -105,14 +100,7 @@ def test_a_participant_consents_and_rates_one_of_their_own_clips(
             assert page_width(page) <= 390, "the rating page is wider than the phone"
         press(page.locator("#big-play"))
         page.wait_for_function("() => document.body.classList.contains('has-ended')", timeout=20_000)
-        for name, value in (
-            ("valence", "2"),
-            ("valence_confidence", "5"),
-            ("arousal", "8"),
-            ("arousal_confidence", "4"),
-        ):
-            kind = "conf-point" if "confidence" in name else "sam-point"
-            press(page.locator(f"label.{kind}:has(input[name={name}][value='{value}'])"))
+        choose_points(page, tap=phone, valence=2, valence_confidence=5, arousal=8, arousal_confidence=4)
         press(page.locator("label.chip:has(input[value='social:with one other'])"))
         page.fill("#context-note", "we had just argued")
         page.screenshot(path=str(screenshot_path(f"self-report-{'phone' if phone else 'desktop'}.png")))
