@@ -1,7 +1,9 @@
-"""Secrets and participant ids out of the logs: crowd keys, crowd-platform ids, invite and other tokens.
+"""Secrets and participant ids out of the logs: crowd keys, crowd-platform ids, invite and other tokens,
+self-report link keys.
 
 A crowd link (/crowd/<slug>/?key=…&PROLIFIC_PID=…&STUDY_ID=…&SESSION_ID=…) carries a study's shared key
-and a participant's id; an invite link (/invite/<token>/) is a credential. :func:`redact` replaces their
+and a participant's id; an invite link (/invite/<token>/) and a filmed participant's self-report link
+(/p/<key>/ and every address below it: clips, media, posters) are credentials. :func:`redact` replaces their
 values with ``[redacted]`` wherever a URL appears in a log line (request line, path, query string, referer).
 Used by gunicorn's access log (annotator/gunicorn_logging.py) and, as :class:`RedactingFilter`, by the
 django.server and django.request loggers (settings.LOGGING). Imports neither Django nor gunicorn.
@@ -21,13 +23,14 @@ SECRET_PARAMS = (
     r"|prolific_pid|study_id|session_id|participant_id|worker_id|assignment_id|hit_id|pid|code)"
 )
 _QUERY = re.compile(rf"(?i)([?&;](?:amp;)?{SECRET_PARAMS}=)[^&;#\s\"']*")
-# Path segments that are credentials: /invite/<token>/ (and the same under any prefix).
-_PATH = re.compile(r"(?i)(/invite/)[^/?#\s\"']+")
+# Path segments that are credentials: /invite/<token>/ and /p/<key>/ (and the same under any prefix).
+_PATH = re.compile(r"(?i)(/invite/|/p/)[^/?#\s\"']+")
+_PATH_MARKERS = ("/invite/", "/p/")
 
 
 def redact(text: str) -> str:
-    """``text`` with secret query values and invite tokens replaced by [redacted]."""
-    if not text or ("=" not in text and "/invite/" not in text.lower()):
+    """``text`` with secret query values, invite tokens and self-report link keys replaced by [redacted]."""
+    if not text or ("=" not in text and not any(m in text.lower() for m in _PATH_MARKERS)):
         return text
     return _PATH.sub(rf"\1{REDACTED}", _QUERY.sub(rf"\1{REDACTED}", text))
 

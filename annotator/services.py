@@ -1,5 +1,5 @@
-"""Writes for the annotator side: entry through crowd and invite links, finishing a study, and accounts
-(deleting a user, anonymising an annotator).
+"""Writes for the annotator side: entry through crowd and invite links (and the lockout of self-report link
+guessing), finishing a study, and accounts (deleting a user, anonymising an annotator).
 
 Views log the returned user in; everything that changes rows happens here.
 """
@@ -15,6 +15,7 @@ import time
 
 from django.conf import settings
 from django.contrib.auth import get_user_model, password_validation
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
@@ -121,6 +122,34 @@ def crowd_signup_allow(*, study: Study, client: str) -> None:
             "Many participants are starting this study at the moment. Please try again in a minute.",
             retry_after=left,
         )
+
+
+def _link_lookup_stem(client: str) -> str:
+    return f"participant-link:client:{hashlib.sha256((client or '-').encode()).hexdigest()[:32]}"
+
+
+def participant_link_lookup_allow(*, client: str) -> None:
+    """RateLimited while this client address is locked out of self-report link lookups (too many keys that
+    opened nothing lately); checked before the key is looked up, so a right key does not pass either."""
+    until = cache.get(f"{_link_lookup_stem(client)}:locked")
+    left = int(until - time.time()) + 1 if until else 0
+    if left > 0:
+        raise RateLimited(
+            "Too many links that open nothing were tried from this network just now. Please check that you "
+            "copied the whole link, and try again in a few minutes.",
+            retry_after=left,
+        )
+
+
+def participant_link_lookup_failed(*, client: str) -> None:
+    """Count a key that opened nothing for this client; at PARTICIPANT_LINK_FAILURES_PER_CLIENT within the
+    lockout window, lock the client out of lookups for PARTICIPANT_LINK_LOCKOUT_SECONDS (shared cache: every
+    web process counts together)."""
+    window = settings.PARTICIPANT_LINK_LOCKOUT_SECONDS
+    stem = _link_lookup_stem(client)
+    if counter_incr(f"{stem}:failures", timeout=window) >= settings.PARTICIPANT_LINK_FAILURES_PER_CLIENT:
+        cache.set(f"{stem}:locked", time.time() + window, timeout=window)
+        cache.delete(f"{stem}:failures")
 
 
 def crowd_account_get(*, study: Study, pid: str):

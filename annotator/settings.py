@@ -211,6 +211,10 @@ LOGOUT_REDIRECT_URL = "login"
 # address per 10 minutes, and per study per minute; more get a "try again shortly" page (429).
 CROWD_SIGNUPS_PER_CLIENT = int(os.environ.get("CROWD_SIGNUPS_PER_CLIENT", "5"))
 CROWD_SIGNUPS_PER_STUDY = int(os.environ.get("CROWD_SIGNUPS_PER_STUDY", "60"))
+# Self-report links (/p/<key>/, annotator/views/participant.py): after this many lookups of keys that open
+# nothing from one client address, its lookups are refused (429) for PARTICIPANT_LINK_LOCKOUT_SECONDS.
+PARTICIPANT_LINK_FAILURES_PER_CLIENT = int(os.environ.get("PARTICIPANT_LINK_FAILURES_PER_CLIENT", "20"))
+PARTICIPANT_LINK_LOCKOUT_SECONDS = int(os.environ.get("PARTICIPANT_LINK_LOCKOUT_SECONDS", 15 * 60))
 
 LANGUAGE_CODE = "en"
 TIME_ZONE = "UTC"

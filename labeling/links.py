@@ -1,5 +1,5 @@
 """Absolute links to pages of the annotator side, built without importing its views: invites, the crowd
-link. Used by the dashboard and the admin."""
+link, a participant's self-report link. Used by the dashboard, the admin and the research API."""
 
 from __future__ import annotations
 
@@ -32,3 +32,15 @@ def crowd_url(request: HttpRequest, study: Study) -> str:
         return ""
     path = site_path("crowd-entry", f"/crowd/{study.slug}/", slug=study.slug)
     return f"{request.build_absolute_uri(path)}?{urlencode({'key': study.crowd_key})}&{CROWD_QUERY}"
+
+
+def participant_link_path(key: str) -> str:
+    """The path a participant's self-report link opens (/p/<key>/)."""
+    return site_path("participant-home", f"/p/{key}/", key=key)
+
+
+def participant_link_url(request: HttpRequest | None, key: str) -> str:
+    """The whole self-report link, absolute when there is a request to build it from. Shown once, when
+    issued: only the key's hash is stored."""
+    path = participant_link_path(key)
+    return request.build_absolute_uri(path) if request is not None else path

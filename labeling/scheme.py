@@ -48,6 +48,15 @@ GRID_QUADRANTS = {"tl": "tense, upset", "tr": "excited, happy", "bl": "sad, tire
 GRID_PROMPT = (
     "Click where the person's feeling lies: left–right unpleasant–pleasant, bottom–top calm–excited."
 )
+# The same scales as the participant sees them on their self-report page (annotator/views/participant.py):
+# their own feeling during the clip, not a person they watch. Only the questions and the grid's prompt change.
+SELF_REPORT_QUESTIONS = {
+    "valence": "How pleasant or unpleasant did you feel at the time of this clip?",
+    "arousal": "How calm or excited did you feel at the time of this clip?",
+}
+SELF_REPORT_GRID_PROMPT = (
+    "Click where your feeling at the time lay: left–right unpleasant–pleasant, bottom–top calm–excited."
+)
 # Preset reasons offered with "I cannot judge this clip" (the annotator may also type one).
 CANNOT_JUDGE_REASONS = [
     "Face or body not visible",

@@ -2,10 +2,18 @@ import hashlib
 import os
 import shutil
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
-from tests.factories import ClipFactory, MembershipFactory, StudyFactory, UserFactory
+from tests.factories import (
+    ClipFactory,
+    MembershipFactory,
+    ParticipantFactory,
+    StudyFactory,
+    UserFactory,
+    self_report_link,
+)
 
 ON_POSTGRES = bool(os.environ.get("DATABASE_URL", "").startswith(("postgres", "postgresql")))
 
@@ -57,6 +65,27 @@ def clips(study):
 @pytest.fixture
 def researcher(study):
     return MembershipFactory(study=study, role="researcher").user
+
+
+@pytest.fixture
+def linked(study):
+    """A participant with two clips and a consented self-report link (`link`, `key`); another participant of
+    the same study with a clip (`other_clip`); another study's participant with a clip (`foreign_clip`)."""
+    participant = ParticipantFactory(study=study)
+    clips = [ClipFactory(study=study, participant=participant) for _ in range(2)]
+    other_clip = ClipFactory(study=study, participant=ParticipantFactory(study=study))
+    elsewhere = StudyFactory()
+    foreign_clip = ClipFactory(study=elsewhere, participant=ParticipantFactory(study=elsewhere))
+    link, key = self_report_link(participant)
+    return SimpleNamespace(
+        study=study,
+        participant=participant,
+        clips=clips,
+        other_clip=other_clip,
+        foreign_clip=foreign_clip,
+        link=link,
+        key=key,
+    )
 
 
 @pytest.fixture

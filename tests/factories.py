@@ -7,9 +7,16 @@ import factory
 from django.utils import timezone
 
 from annotator.models import User
-from labeling.models import Clip, Membership, Role, SchemeVersion, Study
+from labeling.models import Clip, Membership, Participant, Role, SchemeVersion, Study
 from labeling.scheme import DEFAULT_SPEC
-from labeling.services import annotation_submit, api_token_create, assignment_claim_next, heartbeat_record
+from labeling.services import (
+    annotation_submit,
+    api_token_create,
+    assignment_claim_next,
+    heartbeat_record,
+    participant_link_consent,
+    participant_link_issue,
+)
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -47,6 +54,14 @@ class MembershipFactory(factory.django.DjangoModelFactory):
     user = factory.SubFactory(UserFactory)
     role = Role.ANNOTATOR
     consented_at = factory.LazyFunction(timezone.now)
+
+
+class ParticipantFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Participant
+
+    study = factory.SubFactory(StudyFactory)
+    code = factory.Sequence(lambda n: f"P-{n:04d}")
 
 
 class ClipFactory(factory.django.DjangoModelFactory):
@@ -106,3 +121,12 @@ def api_key_for(user, **fields) -> str:
 def beat_at(kind: str, ago_s: float, name: str = "celery@host-a") -> None:
     """A heartbeat of a worker or beat process (``kind``), recorded ``ago_s`` seconds ago by the real service."""
     heartbeat_record(kind=kind, name=name, now=timezone.now() - timedelta(seconds=ago_s))
+
+
+def self_report_link(participant, *, consent: bool = True, by=None, **kwargs):
+    """A self-report link for ``participant`` through the real service (its consent step passed unless
+    ``consent`` is false); returns (link, key)."""
+    link, key = participant_link_issue(participant=participant, by=by, **kwargs)
+    if consent:
+        participant_link_consent(link=link)
+    return link, key

@@ -1,4 +1,5 @@
-"""What the rating page needs from the scheme the annotator was shown: scales, icons, tags, JS config."""
+"""What the rating page needs from the scheme the annotator was shown (or, on a participant's self-report
+page, the study's current scheme): scales, icons, tags, JS config."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 from django.urls import reverse
 from django.utils.safestring import mark_safe
 
-from labeling.models import Assignment, Membership
+from labeling.models import Assignment, Clip, Membership, ParticipantLink
 from labeling.scheme import (
     CANNOT_JUDGE_REASONS,
     CONFIDENCE_ANCHORS,
@@ -17,6 +18,8 @@ from labeling.scheme import (
     GRID_QUADRANTS,
     MIDDLE,
     PROMPTS,
+    SELF_REPORT_GRID_PROMPT,
+    SELF_REPORT_QUESTIONS,
 )
 from labeling.scheme import DIMENSIONS as SCHEME_DIMENSIONS
 from labeling.services.annotations import FULL_VIEW_FRACTION
@@ -69,31 +72,64 @@ def _scale_points(dimension: str, n: int) -> list[dict[str, Any]]:
     ]
 
 
-def rating_page_context(*, assignment: Assignment, membership: Membership, progress: dict[str, int]) -> dict:
-    spec = {**DEFAULT_SPEC, **assignment.scheme_version.spec}
-    study, clip = assignment.study, assignment.clip
+def instrument_context(*, spec: dict[str, Any], self_report: bool = False) -> dict[str, Any]:
+    """The scales, icons, tags and words of the rating form for a scheme `spec`: what the annotators' rating
+    page and the participants' self-report page share (the same template, templates/annotator/rate.html).
+    `self_report`: the questions ask about the participant's own feeling, and there is no "cannot judge"."""
+    spec = {**DEFAULT_SPEC, **spec}
     points = spec["points"]
     dims = []
     for dim in DIMENSIONS:
         d = dict(dim)
+        if self_report:
+            d["question"] = SELF_REPORT_QUESTIONS[dim["name"]]
         d["points"] = _scale_points(dim["name"], points) if spec["instrument"] == "sam" else []
         dims.append(d)
-    confidence = list(range(1, spec["confidence_points"] + 1))
     grid_rows = []
     if spec["instrument"] == "grid":
         grid_rows = [[(x, y) for x in range(1, points + 1)] for y in range(points, 0, -1)]
-    config = {
+    return {
+        "spec": spec,
+        "dims": dims,
+        "confidence": list(range(1, spec["confidence_points"] + 1)),
+        "grid_rows": grid_rows,
+        "quadrants": GRID_QUADRANTS,
+        "reasons": [] if self_report else CANNOT_JUDGE_REASONS,
+        "cannot_judge": not self_report,
+        "middle": MIDDLE,
+        "confidence_anchors": CONFIDENCE_ANCHORS,
+        "grid_prompt": SELF_REPORT_GRID_PROMPT if self_report else GRID_PROMPT,
+        "context_heading": "What was the situation?"
+        if self_report
+        else "What could you see of the situation?",
+        "self_report": self_report,
+        # The server's threshold, as the client reads it (data-full-view-fraction): the two cannot drift.
+        "full_view_fraction": repr(float(FULL_VIEW_FRACTION)),
+    }
+
+
+def _form_config(*, study, clip, spec: dict[str, Any]) -> dict[str, Any]:
+    """The rating script's settings that come from the scheme and the clip (rating-config in the page)."""
+    return {
         "studyId": study.pk,
-        "userId": membership.user_id,  # pending ratings in localStorage are kept per user and study
-        "assignmentId": assignment.pk,
         "clipId": clip.pk,
         "instrument": spec["instrument"],
-        "points": points,
+        "points": spec["points"],
         "askConfidence": spec["ask_confidence"],
         "confidencePoints": spec["confidence_points"],
         "contextNote": spec["context_note"],
         "requireFullView": study.require_full_view,
         "duration": clip.duration_s,
+    }
+
+
+def rating_page_context(*, assignment: Assignment, membership: Membership, progress: dict[str, int]) -> dict:
+    study, clip = assignment.study, assignment.clip
+    context = instrument_context(spec=assignment.scheme_version.spec)
+    config = {
+        **_form_config(study=study, clip=clip, spec=context["spec"]),
+        "userId": membership.user_id,  # pending ratings in localStorage are kept per user and study
+        "assignmentId": assignment.pk,
         "urls": {
             "annotation": f"/api/assignments/{assignment.pk}/annotation/",
             "heartbeat": f"/api/assignments/{assignment.pk}/heartbeat/",
@@ -106,24 +142,47 @@ def rating_page_context(*, assignment: Assignment, membership: Membership, progr
         "preload": progress["done"] > 0,
     }
     return {
+        **context,
         "study": study,
         "membership": membership,
         "assignment": assignment,
         "clip": clip,
-        "spec": spec,
-        "dims": dims,
-        "confidence": confidence,
-        "grid_rows": grid_rows,
-        "quadrants": GRID_QUADRANTS,
-        "reasons": CANNOT_JUDGE_REASONS,
-        "middle": MIDDLE,
-        "confidence_anchors": CONFIDENCE_ANCHORS,
-        "grid_prompt": GRID_PROMPT,
         "progress": progress,
         "position": min(progress["done"] + 1, max(progress["total"], 1)),
         "media_url": reverse("clip-media", args=[clip.pk]),
         "poster_url": reverse("clip-poster", args=[clip.pk]),
         "config": config,
-        # The server's threshold, as the client reads it (data-full-view-fraction): the two cannot drift.
-        "full_view_fraction": repr(float(FULL_VIEW_FRACTION)),
+    }
+
+
+def self_report_page_context(
+    *, link: ParticipantLink, key: str, clip: Clip, spec: dict[str, Any], progress: dict[str, int]
+) -> dict:
+    """The rating page as a participant sees it for one of their own clips, through their link: the same
+    template and instrument as the annotators', posting to the link's report endpoint; no lease, so no
+    heartbeat and no preload; "next" is the link's next unrated clip."""
+    study = link.participant.study
+    context = instrument_context(spec=spec, self_report=True)
+    config = {
+        **_form_config(study=study, clip=clip, spec=context["spec"]),
+        # Pending reports in localStorage are kept per link and clip (never mixed with an account's).
+        "userId": f"link{link.pk}",
+        "assignmentId": f"clip{clip.pk}",
+        "urls": {
+            "annotation": reverse("participant-report", args=[key, clip.pk]),
+            "queue": reverse("participant-next", args=[key]),
+        },
+        "heartbeatSeconds": None,
+        "preload": False,
+    }
+    return {
+        **context,
+        "study": study,
+        "clip": clip,
+        "progress": progress,
+        "position": min(progress["done"] + 1, max(progress["total"], 1)),
+        "media_url": reverse("participant-clip-media", args=[key, clip.pk]),
+        "poster_url": reverse("participant-clip-poster", args=[key, clip.pk]),
+        "config": config,
+        "home_url": reverse("participant-home", args=[key]),
     }

@@ -17,6 +17,7 @@ from labeling.admin.base import (
     id_param,
     person,
 )
+from labeling.admin.participant_links import ParticipantLinkInline, ParticipantLinksAdmin
 from labeling.errors import ServiceError
 from labeling.links import invite_url
 from labeling.models import (
@@ -270,14 +271,14 @@ class ParticipantEventInline(admin.TabularInline):
 
 
 @admin.register(Participant)
-class ParticipantAdmin(ScopedAdmin):
+class ParticipantAdmin(ParticipantLinksAdmin, ScopedAdmin):
     list_display = ["code", "study", "clips", "consent_media_sharing", "withdrawn_at", "created_at"]
     list_filter = [StudyFilter, "consent_media_sharing"]
     list_select_related = ["study"]
     search_fields = ["code"]
     readonly_fields = ["withdrawn_at", "created_at"]
-    actions = ["withdraw", "reinstate"]
-    inlines = [ParticipantEventInline]
+    actions = ["withdraw", "reinstate", "issue_link"]
+    inlines = [ParticipantEventInline, ParticipantLinkInline]
 
     def get_queryset(self, request):
         return selectors.participants_with_counts(participants=super().get_queryset(request))

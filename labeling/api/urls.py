@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from labeling.api import account, agreement, annotation_client, research, self_reports
+from labeling.api import account, agreement, annotation_client, participant_links, research, self_reports
 
 urlpatterns = [
     # annotation client
@@ -50,6 +50,17 @@ urlpatterns = [
         "studies/<int:study_id>/self-reports/import/",
         self_reports.SelfReportImportView.as_view(),
         name="api-self-reports-import",
+    ),
+    # self-report links (labeling/api/participant_links.py)
+    path(
+        "studies/<int:study_id>/participants/<int:participant_id>/links/",
+        participant_links.ParticipantLinkListView.as_view(),
+        name="api-participant-links",
+    ),
+    path(
+        "studies/<int:study_id>/participants/<int:participant_id>/links/<int:link_id>/revoke/",
+        participant_links.ParticipantLinkRevokeView.as_view(),
+        name="api-participant-link-revoke",
     ),
     # accounts
     path("me/", account.MeView.as_view(), name="api-me"),

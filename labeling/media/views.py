@@ -182,9 +182,9 @@ def _clip(request, clip_id: int):
     return clip_for_member(user=user, clip_id=clip_id)
 
 
-@require_http_methods(["GET", "HEAD"])
-def clip_media(request, clip_id: int):
-    clip = _clip(request, clip_id)
+def clip_media_response(request, clip):
+    """The clip's video, ranged: for any view that has already decided the requester may watch `clip` (the
+    members' view below; a participant's own clip through their self-report link)."""
     return serve_file(
         request,
         clip.file,
@@ -194,9 +194,8 @@ def clip_media(request, clip_id: int):
     )
 
 
-@require_http_methods(["GET", "HEAD"])
-def clip_poster(request, clip_id: int):
-    clip = _clip(request, clip_id)
+def clip_poster_response(request, clip):
+    """The clip's poster frame, ranged (see clip_media_response); Http404 when it has none."""
     if not clip.poster:
         raise Http404("This clip has no poster.")
     tag = hashlib.sha256(f"{clip.poster.name}:{clip.sha256}".encode()).hexdigest()[:32]
@@ -207,3 +206,13 @@ def clip_poster(request, clip_id: int):
         etag=f'"{tag}"',
         last_modified=clip.created_at.timestamp(),
     )
+
+
+@require_http_methods(["GET", "HEAD"])
+def clip_media(request, clip_id: int):
+    return clip_media_response(request, _clip(request, clip_id))
+
+
+@require_http_methods(["GET", "HEAD"])
+def clip_poster(request, clip_id: int):
+    return clip_poster_response(request, _clip(request, clip_id))

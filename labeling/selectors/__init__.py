@@ -24,6 +24,16 @@ from .assignments import (
 )
 from .clips import clip_for_member, clip_for_researcher, clips_for_researcher, study_coverage
 from .heartbeats import background_status
+from .participant_links import (
+    participant_clip,
+    participant_clips,
+    participant_for_researcher,
+    participant_link_for_researcher,
+    participant_link_open,
+    participant_link_problem,
+    participant_link_state,
+    participant_links,
+)
 from .people import (
     annotator_labels_withdrawn,
     invite_get,
@@ -75,6 +85,14 @@ __all__ = [
     "membership_find",
     "membership_get",
     "memberships_for_user",
+    "participant_clip",
+    "participant_clips",
+    "participant_for_researcher",
+    "participant_link_for_researcher",
+    "participant_link_open",
+    "participant_link_problem",
+    "participant_link_state",
+    "participant_links",
     "participants_with_counts",
     "scheme_current",
     "self_reports_for_analysis",

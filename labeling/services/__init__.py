@@ -11,6 +11,13 @@ from .annotations import annotation_submit
 from .assignments import assignment_claim_next, assignment_heartbeat, leases_expire, leases_release
 from .clips import clip_create, clip_update, clip_update_check, clips_upload, participant_get_or_create
 from .heartbeats import heartbeat_record
+from .participant_links import (
+    participant_link_consent,
+    participant_link_issue,
+    participant_link_revoke,
+    participant_link_touch,
+    self_report_submit,
+)
 from .self_reports import ImportReport, SelfReportImportRefused, self_reports_import
 from .studies import (
     membership_add,
@@ -59,9 +66,14 @@ __all__ = [
     "membership_problem",
     "membership_remove",
     "participant_get_or_create",
+    "participant_link_consent",
+    "participant_link_issue",
+    "participant_link_revoke",
+    "participant_link_touch",
     "participant_reinstate",
     "participant_withdraw",
     "self_reports_import",
+    "self_report_submit",
     "study_create",
     "study_scheme_update",
     "study_update",

@@ -32,15 +32,23 @@ def _text(data: dict[str, Any], key: str, errors: dict[str, str]) -> str:
     return value.strip()
 
 
-def _clean(assignment: Assignment, data: dict[str, Any]) -> dict[str, Any]:
-    """Field values for an Annotation, or ValidationFailed with a message per field."""
-    spec = assignment.scheme_version.spec
+def rating_clean(
+    *, spec: dict[str, Any], data: dict[str, Any], require_full_view: bool, cannot_judge_allowed: bool = True
+) -> dict[str, Any]:
+    """A rating body checked against a scheme `spec`: the field values of an Annotation (valence and arousal
+    raw and canonical, confidence, context tags and note, "cannot judge" and its reason, time on task, how
+    much was watched), or ValidationFailed with a message per field. The one validation of a rating: the
+    annotators' submit and the participants' self-report (labeling.services.participant_links) both use it.
+    `cannot_judge_allowed` False: "cannot judge" is refused (a self-report has no place for it)."""
     errors: dict[str, str] = {}
     out: dict[str, Any] = {}
 
     cannot_judge = data.get("cannot_judge", False)
     if not isinstance(cannot_judge, bool):
         errors["cannot_judge"] = "must be true or false"
+        cannot_judge = False
+    elif cannot_judge and not cannot_judge_allowed:
+        errors["cannot_judge"] = "give your own rating: this form has no “cannot judge”"
         cannot_judge = False
     out["cannot_judge"] = cannot_judge
     reason = _text(data, "cannot_judge_reason", errors)
@@ -98,14 +106,24 @@ def _clean(assignment: Assignment, data: dict[str, Any]) -> dict[str, Any]:
         errors["watched_fraction"] = "must be a number from 0 to 1"
     else:
         out["watched_fraction"] = watched
-        if assignment.study.require_full_view and not cannot_judge and watched < FULL_VIEW_FRACTION:
+        if require_full_view and not cannot_judge and watched < FULL_VIEW_FRACTION:
             errors["watched_fraction"] = "watch the clip to the end before rating it"
     if errors:
         raise ValidationFailed("The rating was not saved: please correct the marked fields.", errors)
     return out
 
 
-def _submission_uuid(value: Any) -> uuid.UUID:
+def _clean(assignment: Assignment, data: dict[str, Any]) -> dict[str, Any]:
+    """Field values for an Annotation, checked against the scheme the annotator was shown."""
+    return rating_clean(
+        spec=assignment.scheme_version.spec,
+        data=data,
+        require_full_view=assignment.study.require_full_view,
+    )
+
+
+def submission_uuid(value: Any) -> uuid.UUID:
+    """A client-generated submission id, or ValidationFailed (annotations and self-reports alike)."""
     try:
         return uuid.UUID(str(value))
     except (TypeError, ValueError, AttributeError):
@@ -144,7 +162,7 @@ def annotation_submit(
         raise ValidationFailed(
             "The rating was not saved: send a JSON object.", {"non_field_errors": "not an object"}
         )
-    submission_id = _submission_uuid(data.get("submission_id"))
+    submission_id = submission_uuid(data.get("submission_id"))
     if assignment.status == Assignment.Status.SUBMITTED:
         return _replay(submission_id, assignment)
     now = timezone.now()

@@ -17,6 +17,7 @@ from labeling.models import (
     Membership,
     Role,
     SchemeVersion,
+    SelfReport,
     Study,
 )
 from labeling.scheme import DEFAULT_SPEC, SchemeError, validate_spec
@@ -59,7 +60,8 @@ def study_create(
 
 @transaction.atomic
 def study_scheme_update(*, study: Study, spec: dict[str, Any]) -> SchemeVersion:
-    """Change the study's scheme. A version already used by a label or a lease is frozen: make the next one."""
+    """Change the study's scheme. A version already used by a label, a lease or a self-report is frozen: make
+    the next one."""
     spec = _checked_spec(spec)
     current = SchemeVersion.objects.select_for_update(no_key=True).filter(study=study).latest("version")
     if not _scheme_in_use(current):
@@ -75,9 +77,11 @@ def study_scheme_update(*, study: Study, spec: dict[str, Any]) -> SchemeVersion:
 
 
 def _scheme_in_use(scheme: SchemeVersion) -> bool:
+    """Whether a label, a lease or a self-report given in the platform records this version."""
     return (
         Annotation.objects.filter(scheme_version=scheme).exists()
         or Assignment.objects.filter(scheme_version=scheme).exists()
+        or SelfReport.objects.filter(scheme_version=scheme).exists()
     )
 
 

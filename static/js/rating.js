@@ -1,4 +1,6 @@
 // The rating page: instruments, keyboard control, submission that never loses a label, heartbeat, preload.
+// The same page serves a participant's self-report (templates/annotator/rate.html with self_report): its
+// config has no heartbeat URL and no preload (a participant holds no lease), and posts to the link's endpoint.
 import { AffectGrid } from "./affect_grid.js";
 import { preloadClip, setupPlayer } from "./player.js";
 import {
@@ -334,6 +336,10 @@ async function send(record) {
     if (conflictIsThisSubmission(data, record)) store.remove(pendingKey);
     else markRejected(pendingKey, record, status, data);
     showRefused(`${data.detail || "This clip cannot be rated any more."} Your rating is kept in this browser.`);
+  } else if (status === 410) {
+    // The link or the clip may no longer be used (a self-report link expired or was switched off).
+    markRejected(pendingKey, record, status, data);
+    setStatus(data.detail || "This page can no longer be used.", "error");
   } else if (status === 404) {
     // Not this account's clip: someone else may have logged in on this computer. Kept for its own user.
     showRefused(
@@ -376,14 +382,17 @@ form.addEventListener("submit", (e) => {
 });
 
 // ---------- heartbeat and preload ----------
-let heartbeatTimer = setInterval(async () => {
-  try {
-    const res = await postJSON(config.urls.heartbeat);
-    if (res.status === 409) setStatus("Your hold on this clip lapsed; your rating will still be saved.", "warn");
-  } catch {
-    /* offline: the next beat tries again */
-  }
-}, config.heartbeatSeconds * 1000);
+// Only a lease has a heartbeat: a participant's self-report page has no heartbeat URL.
+let heartbeatTimer = config.urls.heartbeat
+  ? setInterval(async () => {
+      try {
+        const res = await postJSON(config.urls.heartbeat);
+        if (res.status === 409) setStatus("Your hold on this clip lapsed; your rating will still be saved.", "warn");
+      } catch {
+        /* offline: the next beat tries again */
+      }
+    }, config.heartbeatSeconds * 1000)
+  : null;
 
 function stopHeartbeat() {
   clearInterval(heartbeatTimer);

@@ -111,7 +111,8 @@ export async function deliver(record, onRetry) {
 
 // This user's submissions that an earlier page or tab could not deliver are sent again now, with their
 // submission ids. Other users' records are not touched. Only an acknowledgement (200/201) removes a record;
-// a refusal (400/409) keeps it, marked, and it is not sent again; 401/403/404 (logged out, or someone else
+// a refusal (400/409, or 410 from a self-report link that no longer works) keeps it, marked, and it is not
+// sent again; 401/403/404 (logged out, or someone else
 // logged in meanwhile) keep it for the next page of its own user.
 export async function flushPending({ userId, exceptKey }) {
   if (userId == null) return;
@@ -122,6 +123,6 @@ export async function flushPending({ userId, exceptKey }) {
     const { status, data } = await deliver(record);
     if (status === 200 || status === 201) store.remove(key);
     else if (status === 409 && conflictIsThisSubmission(data, record)) store.remove(key);
-    else if (status === 400 || status === 409) markRejected(key, record, status, data);
+    else if (status === 400 || status === 409 || status === 410) markRejected(key, record, status, data);
   }
 }

@@ -1,4 +1,5 @@
-"""Crowd keys, participant ids and invite tokens never reach the access logs (gunicorn's and Django's)."""
+"""Crowd keys, participant ids, invite tokens and self-report link keys never reach the access logs (gunicorn's
+and Django's)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ from annotator.redaction import REDACTED, redact
 
 ROOT = Path(__file__).resolve().parents[2]
 CROWD = "/crowd/my-study/?key=S3cretKey&PROLIFIC_PID=5f8a9e0c1b2d&STUDY_ID=st-77&SESSION_ID=se-99&lang=en"
-SECRETS = ("S3cretKey", "5f8a9e0c1b2d", "st-77", "se-99", "inv1t3T0ken")
+LINK_KEY = "Pk3y_s3lf-R3p0rtL1nkK3yThatIs43Characters01"
+SECRETS = ("S3cretKey", "5f8a9e0c1b2d", "st-77", "se-99", "inv1t3T0ken", LINK_KEY)
 
 
 def assert_clean(text: str) -> None:
@@ -44,6 +46,22 @@ def test_redact_removes_crowd_link_values_and_invite_tokens():
         == "/api/studies/3/clips/?cursor=cD0x&page_size=5"
     )
     assert redact(redact(CROWD)) == redact(CROWD)
+
+
+def test_redact_removes_self_report_link_keys_from_every_address_below_the_link():
+    for tail in (
+        "",
+        "declined/",
+        "next/",
+        "clips/12/",
+        "clips/12/report/",
+        "clips/12/media/",
+        "clips/12/poster/",
+    ):
+        line = f"GET /p/{LINK_KEY}/{tail} HTTP/1.1"
+        assert redact(line) == f"GET /p/{REDACTED}/{tail} HTTP/1.1"
+    assert redact(f"https://site.example/p/{LINK_KEY}") == f"https://site.example/p/{REDACTED}"
+    assert redact("/api/studies/3/participants/4/links/") == "/api/studies/3/participants/4/links/"
 
 
 def gunicorn_access_line(environ_extra: dict, fmt: str | None = None) -> str:
@@ -78,6 +96,12 @@ def test_gunicorn_access_log_redacts_crowd_link_and_invite_tokens():
     line = gunicorn_access_line({"RAW_URI": "/invite/inv1t3T0ken/?key=S3cretKey", "HTTP_REFERER": CROWD}, fmt)
     assert_clean(line)
     assert "Token abc" not in line and f"/invite/{REDACTED}/" in line
+    media = f"/p/{LINK_KEY}/clips/3/media/"
+    line = gunicorn_access_line(
+        {"RAW_URI": media, "HTTP_REFERER": f"https://site.example/p/{LINK_KEY}/clips/3/"}, fmt
+    )
+    assert_clean(line)
+    assert f"/p/{REDACTED}/clips/3/media/" in line
 
 
 def test_gunicorn_config_uses_the_redacting_logger_and_trusts_only_the_proxy(monkeypatch):
@@ -119,6 +143,27 @@ def test_django_request_log_redacts_invite_tokens(client, caplog):
         assert f"/invite/{REDACTED}/" in record.getMessage()
 
 
+@pytest.mark.django_db
+@pytest.mark.parametrize("gone", [False, True], ids=["unknown-key", "revoked-link"])
+def test_django_request_log_redacts_self_report_link_keys(client, caplog, gone):
+    """A link that opens nothing (404) or no longer works (410) is logged by django.request: without its key."""
+    key = LINK_KEY
+    if gone:
+        from labeling import services
+        from tests.factories import ParticipantFactory, self_report_link
+
+        link, key = self_report_link(ParticipantFactory())
+        services.participant_link_revoke(link=link, by=None)
+    with caplog.at_level(logging.WARNING, logger="django.request"):
+        resp = client.get(f"/p/{key}/clips/1/media/")
+    assert resp.status_code == (410 if gone else 404)
+    request_records = [r for r in caplog.records if r.name == "django.request"]
+    assert request_records, "the refused link was not logged by django.request"
+    for record in request_records:
+        assert key not in record.getMessage()
+        assert f"/p/{REDACTED}/" in record.getMessage()
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -156,13 +201,13 @@ def test_gunicorn_access_log_file_has_no_crowd_key_or_participant_id(tmp_path):
             except OSError:
                 assert server.poll() is None and time.monotonic() < deadline, "gunicorn did not start"
                 time.sleep(0.2)
-        for path in (CROWD, "/invite/inv1t3T0ken/"):
+        for path in (CROWD, "/invite/inv1t3T0ken/", f"/p/{LINK_KEY}/clips/1/media/"):
             try:
                 urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10)
             except urllib.error.HTTPError:
                 pass  # the status does not matter here (no such study or invite), the log line does
         deadline = time.monotonic() + 10
-        while log.read_text().count("\n") < 3 and time.monotonic() < deadline:
+        while log.read_text().count("\n") < 4 and time.monotonic() < deadline:
             time.sleep(0.1)
     finally:
         server.terminate()
@@ -170,4 +215,5 @@ def test_gunicorn_access_log_file_has_no_crowd_key_or_participant_id(tmp_path):
     text = log.read_text()
     assert re.search(r"GET /crowd/my-study/\?key=\[redacted\]&PROLIFIC_PID=\[redacted\]", text), text
     assert "/invite/[redacted]/" in text
+    assert "/p/[redacted]/clips/1/media/" in text
     assert_clean(text)

@@ -29,3 +29,12 @@ def log_in(page, live_server, username, password):
     page.fill("input[name=password]", password)
     page.locator("form button[type=submit], form input[type=submit]").first.click()
     page.wait_for_load_state("networkidle")
+
+
+def choose_points(page, *, tap: bool = False, **values) -> None:
+    """Pick scale points on a SAM rating page by clicking (or tapping) their labels: valence=7,
+    valence_confidence=4, …"""
+    for name, value in values.items():
+        kind = "conf-point" if "confidence" in name else "sam-point"
+        label = page.locator(f"label.{kind}:has(input[name={name}][value='{value}'])")
+        label.tap() if tap else label.click()

@@ -6,16 +6,10 @@ page was 459 px wide on a 390 px phone (zoomed out, and taps landed on the wrong
 import pytest
 
 from labeling.models import Annotation
-from tests.browser.helpers import crowd_link, wait_for_rating_page
+from tests.browser.conftest import PHONE
+from tests.browser.helpers import choose_points, crowd_link, wait_for_rating_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-PHONE = {
-    "viewport": {"width": 390, "height": 844},
-    "is_mobile": True,
-    "has_touch": True,
-    "device_scale_factor": 3,
-}
 
 
 def test_rating_page_fits_a_phone_and_works_by_tapping(
@@ -43,14 +37,7 @@ def test_rating_page_fits_a_phone_and_works_by_tapping(
         assert max(widths) <= 390, f"wider than the phone: {max(widths)} px: {wide}"
         page.locator("#big-play").tap()
         page.wait_for_function("() => document.body.classList.contains('has-ended')", timeout=20_000)
-        for name, value in (
-            ("valence", "7"),
-            ("valence_confidence", "4"),
-            ("arousal", "3"),
-            ("arousal_confidence", "2"),
-        ):
-            kind = "conf-point" if "confidence" in name else "sam-point"
-            page.locator(f"label.{kind}:has(input[name={name}][value='{value}'])").tap()
+        choose_points(page, tap=True, valence=7, valence_confidence=4, arousal=3, arousal_confidence=2)
         page.locator("#submit-btn").tap()  # no force: nothing covers the button on a phone
         wait_for_rating_page(page)
         page.wait_for_function("() => document.querySelector('#progress-text').innerText.startsWith('1 of')")

@@ -35,6 +35,12 @@ EXPECTED_OPERATIONS = {
     ("delete", "/api/exports/{export_id}/"): "exports_delete",
     ("get", "/api/exports/{export_id}/files/{path}"): "exports_file",
     ("get", "/api/exports/{export_id}/download.zip"): "exports_zip",
+    ("get", "/api/studies/{study_id}/participants/{participant_id}/links/"): "participant_links_list",
+    ("post", "/api/studies/{study_id}/participants/{participant_id}/links/"): "participant_links_issue",
+    (
+        "post",
+        "/api/studies/{study_id}/participants/{participant_id}/links/{link_id}/revoke/",
+    ): "participant_links_revoke",
     ("get", "/api/me/"): "me",
     ("post", "/api/auth/token/"): "auth_token_obtain",
     ("delete", "/api/auth/token/"): "auth_token_revoke_current",

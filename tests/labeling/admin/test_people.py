@@ -124,6 +124,7 @@ def test_a_participants_consent_to_share_their_videos_is_set_in_the_admin(admin_
     url = reverse("admin:labeling_participant_change", args=[participant.pk])
     form = {"study": participant.study_id, "code": "P-1", "consent_scope": "", "consent_media_sharing": "on"}
     form.update({"events-TOTAL_FORMS": "0", "events-INITIAL_FORMS": "0"})
+    form.update({"links-TOTAL_FORMS": "0", "links-INITIAL_FORMS": "0"})
     assert admin_client_.post(url, form).status_code == 302
     participant.refresh_from_db()
     assert participant.consent_media_sharing is True
