@@ -9,8 +9,21 @@ from .agreement import (
 )
 from .annotations import annotation_submit
 from .assignments import assignment_claim_next, assignment_heartbeat, leases_expire, leases_release
-from .clips import clip_create, clip_update, clip_update_check, clips_upload, participant_get_or_create
+from .clips import (
+    clip_create,
+    clip_inactive_reason,
+    clip_update,
+    clip_update_check,
+    clips_upload,
+    participant_get_or_create,
+)
 from .heartbeats import heartbeat_record
+from .participants import (
+    ParticipantChange,
+    consent_fields_clean,
+    participant_create,
+    participant_update,
+)
 from .self_reports import ImportReport, SelfReportImportRefused, self_reports_import
 from .studies import (
     membership_add,
@@ -32,6 +45,7 @@ from .withdrawal import (
 
 __all__ = [
     "ImportReport",
+    "ParticipantChange",
     "SelfReportImportRefused",
     "UploadResult",
     "agreement_compute",
@@ -47,9 +61,11 @@ __all__ = [
     "assignment_claim_next",
     "assignment_heartbeat",
     "clip_create",
+    "clip_inactive_reason",
     "clips_upload",
     "clip_update",
     "clip_update_check",
+    "consent_fields_clean",
     "heartbeat_record",
     "leases_expire",
     "leases_release",
@@ -58,8 +74,10 @@ __all__ = [
     "membership_consent",
     "membership_problem",
     "membership_remove",
+    "participant_create",
     "participant_get_or_create",
     "participant_reinstate",
+    "participant_update",
     "participant_withdraw",
     "self_reports_import",
     "study_create",
