@@ -350,9 +350,24 @@ class ParticipantDetailView(ResearchView):
         return Response({**ParticipantSerializer(participant).data, "notices": change.notices})
 
 
-class ParticipantWithdrawView(ResearchView):
-    parser_classes = [JSONParser]
+class ParticipantActionView(ResearchView):
+    """Withdraw or reinstate a participant (labeling.services.withdrawal); the body gives the reason."""
 
+    parser_classes = [JSONParser]
+    service = staticmethod(services.participant_withdraw)
+    body = OptionalNoteSerializer
+
+    def post(self, request: Request, study_id: int, participant_id: int) -> Response:
+        study = selectors.study_for_researcher(user=request.user, study_id=study_id)
+        participant = selectors.participant_for_researcher(study=study, participant_id=participant_id)
+        data = self.body(data=request.data)
+        data.is_valid(raise_exception=True)
+        self.service(participant=participant, by=request.user, note=data.validated_data.get("note", ""))
+        participant = selectors.participant_for_researcher(study=study, participant_id=participant_id)
+        return Response(ParticipantSerializer(participant).data)
+
+
+class ParticipantWithdrawView(ParticipantActionView):
     @extend_schema(
         tags=TAG,
         operation_id="participants_withdraw",
@@ -366,19 +381,12 @@ class ParticipantWithdrawView(ResearchView):
         responses={200: ParticipantSerializer, 400: BAD_INPUT, 404: NOT_FOUND},
     )
     def post(self, request: Request, study_id: int, participant_id: int) -> Response:
-        study = selectors.study_for_researcher(user=request.user, study_id=study_id)
-        participant = selectors.participant_for_researcher(study=study, participant_id=participant_id)
-        data = OptionalNoteSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        services.participant_withdraw(
-            participant=participant, by=request.user, note=data.validated_data.get("note", "")
-        )
-        participant = selectors.participant_for_researcher(study=study, participant_id=participant_id)
-        return Response(ParticipantSerializer(participant).data)
+        return super().post(request, study_id, participant_id)
 
 
-class ParticipantReinstateView(ResearchView):
-    parser_classes = [JSONParser]
+class ParticipantReinstateView(ParticipantActionView):
+    service = staticmethod(services.participant_reinstate)
+    body = NoteSerializer
 
     @extend_schema(
         tags=TAG,
@@ -397,15 +405,7 @@ class ParticipantReinstateView(ResearchView):
         },
     )
     def post(self, request: Request, study_id: int, participant_id: int) -> Response:
-        study = selectors.study_for_researcher(user=request.user, study_id=study_id)
-        participant = selectors.participant_for_researcher(study=study, participant_id=participant_id)
-        data = NoteSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        services.participant_reinstate(
-            participant=participant, by=request.user, note=data.validated_data["note"]
-        )
-        participant = selectors.participant_for_researcher(study=study, participant_id=participant_id)
-        return Response(ParticipantSerializer(participant).data)
+        return super().post(request, study_id, participant_id)
 
 
 class AnnotationListView(ResearchView):
