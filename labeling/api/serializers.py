@@ -403,6 +403,16 @@ class _ConsentInput(serializers.Serializer):
         required=False, allow_blank=True, max_length=64, help_text="In the person's own words."
     )
 
+    def to_internal_value(self, data):
+        # A field this endpoint does not set (a typo, or `code` / `withdrawn_at`) is refused, not ignored.
+        if hasattr(data, "keys"):
+            unknown = sorted(set(data.keys()) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError(
+                    {name: "is not a field that can be set here." for name in unknown}
+                )
+        return super().to_internal_value(data)
+
 
 class ParticipantCreateSerializer(_ConsentInput):
     code = serializers.CharField(max_length=64, help_text="Pseudonymous code; never a name.")

@@ -104,6 +104,8 @@ def test_patch_changes_consent_logs_each_scope_and_takes_clips_out_of_the_queue(
     assert any("stay inactive" in n for n in body["notices"])
     assert not Clip.objects.get(pk=clip.pk).is_active
 
+    typo = rc.patch(url(study, p), {"consent_anotation": False, "code": "P-02"}, format="json")
+    assert typo.status_code == 400 and set(typo.json()["errors"]) == {"consent_anotation", "code"}
     bad = rc.patch(url(study, p), {"consent_media_sharing": "perhaps", "age_band": "old"}, format="json")
     assert bad.status_code == 400 and set(bad.json()["errors"]) == {"consent_media_sharing", "age_band"}
     assert ParticipantEvent.objects.filter(participant=p).count() == 3
