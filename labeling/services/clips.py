@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeGuard
 
 from django.conf import settings
 from django.core.files import File
@@ -84,7 +85,7 @@ def _refuse_withdrawn(participant: Participant | None) -> None:
         )
 
 
-def _refuses_annotation(participant: Participant | None) -> bool:
+def _refuses_annotation(participant: Participant | None) -> TypeGuard[Participant]:
     return participant is not None and not participant.consent_annotation
 
 
@@ -254,7 +255,7 @@ def clip_update_check(*, clip: Clip, is_active: bool | None = None, participant=
             {"is_active": "participant has withdrawn"},
         )
     moved = participant is not _UNCHANGED and participant != clip.participant
-    owner = participant if moved else clip.participant
+    owner: Participant | None = participant if moved else clip.participant
     active = clip.is_active if is_active is None else is_active
     if active and (moved or not clip.is_active) and _refuses_annotation(owner):
         _refuse_activation(owner)
