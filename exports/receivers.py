@@ -11,8 +11,8 @@ from .withdrawal import export_reinstatement_check, exports_mark_withdrawn
 
 
 @receiver(hooks.data_withdrawn, dispatch_uid="exports.mark_withdrawn")
-def mark_exports(sender, *, kind: str, study_id: int, subject_id: int, at, **kwargs) -> None:
-    exports_mark_withdrawn(kind=kind, study_id=study_id, subject_id=subject_id, at=at)
+def mark_exports(sender, *, kind: str, study_id: int, subject_id: int, at, scope=None, **kwargs) -> None:
+    exports_mark_withdrawn(kind=kind, study_id=study_id, subject_id=subject_id, at=at, scope=scope)
 
 
 @receiver(hooks.annotator_reinstating, dispatch_uid="exports.reinstatement_guard")

@@ -21,3 +21,4 @@ annotator_reinstating = Signal()
 
 PARTICIPANT = "participant"
 ANNOTATOR = "annotator"
+PARTICIPANT_SCOPE = "participant_scope"

@@ -27,6 +27,7 @@ from labeling.models import (
     Participant,
     ParticipantEvent,
 )
+from labeling.services.participants import CONSENT_FIELDS
 
 
 class MembershipForm(forms.ModelForm):
@@ -254,14 +255,15 @@ class InviteAdmin(ScopedAdmin):
 
 
 class ParticipantEventInline(admin.TabularInline):
-    """The withdrawal log: read-only, never deleted."""
+    """The log of withdrawals and consent changes (scope "all", or the consent scope taken away or given
+    back): read-only, never deleted."""
 
     model = ParticipantEvent
     extra = 0
     can_delete = False
-    fields = ["at", "action", "by", "clips", "note"]
+    fields = ["at", "action", "scope", "by", "clips", "note"]
     readonly_fields = fields
-    verbose_name_plural = "withdrawal log"
+    verbose_name_plural = "withdrawal and consent log"
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -270,21 +272,112 @@ class ParticipantEventInline(admin.TabularInline):
         return False
 
 
+class ParticipantForm(forms.ModelForm):
+    """The consent fields, checked by the service's rules (every problem on its field); `change_note` is
+    kept in the log with each consent scope taken away or given back."""
+
+    change_note = forms.CharField(
+        required=False,
+        max_length=500,
+        label="Why (for the log)",
+        widget=forms.Textarea(attrs={"rows": 2, "cols": 60}),
+        help_text="Kept in the log with each consent scope taken away or given back, with your name and the "
+        "time. Never personal data.",
+    )
+
+    class Meta:
+        model = Participant
+        fields = ["study", "code", *CONSENT_FIELDS]
+
+    def clean(self):
+        data = super().clean()
+        consent = {name: data[name] for name in CONSENT_FIELDS if name in data}
+        try:
+            data.update(services.consent_fields_clean(consent))
+        except ServiceError as exc:
+            for name, problem in exc.errors.items():
+                self.add_error(name if name in self.fields else None, problem)
+        return data
+
+
 @admin.register(Participant)
 class ParticipantAdmin(ParticipantLinksAdmin, ScopedAdmin):
-    list_display = ["code", "study", "clips", "consent_media_sharing", "withdrawn_at", "created_at"]
-    list_filter = [StudyFilter, "consent_media_sharing"]
+    """Adding a participant and changing their consent go through labeling.services.participants, so each
+    scope taken away or given back is logged (and taking consent to annotation away takes their clips out
+    of the queue); withdrawing and reinstating are actions (labeling.services.withdrawal)."""
+
+    form = ParticipantForm
+    list_display = [
+        "code",
+        "study",
+        "clips",
+        "consent_annotation",
+        "consent_labels_export",
+        "consent_media_sharing",
+        "consent_self_reports_export",
+        "withdrawn_at",
+        "created_at",
+    ]
+    list_filter = [
+        StudyFilter,
+        "consent_annotation",
+        "consent_labels_export",
+        "consent_media_sharing",
+        "consent_self_reports_export",
+    ]
     list_select_related = ["study"]
     search_fields = ["code"]
     readonly_fields = ["withdrawn_at", "created_at"]
+    fieldsets = [
+        (None, {"fields": ["study", "code"]}),
+        ("Consent", {"fields": ["consent_version", "consent_date"]}),
+        (
+            "Consent scopes",
+            {
+                "fields": [
+                    "consent_annotation",
+                    "consent_labels_export",
+                    "consent_media_sharing",
+                    "consent_self_reports_export",
+                ],
+                "description": "What the person agreed to. The queue, the media and the exports obey these. "
+                "Taking consent to annotation away takes their clips out of the queue now; giving it back "
+                "leaves the clips inactive until you make them active. Each change is logged.",
+            },
+        ),
+        ("Given with consent (optional)", {"fields": ["age_band", "gender"]}),
+        ("Other consent terms", {"fields": ["consent_scope"]}),
+        (None, {"fields": ["change_note"]}),
+        ("Withdrawal", {"fields": ["withdrawn_at", "created_at"]}),
+    ]
     actions = ["withdraw", "reinstate", "issue_link"]
     inlines = [ParticipantEventInline, ParticipantLinkInline]
+
+    def get_inlines(self, request, obj):
+        return self.inlines if obj is not None else []  # a participant being added has no events or links yet
 
     def get_queryset(self, request):
         return selectors.participants_with_counts(participants=super().get_queryset(request))
 
+    def get_readonly_fields(self, request, obj=None):
+        # The study and the code are set once: clips, self-reports and exports refer to them.
+        return [*self.readonly_fields, "study", "code"] if obj is not None else self.readonly_fields
+
     def has_delete_permission(self, request, obj=None):
         return False  # a participant's rows go with their study; withdrawal is the way out, and it is logged
+
+    def save_model(self, request, obj, form, change):
+        consent = {name: form.cleaned_data[name] for name in CONSENT_FIELDS if name in form.cleaned_data}
+        if not change:
+            created = services.participant_create(study=obj.study, code=obj.code, by=request.user, **consent)
+            obj.pk, obj.created_at = created.pk, created.created_at
+            obj._state.adding = False
+            return
+        result = services.participant_update(
+            participant=obj, by=request.user, fields=consent, note=form.cleaned_data.get("change_note", "")
+        )
+        for notice in result.notices:
+            self.message_user(request, notice, messages.WARNING)
 
     @admin.display(description="clips", ordering="clip_count")
     def clips(self, obj):
@@ -303,11 +396,14 @@ class ParticipantAdmin(ParticipantLinksAdmin, ScopedAdmin):
         def act(note: str) -> None:
             for participant in withdrawn:
                 services.participant_reinstate(participant=participant, by=request.user, note=note)
-            self.message_user(
-                request,
-                f"{len(withdrawn)} participant(s) reinstated; their clips are active again.",
-                messages.WARNING,
-            )
+            held = [p.code for p in withdrawn if not p.consent_annotation]
+            message = f"{len(withdrawn)} participant(s) reinstated; their clips are active again"
+            if held:
+                message += (
+                    " except those of " + ", ".join(held) + ", who do not consent to annotation (their clips "
+                    "stay inactive)"
+                )
+            self.message_user(request, message + ".", messages.WARNING)
 
         return ask_why(
             self,

@@ -1,4 +1,5 @@
-"""Researchers' REST API: studies, clips (upload), members, annotations. Cursor-paginated lists.
+"""Researchers' REST API: studies, clips (upload), members, participants and their consent, annotations.
+Cursor-paginated lists.
 
 Permissions: every endpoint below a study is for that study's researchers (and superusers). Anyone else,
 including the study's own annotators, gets 404: to them the study's researcher data does not exist.
@@ -24,6 +25,11 @@ from labeling.api.serializers import (
     MemberAddSerializer,
     MemberSerializer,
     NoteSerializer,
+    OptionalNoteSerializer,
+    ParticipantChangeSerializer,
+    ParticipantCreateSerializer,
+    ParticipantSerializer,
+    ParticipantUpdateSerializer,
     ResearchAnnotationSerializer,
     StudyCreateSerializer,
     StudySerializer,
@@ -274,6 +280,145 @@ class MemberLabelsReinstateView(MemberLabelsView):
     )
     def post(self, request: Request, study_id: int, member_id: int) -> Response:
         return super().post(request, study_id, member_id)
+
+
+class ParticipantListView(ResearchView):
+    parser_classes = [JSONParser]
+
+    @extend_schema(
+        tags=TAG,
+        operation_id="participants_list",
+        summary="A study's filmed participants with their consent (withdrawn ones too, with withdrawn_at)",
+        responses={200: ParticipantSerializer(many=True), 404: NOT_FOUND},
+    )
+    def get(self, request: Request, study_id: int) -> Response:
+        study = selectors.study_for_researcher(user=request.user, study_id=study_id)
+        return self.paginated(selectors.participants_for_researcher(study=study), ParticipantSerializer)
+
+    @extend_schema(
+        tags=TAG,
+        operation_id="participants_create",
+        summary="Add a filmed participant with the consent they gave",
+        description=(
+            "Scopes left out take their defaults (annotation and labels export yes; media sharing and "
+            "self-reports export no). Every bad value is listed in `errors`; nothing is written then."
+        ),
+        request=ParticipantCreateSerializer,
+        responses={
+            201: ParticipantSerializer,
+            400: BAD_INPUT,
+            404: NOT_FOUND,
+            409: error("A participant with this code is already in the study."),
+        },
+    )
+    def post(self, request: Request, study_id: int) -> Response:
+        study = selectors.study_for_researcher(user=request.user, study_id=study_id)
+        data = ParticipantCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        participant = services.participant_create(
+            study=study, code=fields.pop("code"), by=request.user, **fields
+        )
+        participant = selectors.participant_for_researcher(study=study, participant_id=participant.pk)
+        return Response(ParticipantSerializer(participant).data, status=status.HTTP_201_CREATED)
+
+
+class ParticipantDetailView(ResearchView):
+    parser_classes = [JSONParser]
+
+    @extend_schema(
+        tags=TAG,
+        operation_id="participants_retrieve",
+        responses={200: ParticipantSerializer, 404: NOT_FOUND},
+    )
+    def get(self, request: Request, study_id: int, participant_id: int) -> Response:
+        study = selectors.study_for_researcher(user=request.user, study_id=study_id)
+        participant = selectors.participant_for_researcher(study=study, participant_id=participant_id)
+        return Response(ParticipantSerializer(participant).data)
+
+    @extend_schema(
+        tags=TAG,
+        operation_id="participants_partial_update",
+        summary="Change a participant's consent or what they gave with it",
+        description=(
+            "Only the fields sent change. Each consent scope taken away or given back is logged (with "
+            "`note`). Consent to annotation taken away: their clips leave the queue now (inactive, open "
+            "leases end); given back: the clips stay inactive until you make them active. An export scope "
+            "taken away marks the exports already built that hold that data. `notices` says what happened."
+        ),
+        request=ParticipantUpdateSerializer,
+        responses={200: ParticipantChangeSerializer, 400: BAD_INPUT, 404: NOT_FOUND},
+    )
+    def patch(self, request: Request, study_id: int, participant_id: int) -> Response:
+        study = selectors.study_for_researcher(user=request.user, study_id=study_id)
+        participant = selectors.participant_for_researcher(study=study, participant_id=participant_id)
+        data = ParticipantUpdateSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        note = fields.pop("note", "")
+        change = services.participant_update(
+            participant=participant, by=request.user, fields=fields, note=note
+        )
+        participant = selectors.participant_for_researcher(study=study, participant_id=participant_id)
+        return Response({**ParticipantSerializer(participant).data, "notices": change.notices})
+
+
+class ParticipantActionView(ResearchView):
+    """Withdraw or reinstate a participant (labeling.services.withdrawal); the body gives the reason."""
+
+    parser_classes = [JSONParser]
+    service = staticmethod(services.participant_withdraw)
+    body = OptionalNoteSerializer
+
+    def post(self, request: Request, study_id: int, participant_id: int) -> Response:
+        study = selectors.study_for_researcher(user=request.user, study_id=study_id)
+        participant = selectors.participant_for_researcher(study=study, participant_id=participant_id)
+        data = self.body(data=request.data)
+        data.is_valid(raise_exception=True)
+        self.service(participant=participant, by=request.user, note=data.validated_data.get("note", ""))
+        participant = selectors.participant_for_researcher(study=study, participant_id=participant_id)
+        return Response(ParticipantSerializer(participant).data)
+
+
+class ParticipantWithdrawView(ParticipantActionView):
+    @extend_schema(
+        tags=TAG,
+        operation_id="participants_withdraw",
+        summary="Withdraw a filmed participant (their clips and every label of them leave every read path)",
+        description=(
+            "Their clips leave the queue (open leases end) and every list, report and export; the data stays "
+            "stored. Exports already built that hold it are marked. Logged with `note`. Withdrawing someone "
+            "already withdrawn changes nothing."
+        ),
+        request=OptionalNoteSerializer,
+        responses={200: ParticipantSerializer, 400: BAD_INPUT, 404: NOT_FOUND},
+    )
+    def post(self, request: Request, study_id: int, participant_id: int) -> Response:
+        return super().post(request, study_id, participant_id)
+
+
+class ParticipantReinstateView(ParticipantActionView):
+    service = staticmethod(services.participant_reinstate)
+    body = NoteSerializer
+
+    @extend_schema(
+        tags=TAG,
+        operation_id="participants_reinstate",
+        summary="Undo a participant's withdrawal (made by mistake, or they asked to take part again)",
+        description=(
+            "Logged with `note` (required). Their clips return to every read path, and to the queue if they "
+            "consent to annotation. Exports marked as holding their data stay marked."
+        ),
+        request=NoteSerializer,
+        responses={
+            200: ParticipantSerializer,
+            400: BAD_INPUT,
+            404: NOT_FOUND,
+            409: error("This participant has not withdrawn."),
+        },
+    )
+    def post(self, request: Request, study_id: int, participant_id: int) -> Response:
+        return super().post(request, study_id, participant_id)
 
 
 class AnnotationListView(ResearchView):

@@ -12,12 +12,14 @@ from labeling.models import (
     Assignment,
     Clip,
     Membership,
+    Participant,
     Role,
     SchemeVersion,
     SelfReport,
     Study,
 )
 from labeling.scheme import SchemeError, validate_spec
+from labeling.services import clip_inactive_reason
 
 MAX_ID = 2**63 - 1  # ids are 64-bit; larger numbers are refused with a 400 rather than reaching the database
 
@@ -295,6 +297,10 @@ class ClipSerializer(serializers.ModelSerializer):
     uploaded_by = serializers.CharField(source="uploaded_by.username", allow_null=True, default=None)
     media_url = serializers.SerializerMethodField()
     poster_url = serializers.SerializerMethodField()
+    inactive_reason = serializers.SerializerMethodField(
+        help_text="Why the clip is out of the queue when its participant's consent keeps it there (empty "
+        "otherwise): e.g. a clip uploaded for a participant who does not consent to annotation."
+    )
 
     class Meta:
         model = Clip
@@ -313,6 +319,7 @@ class ClipSerializer(serializers.ModelSerializer):
             "has_audio",
             "participant",
             "is_active",
+            "inactive_reason",
             "target_k",
             "n_assigned",
             "n_submitted",
@@ -329,6 +336,9 @@ class ClipSerializer(serializers.ModelSerializer):
     def get_poster_url(self, clip: Clip) -> str | None:
         return clip_poster_url(clip)
 
+    def get_inactive_reason(self, clip: Clip) -> str:
+        return clip_inactive_reason(clip)
+
 
 class ClipUploadSerializer(serializers.Serializer):
     file = serializers.FileField(help_text="A video file; decoded and checked against the upload limits.")
@@ -337,6 +347,94 @@ class ClipUploadSerializer(serializers.Serializer):
         allow_blank=True,
         max_length=64,
         help_text="Pseudonymous code of the filmed person (a new code adds the participant).",
+    )
+
+
+# --- participants and their consent ---------------------------------------------------------------------
+
+CONSENT_FIELDS = [
+    "consent_version",
+    "consent_date",
+    "consent_annotation",
+    "consent_labels_export",
+    "consent_media_sharing",
+    "consent_self_reports_export",
+    "consent_scope",
+    "age_band",
+    "gender",
+]
+
+
+class ParticipantSerializer(serializers.ModelSerializer):
+    study = serializers.IntegerField(source="study_id")
+    clip_count = serializers.IntegerField(read_only=True, help_text="Their clips, withdrawn ones included.")
+
+    class Meta:
+        model = Participant
+        fields = ["id", "study", "code", *CONSENT_FIELDS, "withdrawn_at", "created_at", "clip_count"]
+        extra_kwargs = {"consent_scope": {"help_text": "Other consent terms, in words."}}
+
+
+class ParticipantChangeSerializer(ParticipantSerializer):
+    notices = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="What the change did beyond the fields, in sentences (e.g. clips that left the queue, or "
+        "that stay inactive until you make them active).",
+    )
+
+    class Meta(ParticipantSerializer.Meta):
+        fields = [*ParticipantSerializer.Meta.fields, "notices"]
+
+
+class _ConsentInput(serializers.Serializer):
+    """The consent fields a researcher sets; the service checks the rules (dates, choices, lengths) and
+    lists every problem."""
+
+    consent_version = serializers.CharField(required=False, allow_blank=True, max_length=64)
+    consent_date = serializers.DateField(required=False, allow_null=True)
+    consent_annotation = serializers.BooleanField(required=False)
+    consent_labels_export = serializers.BooleanField(required=False)
+    consent_media_sharing = serializers.BooleanField(required=False)
+    consent_self_reports_export = serializers.BooleanField(required=False)
+    consent_scope = serializers.CharField(
+        required=False, allow_blank=True, help_text="Other consent terms, in words."
+    )
+    age_band = serializers.ChoiceField(choices=Participant.AgeBand.choices, required=False, allow_blank=True)
+    gender = serializers.CharField(
+        required=False, allow_blank=True, max_length=64, help_text="In the person's own words."
+    )
+
+    def to_internal_value(self, data):
+        # A field this endpoint does not set (a typo, or `code` / `withdrawn_at`) is refused, not ignored.
+        if hasattr(data, "keys"):
+            unknown = sorted(set(data.keys()) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError(
+                    {name: "is not a field that can be set here." for name in unknown}
+                )
+        return super().to_internal_value(data)
+
+
+class ParticipantCreateSerializer(_ConsentInput):
+    code = serializers.CharField(max_length=64, help_text="Pseudonymous code; never a name.")
+
+
+class ParticipantUpdateSerializer(_ConsentInput):
+    note = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=500,
+        help_text="Why (optional): kept in the log with each consent scope taken away or given back. Never "
+        "personal data.",
+    )
+
+
+class OptionalNoteSerializer(serializers.Serializer):
+    note = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=500,
+        help_text="Why (optional): kept in the withdrawal log with your name and the time.",
     )
 
 

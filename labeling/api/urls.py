@@ -38,6 +38,26 @@ urlpatterns = [
         name="api-member-labels-reinstate",
     ),
     path(
+        "studies/<int:study_id>/participants/",
+        research.ParticipantListView.as_view(),
+        name="api-participants",
+    ),
+    path(
+        "studies/<int:study_id>/participants/<int:participant_id>/",
+        research.ParticipantDetailView.as_view(),
+        name="api-participant",
+    ),
+    path(
+        "studies/<int:study_id>/participants/<int:participant_id>/withdraw/",
+        research.ParticipantWithdrawView.as_view(),
+        name="api-participant-withdraw",
+    ),
+    path(
+        "studies/<int:study_id>/participants/<int:participant_id>/reinstate/",
+        research.ParticipantReinstateView.as_view(),
+        name="api-participant-reinstate",
+    ),
+    path(
         "studies/<int:study_id>/annotations/", research.AnnotationListView.as_view(), name="api-annotations"
     ),
     path("studies/<int:study_id>/agreement/", agreement.AgreementView.as_view(), name="api-agreement"),

@@ -15,9 +15,10 @@ from ._base import BAD_ID, User
 
 def clip_for_member(*, user: User, clip_id: int) -> Clip:
     """A clip the requester may watch: researchers see the clips of their studies, annotators only active
-    clips they hold a lease on or rated (not ones whose lease lapsed unrated). A withdrawn participant's
-    clip is shown to no one, superusers included. Anything else is NotFound."""
-    qs = Clip.objects.select_related("study").filter(withdrawn_at__isnull=True)
+    clips they hold a lease on or rated (not ones whose lease lapsed unrated), and never a clip whose
+    participant does not consent to annotation (even if it were active). A withdrawn participant's clip is
+    shown to no one, superusers included. Anything else is NotFound."""
+    qs = Clip.objects.select_related("study", "participant").filter(withdrawn_at__isnull=True)
     try:
         clip = qs.get(pk=clip_id)
     except (Clip.DoesNotExist, *BAD_ID):
@@ -30,6 +31,10 @@ def clip_for_member(*, user: User, clip_id: int) -> Clip:
     if (
         role == Role.ANNOTATOR
         and clip.is_active
+        and (
+            clip.participant is None
+            or (clip.participant.consent_annotation and clip.participant.withdrawn_at is None)
+        )
         and Assignment.objects.filter(clip=clip, annotator=user, status__in=Assignment.LIVE).exists()
     ):
         return clip

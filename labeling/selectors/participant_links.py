@@ -15,7 +15,7 @@ from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
 from labeling.errors import Gone, NotFound
-from labeling.models import Clip, Participant, ParticipantLink, SelfReport, Study, api_token_hash
+from labeling.models import Clip, Participant, ParticipantLink, SelfReport, api_token_hash
 
 from ._base import BAD_ID
 
@@ -99,14 +99,6 @@ def participant_clip(*, link: ParticipantLink, instrument: str, clip_id: int) ->
         return participant_clips(link=link, instrument=instrument).select_related("study").get(pk=clip_id)
     except (Clip.DoesNotExist, *BAD_ID):
         raise NotFound("No such clip.") from None
-
-
-def participant_for_researcher(*, study: Study, participant_id: int) -> Participant:
-    """A participant of `study` (already scoped to the requester: study_for_researcher), or NotFound."""
-    try:
-        return Participant.objects.select_related("study").get(study=study, pk=participant_id)
-    except (Participant.DoesNotExist, *BAD_ID):
-        raise NotFound("No such participant.") from None
 
 
 def participant_links(*, participant: Participant) -> QuerySet[ParticipantLink]:

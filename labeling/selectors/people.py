@@ -80,6 +80,22 @@ def participants_with_counts(*, participants: QuerySet[Participant]) -> QuerySet
     return participants.annotate(clip_count=count_of(Clip.objects.filter(participant=OuterRef("pk"))))
 
 
+def participants_for_researcher(*, study: Study) -> QuerySet[Participant]:
+    """A study's participants, withdrawn ones included (with withdrawn_at), each with `clip_count`, by code.
+    `study` is already scoped to the requester (study_for_researcher)."""
+    return participants_with_counts(participants=Participant.objects.filter(study=study)).order_by(
+        "code", "id"
+    )
+
+
+def participant_for_researcher(*, study: Study, participant_id: int) -> Participant:
+    """One of participants_for_researcher, or NotFound (another study's participant too)."""
+    try:
+        return participants_for_researcher(study=study).get(pk=participant_id)
+    except (Participant.DoesNotExist, *BAD_ID):
+        raise NotFound("No such participant.") from None
+
+
 # --- The researcher dashboard's annotator figures. Each is one query, whatever the size of the study. ---
 
 

@@ -9,7 +9,14 @@ from .agreement import (
 )
 from .annotations import annotation_submit
 from .assignments import assignment_claim_next, assignment_heartbeat, leases_expire, leases_release
-from .clips import clip_create, clip_update, clip_update_check, clips_upload, participant_get_or_create
+from .clips import (
+    clip_create,
+    clip_inactive_reason,
+    clip_update,
+    clip_update_check,
+    clips_upload,
+    participant_get_or_create,
+)
 from .heartbeats import heartbeat_record
 from .participant_links import (
     participant_link_consent,
@@ -17,6 +24,12 @@ from .participant_links import (
     participant_link_revoke,
     participant_link_touch,
     self_report_submit,
+)
+from .participants import (
+    ParticipantChange,
+    consent_fields_clean,
+    participant_create,
+    participant_update,
 )
 from .self_reports import ImportReport, SelfReportImportRefused, self_reports_import
 from .studies import (
@@ -39,6 +52,7 @@ from .withdrawal import (
 
 __all__ = [
     "ImportReport",
+    "ParticipantChange",
     "SelfReportImportRefused",
     "UploadResult",
     "agreement_compute",
@@ -54,9 +68,11 @@ __all__ = [
     "assignment_claim_next",
     "assignment_heartbeat",
     "clip_create",
+    "clip_inactive_reason",
     "clips_upload",
     "clip_update",
     "clip_update_check",
+    "consent_fields_clean",
     "heartbeat_record",
     "leases_expire",
     "leases_release",
@@ -65,12 +81,14 @@ __all__ = [
     "membership_consent",
     "membership_problem",
     "membership_remove",
+    "participant_create",
     "participant_get_or_create",
     "participant_link_consent",
     "participant_link_issue",
     "participant_link_revoke",
     "participant_link_touch",
     "participant_reinstate",
+    "participant_update",
     "participant_withdraw",
     "self_reports_import",
     "self_report_submit",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeGuard
 
 from django.conf import settings
 from django.core.files import File
@@ -84,6 +85,18 @@ def _refuse_withdrawn(participant: Participant | None) -> None:
         )
 
 
+def _refuses_annotation(participant: Participant | None) -> TypeGuard[Participant]:
+    return participant is not None and not participant.consent_annotation
+
+
+def _refuse_activation(participant: Participant) -> None:
+    raise ValidationFailed(
+        f"Participant {participant.code} does not consent to annotation: no clip of theirs can be made "
+        "active. Record their consent first (it is logged), then make the clip active.",
+        {"is_active": "participant does not consent to annotation"},
+    )
+
+
 def participant_get_or_create(*, study: Study, code: str) -> Participant:
     """The study's participant with this pseudonymous code, created if new."""
     code = _participant_code(code)
@@ -110,7 +123,8 @@ def clip_create(
     study's participant with `participant_code` (created with the clip, in the same transaction, so a refused
     upload leaves no participant behind). Raises ValidationFailed (message says why: not a video, too large,
     truncated or damaged, too long, resolution too high, not playable in browsers, duplicate of clip N, the
-    participant withdrew); a refusal leaves nothing behind.
+    participant withdrew); a refusal leaves nothing behind. A clip of a participant who does not consent to
+    annotation is added inactive (clip_inactive_reason says why, for the uploader).
     """
     original_name = Path(str(original_name or "").replace("\\", "/")).name.strip()[:255] or "upload"
     if participant is not None and participant.study_id != study.pk:
@@ -183,9 +197,12 @@ def clip_create(
                     clip.participant = participant_get_or_create(study=study, code=participant_code)
                 # Locked, so a withdrawal cannot slip in between this check and the new clip.
                 if clip.participant is not None:
-                    _refuse_withdrawn(
-                        Participant.objects.select_for_update(no_key=True).get(pk=clip.participant.pk)
+                    clip.participant = Participant.objects.select_for_update(no_key=True).get(
+                        pk=clip.participant.pk
                     )
+                    _refuse_withdrawn(clip.participant)
+                    # Never served without consent to annotation: added, but out of the queue.
+                    clip.is_active = not _refuses_annotation(clip.participant)
                 clip.save()
         except IntegrityError:
             if dup := _duplicate(study, spooled.sha256):  # the same file uploaded concurrently
@@ -202,6 +219,17 @@ def clip_create(
         for path in (spooled.path if spooled else None, poster_tmp):
             if path is not None:
                 path.unlink(missing_ok=True)
+
+
+def clip_inactive_reason(clip: Clip) -> str:
+    """Why a clip is kept out of the queue by its participant's consent, in a sentence for the researcher;
+    empty otherwise (active, or inactive for another reason)."""
+    if clip.is_active or clip.withdrawn_at is not None or not _refuses_annotation(clip.participant):
+        return ""
+    return (
+        f"Inactive: participant {clip.participant.code} does not consent to annotation, so it is not shown "
+        "to annotators."
+    )
 
 
 _UNCHANGED = object()
@@ -226,6 +254,11 @@ def clip_update_check(*, clip: Clip, is_active: bool | None = None, participant=
             "participant, which is logged, is the only way back).",
             {"is_active": "participant has withdrawn"},
         )
+    moved = participant is not _UNCHANGED and participant != clip.participant
+    owner: Participant | None = participant if moved else clip.participant
+    active = clip.is_active if is_active is None else is_active
+    if active and (moved or not clip.is_active) and _refuses_annotation(owner):
+        _refuse_activation(owner)
 
 
 @transaction.atomic
@@ -234,7 +267,9 @@ def clip_update(*, clip: Clip, is_active: bool | None = None, participant=_UNCHA
     are written (the queue counters move under concurrent claims). A withdrawn participant's clip cannot be
     made active or moved to another participant, and no clip can be given to a withdrawn participant: only
     reinstating the participant (labeling.services.participant_reinstate, logged) brings it back; the
-    database refuses an active withdrawn clip whatever the code does (clip_withdrawn_is_inactive)."""
+    database refuses an active withdrawn clip whatever the code does (clip_withdrawn_is_inactive). A clip
+    of a participant who does not consent to annotation cannot be made active, nor can an active clip be
+    given to such a participant."""
     # Participants first, then the clip: the order participant_withdraw locks in.
     current = Clip.objects.values_list("participant_id", flat=True).get(pk=clip.pk)
     target = participant.pk if participant is not _UNCHANGED and participant is not None else None

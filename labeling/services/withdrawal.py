@@ -42,10 +42,24 @@ from labeling.services.assignments import leases_expire, leases_release
 log = logging.getLogger(__name__)
 
 
-def _announce(*, kind: str, study_id: int, subject_id: int, at: datetime) -> None:
+def _announce(*, kind: str, study_id: int, subject_id: int, at: datetime, **extra) -> None:
     """Tell other apps (exports), inside the withdrawal's transaction: their answer (marking the exports
-    that hold the data) commits with it or not at all, so no download can slip between the two."""
-    hooks.data_withdrawn.send(sender=Study, kind=kind, study_id=study_id, subject_id=subject_id, at=at)
+    that hold the data) commits with it or not at all, so no download can slip between the two. `extra`:
+    the kind's own arguments (`scope` for hooks.PARTICIPANT_SCOPE)."""
+    hooks.data_withdrawn.send(
+        sender=Study, kind=kind, study_id=study_id, subject_id=subject_id, at=at, **extra
+    )
+
+
+def participant_clips_leave_queue(*, participant: Participant, now: datetime, **also) -> int:
+    """Take every clip of a (locked) participant out of the queue now: inactive (and `also`, e.g.
+    withdrawn_at), their open leases end now and each clip gets its slot back, so no one is shown or rates
+    them again. Returns how many clips. Shared by a withdrawal and by consent to annotation taken away."""
+    clips = Clip.objects.filter(participant=participant)
+    n = clips.update(is_active=False, **also)
+    Assignment.objects.filter(clip__in=clips, status=Assignment.Status.ACTIVE).update(lease_expires_at=now)
+    leases_expire(study_id=participant.study_id, now=now)
+    return n
 
 
 def _required_note(note: str, message: str) -> str:
@@ -67,14 +81,10 @@ def participant_withdraw(*, participant: Participant, by=None, note: str = "") -
         return participant
     participant.withdrawn_at = now
     participant.save(update_fields=["withdrawn_at"])
-    clips = Clip.objects.filter(participant=participant)
-    n = clips.update(is_active=False, withdrawn_at=now)
+    n = participant_clips_leave_queue(participant=participant, now=now, withdrawn_at=now)
     ParticipantEvent.objects.create(
         participant=participant, action=ParticipantEvent.Action.WITHDRAWN, at=now, by=by, note=note, clips=n
     )
-    # Open leases on those clips end now, so no one is shown or rates them again.
-    Assignment.objects.filter(clip__in=clips, status=Assignment.Status.ACTIVE).update(lease_expires_at=now)
-    leases_expire(study_id=participant.study_id, now=now)
     _announce(kind=hooks.PARTICIPANT, study_id=participant.study_id, subject_id=participant.pk, at=now)
     log.info("participant %s of study %s withdrawn (%s clips)", participant.pk, participant.study_id, n)
     return participant
@@ -83,15 +93,18 @@ def participant_withdraw(*, participant: Participant, by=None, note: str = "") -
 @transaction.atomic
 def participant_reinstate(*, participant: Participant, by, note: str) -> Participant:
     """Undo a withdrawal (e.g. one made by mistake): the only way back, explicit and logged with who did it and
-    why. The participant's clips return to the queue and to every read path. Exports marked as holding their
-    data stay marked."""
+    why. The participant's clips return to the queue (unless they do not consent to annotation: then the
+    clips come back inactive) and to every read path. Exports marked as holding their data stay marked."""
     note = _required_note(note, "Say why the withdrawal is undone (it is logged).")
     participant = Participant.objects.select_for_update(no_key=True).get(pk=participant.pk)
     if participant.withdrawn_at is None:
         raise Conflict("This participant has not withdrawn.")
     participant.withdrawn_at = None
     participant.save(update_fields=["withdrawn_at"])
-    n = Clip.objects.filter(participant=participant).update(is_active=True, withdrawn_at=None)
+    # Without consent to annotation their clips come back inactive (labeling.services.participants).
+    n = Clip.objects.filter(participant=participant).update(
+        is_active=participant.consent_annotation, withdrawn_at=None
+    )
     ParticipantEvent.objects.create(
         participant=participant, action=ParticipantEvent.Action.REINSTATED, by=by, note=note, clips=n
     )

@@ -87,6 +87,71 @@ def test_import_clips_bad_arguments(study, media_root, clip_dir, tmp_path):
     assert not Clip.objects.exists() and media_files(media_root) == []
 
 
+def test_import_clips_with_consent_columns(study, media_root, clip_dir, tmp_path):
+    """Consent columns set each participant's consent: a new participant is added with it (with their first
+    clip, none if the clip is refused), an existing one is changed (logged); a clip of someone who does
+    not consent to annotation is imported inactive and the output says so."""
+    render_demo_clip(clip_dir / "second.mp4", seconds=1.0, seed=4)
+    render_demo_clip(clip_dir / "third.mp4", seconds=1.0, seed=5)
+    services.participant_create(study=study, code="P03", consent_media_sharing=True)
+    csv_path = tmp_path / "participants.csv"
+    csv_path.write_text(
+        "filename,participant,consent_version,consent_date,consent_annotation,consent_labels_export,"
+        "consent_media_sharing,consent_self_reports_export,age_band,gender\n"
+        "good.mp4,P01,v2,2026-01-10,no,yes,,true,25-34,woman\n"
+        "second.mp4,P01,,,No,,,,,\n"  # the same values again (or none): fine
+        "bad.mp4,P02,v2,,yes,1,0,0,,\n"  # refused file: P02 is not left behind
+        "third.mp4,P03,,,,,false,,,\n"
+    )
+    out, _, exc = run("import_clips", study.slug, str(clip_dir), "--participants", str(csv_path))
+    assert exc is not None and "1 of 4 files were refused" in str(exc)
+    p1 = Participant.objects.get(study=study, code="P01")
+    assert (p1.consent_version, str(p1.consent_date), p1.age_band, p1.gender) == (
+        "v2",
+        "2026-01-10",
+        "25-34",
+        "woman",
+    )
+    assert not p1.consent_annotation and p1.consent_labels_export and p1.consent_self_reports_export
+    assert not p1.events.exists()  # added with it: not a change
+    assert sorted(Clip.objects.filter(participant=p1).values_list("is_active", flat=True)) == [False, False]
+    assert out.count("Inactive: participant P01 does not consent to annotation") == 2, out
+    assert not Participant.objects.filter(code="P02").exists()
+    p3 = Participant.objects.get(code="P03")
+    assert not p3.consent_media_sharing
+    assert list(p3.events.values_list("action", "scope", "note")) == [
+        ("withdrawn", "media_sharing", "import_clips")
+    ]
+    assert "consent   participant P03: media_sharing taken away (logged)" in out
+    assert Clip.objects.get(original_name="third.mp4").is_active
+
+
+def test_import_clips_refuses_a_participants_file_with_bad_consent_values_listing_every_problem(
+    study, media_root, clip_dir, tmp_path
+):
+    csv_path = tmp_path / "participants.csv"
+    csv_path.write_text(
+        "filename,participant,consent_annotation,consent_date,age_band,gender\n"
+        "good.mp4,P01,yes,2026-01-10,,\n"
+        "bad.mp4,P01,no,,,\n"  # line 3: P01 differs from line 2
+        "x.mp4,P02,maybe,2999-01-01,30ish,\n"  # line 4: three problems
+        "y.mp4,,yes,,,\n"  # line 5: no code
+    )
+    services.participant_create(study=study, code="P01")
+    _, _, exc = run("import_clips", study.slug, str(clip_dir), "--participants", str(csv_path))
+    message = str(exc)
+    assert "nothing was imported" in message
+    assert "line 3: participant P01 is given a different consent_annotation than on line 2." in message
+    assert "line 4: consent_annotation must be yes/no/true/false/1/0, not 'maybe'" in message
+    assert "line 4: consent_date cannot be in the future" in message
+    assert "line 4: age_band must be one of" in message
+    assert "line 5: both a filename and a participant code are needed." in message
+    assert not Clip.objects.exists() and media_files(media_root) == []
+    p1 = Participant.objects.get(code="P01")
+    assert p1.consent_annotation and not p1.events.exists()
+    assert list(Participant.objects.values_list("code", flat=True)) == ["P01"]
+
+
 # ---- demo --------------------------------------------------------------------------------------------------
 
 

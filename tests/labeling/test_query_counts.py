@@ -78,3 +78,19 @@ PINNED = {
     "postgresql": {"claim": 3, "claim_own_lease": 3, "submit": 3, "submit_retry": 1},
     "sqlite": {"claim": 9, "claim_own_lease": 2, "submit": 6, "submit_retry": 1},
 }
+
+
+@pytest.mark.django_db
+def test_consent_adds_no_query_to_the_claim(django_assert_num_queries):
+    """Clips of a participant who does not consent to annotation are kept out by being inactive (set when
+    consent goes, refused activation while it is absent), so the claim asks nothing more."""
+    study, member = _study_with_history(50)
+    refuses = services.participant_create(study=study, code="P-no")
+    Clip.objects.filter(
+        study=study, pk__in=Clip.objects.filter(study=study, n_assigned=0).values("pk")[:40]
+    ).update(participant=refuses)
+    services.participant_update(participant=refuses, by=None, fields={"consent_annotation": False})
+    member = type(member).objects.select_related("study").get(pk=member.pk)
+    with django_assert_num_queries(PINNED[connection.vendor]["claim"]):
+        assignment = services.assignment_claim_next(membership=member)
+    assert assignment.clip.participant_id != refuses.pk

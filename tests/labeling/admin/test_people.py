@@ -132,3 +132,96 @@ def test_a_participants_consent_to_share_their_videos_is_set_in_the_admin(admin_
         reverse("admin:labeling_participant_changelist"), {"consent_media_sharing__exact": "1"}
     )
     assert "P-1" in listed.content.decode()
+
+
+# ---- participants and their consent (labeling.services.participants) ----------------------------------------
+
+
+def consent_form(study=None, code=None, **over) -> dict:
+    """The participant change form as the browser posts it: ticked boxes are "on", unticked are absent."""
+    form = {
+        "consent_version": "v1",
+        "consent_date": "2026-01-10",
+        "consent_annotation": "on",
+        "consent_labels_export": "on",
+        "consent_scope": "",
+        "age_band": "",
+        "gender": "",
+        "change_note": "",
+        "events-TOTAL_FORMS": "0",
+        "events-INITIAL_FORMS": "0",
+        "links-TOTAL_FORMS": "0",
+        "links-INITIAL_FORMS": "0",
+    }
+    if study is not None:
+        form.update({"study": study.pk, "code": code})
+    form.update(over)
+    return {k: v for k, v in form.items() if v is not None}
+
+
+def test_the_participant_page_shows_the_consent_fieldsets_with_their_help(admin_client_):
+    p = services.participant_create(study=StudyFactory(), code="P-1")
+    page = admin_client_.get(reverse("admin:labeling_participant_change", args=[p.pk])).content.decode()
+    for words in (
+        "Consent scopes",
+        "Given with consent",
+        "Other consent terms",
+        "Without it no clip of theirs is served",
+        "never the media",
+        "withdrawal and consent log",
+    ):
+        assert words.lower() in page.lower()
+
+
+def test_adding_a_participant_in_the_admin_goes_through_the_service(admin_client_):
+    study = StudyFactory()
+    url = reverse("admin:labeling_participant_add")
+    bad = admin_client_.post(url, consent_form(study, "P-1", consent_date="2999-01-01", gender="a\u0007b"))
+    page = bad.content.decode()
+    assert bad.status_code == 200 and "cannot be in the future" in page and "plain text" in page
+    assert not Participant.objects.exists()
+    response = admin_client_.post(url, consent_form(study, "P-1", consent_annotation=None, age_band="25-34"))
+    assert response.status_code == 302
+    p = Participant.objects.get(code="P-1")
+    assert not p.consent_annotation and p.consent_labels_export and p.age_band == "25-34"
+    assert not p.events.exists()
+
+
+def test_changing_consent_in_the_admin_logs_each_scope_and_takes_clips_out_of_the_queue(admin_client_):
+    study = StudyFactory()
+    p = services.participant_create(study=study, code="P-1", consent_version="v1")
+    clip = ClipFactory(study=study, participant=p)
+    url = reverse("admin:labeling_participant_change", args=[p.pk])
+    response = admin_client_.post(
+        url,
+        consent_form(consent_annotation=None, consent_media_sharing="on", change_note="re-signed"),
+        follow=True,
+    )
+    assert "left the queue" in response.content.decode()
+    assert list(p.events.order_by("id").values_list("action", "scope", "note")) == [
+        ("withdrawn", "annotation", "re-signed"),
+        ("reinstated", "media_sharing", "re-signed"),
+    ]
+    assert not Clip.objects.get(pk=clip.pk).is_active
+    # The log is shown with its scopes, read-only.
+    page = admin_client_.get(url).content.decode()
+    assert "media_sharing" in page and "re-signed" in page
+    # Activating the clip in the admin is refused while consent is absent.
+    clip_url = reverse("admin:labeling_clip_change", args=[clip.pk])
+    refused = admin_client_.post(clip_url, {"participant": p.pk, "is_active": "on"})
+    assert refused.status_code == 200 and "does not consent to annotation" in refused.content.decode()
+    assert not Clip.objects.get(pk=clip.pk).is_active
+    # Given back: the page says the clips stay inactive.
+    response = admin_client_.post(url, consent_form(consent_media_sharing="on"), follow=True)
+    assert "stay inactive" in response.content.decode()
+    assert not Clip.objects.get(pk=clip.pk).is_active
+    assert p.events.count() == 3
+
+
+def test_the_admin_refuses_bad_consent_values_and_changes_nothing(admin_client_):
+    p = services.participant_create(study=StudyFactory(), code="P-1", gender="man")
+    url = reverse("admin:labeling_participant_change", args=[p.pk])
+    response = admin_client_.post(url, consent_form(consent_annotation=None, gender="x" * 65, age_band="old"))
+    assert response.status_code == 200
+    p.refresh_from_db()
+    assert p.consent_annotation and p.gender == "man" and not p.events.exists()
