@@ -60,7 +60,7 @@ def built(reported_study):
     return export, folder, json.loads((folder / "manifest.json").read_text())
 
 
-@pytest.mark.parametrize("config", ["clip_labels", "ratings"])
+@pytest.mark.parametrize("config", ["clip_labels", "ratings", "self_reports"])
 def test_datasets_loads_each_config_offline_with_the_declared_features_and_splits(
     built, config, monkeypatch, tmp_path
 ):
@@ -77,7 +77,7 @@ def test_datasets_loads_each_config_offline_with_the_declared_features_and_split
         assert ds.num_rows == n
         # the string split column of the file is cast to the class label
         assert {ds.features["split"].int2str(v) for v in ds["split"]} == {split}
-        key = "clip_id" if config == "clip_labels" else "rating_id"
+        key = {"clip_labels": "clip_id", "ratings": "rating_id", "self_reports": "self_report_id"}[config]
         assert list(ds[key]) == parquet(folder, config, split).column(key).to_pylist()
     if config == "clip_labels":
         grid = manifest["layout"]["grid"]
@@ -209,7 +209,9 @@ def test_researcher_text_cannot_break_the_header_or_the_structure(db, exports_ro
         "dataset_info",
     }  # fmt: skip
     assert head["pretty_name"] == " ".join(HOSTILE_TITLE.split())
-    assert [c["config_name"] for c in head["configs"]] == ["clip_labels", "ratings", "clips", "annotators"]
+    assert [c["config_name"] for c in head["configs"]] == [
+        "clip_labels", "ratings", "self_reports", "clips", "annotators",
+    ]  # fmt: skip
     text = (folder / "README.md").read_text(encoding="utf-8")
     assert text.count("\n---\n", 0, text.index("\n# ")) == 1  # only the header's closing line before the body
     # the instructions and consent are in the card verbatim, each inside one fence longer than their backticks
