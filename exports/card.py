@@ -685,7 +685,9 @@ def _distribution(f: Facts) -> str:
             "(ratings by clip_id, rating_id; clip_labels and clips by clip_id; annotators by annotator_id). In "
             "CSV, a fixed-length list `x` becomes columns x_0 … x_(n-1), a list of strings one cell joined "
             "with “|”, and `clip_labels.ratings` one JSON text cell.",
-            f"**Personal and sensitive information.** {f.sensitive()} {f.consent_scopes()}",
+            f"**Personal and sensitive information.** {f.sensitive()} The filmed participants' consent scopes "
+            "(labels export, self-reports export, media sharing) were obeyed; what each left out is counted under "
+            "Preprocessing.",
         ]
     )
 

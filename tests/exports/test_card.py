@@ -111,6 +111,15 @@ def test_the_cards_snippet_runs_against_the_export(built, tmp_path):
         f"{len(judged_train)} clips, soft targets ({len(judged_train)}, {grid[0]}, {grid[1]})" in run.stdout
     )
     assert "task" in run.stdout and "worker" in run.stdout and "label" in run.stdout
+    # perceived beside experienced: the clips of the split with both a self value and an observers' mean
+    split = next(s for s in SPLIT_NAMES if manifest["tables"]["clip_labels"]["splits"][s])
+    rows = parquet(folder, "clip_labels", split).to_pylist()
+    paired = [r for r in rows if r["self_valence"] is not None and r["valence_mean"] is not None]
+    gaps = [r["self_valence"] - r["valence_mean"] for r in paired]
+    said = f"{sum(gaps) / len(gaps):+.3f}" if gaps else "none"
+    assert f"{len(paired)} clips with a self-report, mean valence gap (self - observers): {said}" in run.stdout
+    reports = [r for s in SPLIT_NAMES for r in parquet(folder, "self_reports", s).to_pylist()]
+    assert len(reports) == 4 and ("whole clip self" in run.stdout or " s self " in run.stdout)
 
 
 def test_the_datasheet_says_what_the_labels_are_with_the_studys_figures(built):
@@ -283,3 +292,65 @@ def test_mixed_scheme_versions_each_with_their_scale_and_grid_bins(
     datasets = hf_datasets(monkeypatch)
     loaded = datasets.load_dataset(str(folder), "clip_labels", cache_dir=str(tmp_path / "cache"))
     assert sum(ds.num_rows for ds in loaded.values()) == 14
+
+
+def _with_perceived_section(study, section):
+    report = AgreementReport.objects.filter(study=study, status=AgreementReport.Status.DONE).latest("id")
+    AgreementReport.objects.filter(pk=report.pk).update(
+        result={**report.result, "perceived_vs_experienced": section}
+    )
+
+
+PERCEIVED = {
+    "n_self_reports": 4,
+    "n_clips": 3,
+    "n_participants": 2,
+    "watermark": {"self_report_count": 4, "last_self_report_id": 4},
+    "dimensions": {
+        dim: {
+            "n_clips": 3,
+            "n_participants": 2,
+            "pearson_r": {"estimate": 0.5, "low": -0.25, "high": 0.75},
+            "ccc": {"estimate": 0.375, "low": -0.125, "high": 0.625},
+            "mean_gap": {"estimate": 0.125, "low": -0.0625, "high": 0.25},
+            "share_outside_range": 0.333333,
+        }
+        for dim in ("valence", "arousal")
+    },
+    "clips": [{"clip": 1, "participant": "S0-CODE-MUST-NOT-LEAK", "valence": {"self": 0.5}}],
+}
+
+
+def test_the_card_shows_the_reports_perceived_vs_experienced_figures_and_says_when_there_are_none(
+    reported_study, exports_root
+):
+    _, folder = build(reported_study)
+    flat = " ".join((folder / "README.md").read_text(encoding="utf-8").split())
+    assert "no perceived-vs-experienced figures (it was not computed" in flat
+    assert "two perspectives are kept apart" in flat.lower() and "neither is the ground truth" in flat
+    assert "else the window-length-weighted mean" in flat and "gap_valence" in flat
+
+    _with_perceived_section(reported_study, PERCEIVED)
+    _, folder = build(reported_study)
+    text = (folder / "README.md").read_text(encoding="utf-8")
+    flat = " ".join(text.split())
+    assert "| valence | 3 | 0.500 [-0.250, 0.750] | 0.375 [-0.125, 0.625] | 0.125 [-0.062, 0.250] | 0.333 |" in text
+    assert "self-reports up to id 4, 4 self-reports" in flat
+    assert "S0-CODE-MUST-NOT-LEAK" not in text  # the report's per-clip rows (participant codes) never copied
+
+    # a malformed section is read as absent, never a failed build
+    _with_perceived_section(reported_study, {"dimensions": "oops"})
+    _, folder = build(reported_study)
+    assert "no perceived-vs-experienced figures" in (folder / "README.md").read_text(encoding="utf-8")
+
+
+def test_the_reports_figures_are_withheld_when_a_consent_scope_left_someone_out(reported_study, exports_root):
+    from labeling.models import Participant
+
+    _with_perceived_section(reported_study, PERCEIVED)
+    Participant.objects.filter(study=reported_study, code="S1").update(consent_self_reports_export=False)
+    _, folder = build(reported_study)
+    text = (folder / "README.md").read_text(encoding="utf-8")
+    flat = " ".join(text.split())
+    assert "perceived-vs-experienced figures are not shown" in flat and "| valence | 3 | 0.500" not in text
+    assert "1 participants did not consent to their self-reports being exported" in flat
