@@ -9,4 +9,5 @@ urlpatterns = [
     path("<int:study_id>/", views.study_detail, name="study-detail"),
     path("<int:study_id>/agreement/run/", views.study_agreement_run, name="study-agreement-run"),
     path("<int:study_id>/clips/upload/", views.clip_upload, name="study-clip-upload"),
+    path("<int:study_id>/clips/<int:clip_id>/", views.study_clip, name="study-clip"),
 ]

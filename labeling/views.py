@@ -1,5 +1,6 @@
 """Researcher pages: the list of one's studies, the study page (full page, or its live partial for htmx),
-and clip upload. Thin: reads come from selectors, writes from services."""
+a clip's page (the observers beside the filmed person's own report) and clip upload. Thin: reads come from
+selectors, writes from services."""
 
 from __future__ import annotations
 
@@ -56,13 +57,22 @@ def _agreement_context(study: Study, *, figures: bool = True) -> dict:
         **latest,
         "result": result,
         "new_ratings": latest["current_count"] - (report.watermark_count or 0) if report else 0,
+        "has_self_reports": latest["current_self_report_count"] > 0,
         # which finished reports the page shows: when this changes, the whole section is re-rendered
         "seen": f"{report.pk if report else 0}-{latest['failed'].pk if latest['failed'] else 0}",
     }
     agreement["background"] = selectors.background_status()  # reports and lease expiry need both
     if figures and result:
         agreement["figures"] = plots.report_figures(result)
+        agreement["perceived"] = plots.perceived_figures(
+            result.get("perceived_vs_experienced"), href=_clip_href(study)
+        )
     return {"study": study, "agreement": agreement, "now": timezone.now()}
+
+
+def _clip_href(study: Study) -> str:
+    """The clip page's address with "{clip}" for the clip id (the plots make links without Django)."""
+    return reverse("study-clip", args=[study.pk, 0]).replace("/clips/0/", "/clips/{clip}/")
 
 
 def agreement_section(request: HttpRequest, study: Study, error: str = "") -> HttpResponse:
@@ -170,3 +180,31 @@ def clip_upload(request: HttpRequest, study_id: int) -> HttpResponse:
             response["HX-Trigger"] = "clips-uploaded"
         return response
     return render(request, "labeling/clip_upload.html", context, status=400 if form.errors else 200)
+
+
+@login_required
+@require_GET
+def study_clip(request: HttpRequest, study_id: int, clip_id: int) -> HttpResponse:
+    """A clip's page for the study's researchers: the player, the observers' ratings on the valence × arousal
+    plane beside the filmed person's own self-reports, and the gap per dimension. Anyone else: 404."""
+    study = selectors.study_for_researcher(user=request.user, study_id=study_id)
+    clip = selectors.clip_for_researcher(study=study, clip_id=clip_id)
+    perceived = selectors.clip_perceived(study=study, clip=clip)
+    reports = perceived["self_reports"]
+    marks = [
+        {
+            "valence": r.valence,
+            "arousal": r.arousal,
+            "whole": r.start_s is None,
+            "label": "whole clip" if r.start_s is None else f"{r.start_s:g}–{r.end_s:g} s",
+        }
+        for r in reports
+    ]
+    context = {
+        "study": study,
+        "clip": clip,
+        "perceived": perceived,
+        "dimensions": [{"dimension": d, **row} for d, row in perceived["dimensions"].items()],
+        "plane_svg": plots.clip_plane(perceived["ratings"], marks),
+    }
+    return render(request, "labeling/clip_detail.html", context)

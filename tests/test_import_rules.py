@@ -99,15 +99,39 @@ def test_starting_a_process_does_not_load_scipy():
     """scipy (through the agreement statistics) cost every process ~65 MB of RSS and seconds of start-up: the
     web workers', the export's (its peak memory has a 400 MB budget, docs/benchmarks.md) and every management
     command's. It is imported by the agreement run that needs it, not by `labeling.services`."""
+    assert (
+        scipy_loaded_by(
+            "import annotator.services, labeling.services, exports.services, exports.build.run, annotator.urls"
+        )
+        == "[]"
+    )
+
+
+def test_the_clip_figures_do_not_load_scipy():
+    """A clip's page and the clip API compute its observers' summary and self-report value in the web process;
+    the package imports scipy only inside the functions that need it, so those (numpy only) do not bring it
+    along; an ICC does (the last line shows the check can fail)."""
+    assert (
+        scipy_loaded_by(
+            "from labeling import agreement; agreement.observer_summary, agreement.outside_observers, "
+            "agreement.self_report_per_clip, agreement.self_report_gap, agreement.ccc"
+        )
+        == "[]"
+    )
+    assert (
+        scipy_loaded_by("from labeling import agreement; agreement.icc([[1, 2, 4, 5], [2, 2, 5, 6]])") != "[]"
+    )
+
+
+def scipy_loaded_by(statement: str) -> str:
     import os
     import subprocess
 
     code = (
-        "import sys, django; django.setup(); "
-        "import annotator.services, labeling.services, exports.services, exports.build.run, annotator.urls; "
+        f"import sys, django; django.setup(); {statement}; "
         "print(sorted(m for m in sys.modules if m.split('.')[0] == 'scipy')[:3])"
     )
-    out = subprocess.run(
+    return subprocess.run(
         [sys.executable, "-c", code],
         cwd=ROOT,
         env={**os.environ, "DJANGO_SETTINGS_MODULE": "annotator.settings"},
@@ -115,5 +139,4 @@ def test_starting_a_process_does_not_load_scipy():
         text=True,
         timeout=120,
         check=True,
-    ).stdout
-    assert out.strip() == "[]", f"scipy loaded at start-up: {out}"
+    ).stdout.strip()

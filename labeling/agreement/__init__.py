@@ -15,6 +15,9 @@ worked example in its docstring, run by tests/labeling/agreement/test_doctests.p
 result into plain JSON (nan -> None), as every result's ``as_dict()`` does.
 """
 
+# Importing this package loads numpy only: the modules that need scipy (icc, traces, bootstrap's α) import it
+# inside the functions that use it, so a web page that computes a clip's figures does not pay scipy's ~65 MB
+# (tests/test_import_rules.py).
 from ._checks import Level
 from ._json import json_safe
 from .alpha import krippendorff_alpha
@@ -22,6 +25,13 @@ from .bootstrap import BootstrapCI, alpha_bootstrap, bootstrap_ci
 from .ccc import CCCConvention, ccc
 from .icc import ICCForm, ICCFormName, ICCResult, cronbach_alpha, icc
 from .kappa import KappaWeights, cohen_kappa, fleiss_kappa, fleiss_kappa_per_category
+from .perceived import (
+    ObserverSummary,
+    SelfObserverAgreement,
+    observer_summary,
+    outside_observers,
+    self_observer_agreement,
+)
 from .reliability import AnnotatorReliability, annotator_reliability
 from .self_reports import self_report_gap, self_report_per_clip
 from .tags import SetDistance, TagAlpha, per_tag_alpha, set_alpha
@@ -36,6 +46,8 @@ __all__ = [
     "ICCFormName",
     "ICCResult",
     "KappaWeights",
+    "ObserverSummary",
+    "SelfObserverAgreement",
     "Level",
     "SetDistance",
     "TagAlpha",
@@ -54,7 +66,10 @@ __all__ = [
     "json_safe",
     "krippendorff_alpha",
     "lag_corrected_ccc",
+    "observer_summary",
+    "outside_observers",
     "per_tag_alpha",
+    "self_observer_agreement",
     "self_report_gap",
     "self_report_per_clip",
     "set_alpha",

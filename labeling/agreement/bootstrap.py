@@ -14,7 +14,6 @@ from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
-from scipy import sparse
 
 from ._alpha_sums import (
     RATIO_EXACT_MAX_VALUES,
@@ -241,6 +240,8 @@ class _ByValue:
         codes = make_lookup(self.distinct, np.arange(self.distinct.size, dtype=float))(p.values)[p.mask]
         units = np.broadcast_to(np.arange(p.values.shape[1]), p.values.shape)[p.mask]
         shape = (p.values.shape[1], self.distinct.size)
+        from scipy import sparse  # here, not at import: the perceived-affect figures use draw_units alone
+
         counts = sparse.csr_matrix((np.ones(codes.size), (units, codes.astype(np.intp))), shape=shape)
         self.dense: np.ndarray | None = (
             counts.toarray() if self.distinct.size <= self.DENSE_MAX_VALUES else None

@@ -10,7 +10,6 @@ from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
-from scipy import stats
 
 from ._checks import as_ratings, check_confidence, complete_units
 from ._json import JsonResult
@@ -104,6 +103,7 @@ def icc(data: npt.ArrayLike, *, confidence: float = 0.95) -> ICCResult:
         f1, f3 = msr / msw, msr / mse
         df1, df1_den, df3_den = n - 1, n * (k - 1), (n - 1) * (k - 1)
         q = 1 - (1 - confidence) / 2
+        from scipy import stats  # here, not at import: the package loads numpy only (see __init__)
 
         f1_low, f1_high = f1 / stats.f.ppf(q, df1, df1_den), f1 * stats.f.ppf(q, df1_den, df1)
         f3_low, f3_high = f3 / stats.f.ppf(q, df1, df3_den), f3 * stats.f.ppf(q, df3_den, df1)

@@ -67,4 +67,5 @@ def self_report_gap(self_value: npt.ArrayLike, observer_mean: npt.ArrayLike) -> 
     >>> self_report_gap([0.5, np.nan], [0.25, 0.0]).tolist()
     [0.25, nan]
     """
-    return np.asarray(self_value, dtype=float) - np.asarray(observer_mean, dtype=float)
+    gap: np.ndarray = np.asarray(self_value, dtype=float) - np.asarray(observer_mean, dtype=float)
+    return gap

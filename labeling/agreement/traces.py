@@ -16,7 +16,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy import signal
 
 from ._checks import check_choice
 from ._json import Json, JsonResult, json_safe
@@ -120,6 +119,7 @@ def _lag_correlations(a: np.ndarray, b: np.ndarray, max_frames: int) -> np.ndarr
     a0, b0 = np.where(ma, a, 0.0), np.where(mb, b, 0.0)
     fa, fb = ma.astype(float), mb.astype(float)
     t = a.size
+    from scipy import signal  # here, not at import: the package loads numpy only (see __init__)
 
     def xcorr(
         f: np.ndarray, g: np.ndarray

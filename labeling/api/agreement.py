@@ -25,6 +25,11 @@ TAG = ["research"]
 class WatermarkSerializer(serializers.Serializer):
     annotation_count = serializers.IntegerField(help_text="Annotations the report was computed from.")
     last_annotation_id = serializers.IntegerField(help_text="The highest annotation id among them.")
+    self_report_count = serializers.IntegerField(
+        help_text="The filmed participants' self-reports it was computed from (0 for a report made before "
+        "self-reports were part of it)."
+    )
+    last_self_report_id = serializers.IntegerField(help_text="The highest self-report id among them.")
 
 
 class AgreementReportSerializer(serializers.Serializer):
@@ -44,7 +49,12 @@ class AgreementReportSerializer(serializers.Serializer):
     def get_watermark(self, report: AgreementReport) -> dict | None:
         if report.watermark_count is None:
             return None
-        return {"annotation_count": report.watermark_count, "last_annotation_id": report.watermark_last_id}
+        return {
+            "annotation_count": report.watermark_count,
+            "last_annotation_id": report.watermark_last_id,
+            "self_report_count": report.watermark_self_report_count or 0,
+            "last_self_report_id": report.watermark_last_self_report_id or 0,
+        }
 
 
 class AgreementReportResultSerializer(AgreementReportSerializer):
@@ -54,7 +64,12 @@ class AgreementReportResultSerializer(AgreementReportSerializer):
             "The report: counts, bootstrap settings, per dimension (valence, arousal) Krippendorff's alpha "
             "(interval, ordinal) with CI, six ICC forms with the missing-data policy used, per-clip n/mean/sd, "
             "low-agreement clips, per-annotator reliability, alpha as labels accumulated; per-tag and set "
-            "alpha on context tags; the K+1 policy applied. Null values are undefined statistics."
+            "alpha on context tags; the K+1 policy applied; `perceived_vs_experienced`: the observers' ratings "
+            "beside the filmed people's own self-reports (per clip: observers' n/mean/sd/min/max, the "
+            "self-report value, the gap and whether it lies outside the observers' range; per dimension: "
+            "Pearson r and CCC with participant-cluster bootstrap CIs, mean signed gap with a CI, mean "
+            "absolute gap, share outside the range and outside mean +/- 1 sd, and why a figure is null). "
+            "Null values are undefined statistics."
         ),
     )
 
@@ -67,9 +82,11 @@ class AgreementStatusSerializer(serializers.Serializer):
         allow_null=True, help_text="The latest report, if it failed after the latest done one."
     )
     stale = serializers.BooleanField(
-        help_text="True when the study's annotations changed since `report` was computed."
+        help_text="True when the study's annotations or self-reports changed since `report` was computed."
     )
-    current = WatermarkSerializer(help_text="The study's annotations now (what a new run would use).")
+    current = WatermarkSerializer(
+        help_text="The study's annotations and self-reports now (what a new run would use)."
+    )
 
 
 class AgreementView(BaseAPIView):
@@ -99,6 +116,8 @@ class AgreementView(BaseAPIView):
                 "current": {
                     "annotation_count": latest["current_count"],
                     "last_annotation_id": latest["current_last_id"],
+                    "self_report_count": latest["current_self_report_count"],
+                    "last_self_report_id": latest["current_last_self_report_id"],
                 },
             }
         ).data

@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from labeling import selectors, services
 from labeling.api.base import BAD_INPUT, NOT_FOUND, BaseAPIView, error
 from labeling.api.parsers import FormParser, JSONParser, MultiPartParser
+from labeling.api.perceived import ClipDetailSerializer
 from labeling.api.serializers import (
     AnnotationFilterSerializer,
     ClipSerializer,
@@ -159,11 +160,23 @@ class ClipListView(ResearchView):
 
 
 class ClipDetailView(ResearchView):
-    @extend_schema(tags=TAG, operation_id="clips_retrieve", responses={200: ClipSerializer, 404: NOT_FOUND})
+    @extend_schema(
+        tags=TAG,
+        operation_id="clips_retrieve",
+        summary="A clip, with the observers' summary and the filmed person's self-reports",
+        description=(
+            "`observers`: per dimension the observers' n, mean, sd, min and max (the labels that count), the "
+            "clip's self-report value, the gap (self - observers' mean) and whether the self-report lies "
+            "outside the observers' range or mean +/- 1 sd; `self_reports`: each self-report that counts "
+            "(withdrawn participants' are out). Canonical scale -1..1."
+        ),
+        responses={200: ClipDetailSerializer, 404: NOT_FOUND},
+    )
     def get(self, request: Request, study_id: int, clip_id: int) -> Response:
         study = selectors.study_for_researcher(user=request.user, study_id=study_id)
         clip = selectors.clip_for_researcher(study=study, clip_id=clip_id)
-        return Response(ClipSerializer(clip).data)
+        perceived = selectors.clip_perceived(study=study, clip=clip)
+        return Response(ClipDetailSerializer(clip, context={"perceived": perceived}).data)
 
 
 class MemberListView(ResearchView):

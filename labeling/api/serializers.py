@@ -14,6 +14,7 @@ from labeling.models import (
     Membership,
     Role,
     SchemeVersion,
+    SelfReport,
     Study,
 )
 from labeling.scheme import SchemeError, validate_spec
@@ -459,3 +460,40 @@ class TokenSerializer(ApiTokenSerializer):
 
     def get_token(self, token: ApiToken) -> str:
         return self.context["key"]
+
+
+class SelfReportSerializer(serializers.ModelSerializer):
+    """A self-report as researchers see it: values canonical [-1, 1] and raw on the named instrument's scale."""
+
+    study = serializers.IntegerField(source="study_id")
+    participant = serializers.CharField(source="participant.code", help_text="The participant's code.")
+    clip = serializers.IntegerField(source="clip_id")
+    id_in_file = serializers.CharField(
+        source="external_id", help_text="The `id` column of the imported file (empty if it had none)."
+    )
+
+    class Meta:
+        model = SelfReport
+        fields = [
+            "id",
+            "study",
+            "participant",
+            "clip",
+            "start_s",
+            "end_s",
+            "instrument",
+            "scale_points",
+            "valence",
+            "arousal",
+            "valence_raw",
+            "arousal_raw",
+            "valence_confidence",
+            "arousal_confidence",
+            "confidence_points",
+            "context_tags",
+            "context_note",
+            "reported_at",
+            "source",
+            "id_in_file",
+            "created_at",
+        ]

@@ -163,6 +163,7 @@ class DemoResult:
     created: list[str] = field(default_factory=list)
     clips_added: int = 0
     simulated: object = None
+    self_reports_added: int = 0
 
 
 def _user(username: str, password_hash: str, *, superuser: bool = False):
@@ -215,6 +216,7 @@ def demo_setup(*, simulate: bool = True) -> DemoResult:
     from django.contrib.auth.hashers import make_password
     from django.utils import timezone
 
+    from labeling.demo.self_reports import demo_self_reports
     from labeling.demo.simulate import simulate_annotations
     from labeling.models import Annotation, Participant, Role, Study
     from labeling.scheme import DEFAULT_SPEC
@@ -270,6 +272,7 @@ def demo_setup(*, simulate: bool = True) -> DemoResult:
                 )
             result.clips_added += 1
     Participant.objects.filter(study=study, code__in=DEMO_MEDIA_SHARING).update(consent_media_sharing=True)
+    result.self_reports_added = demo_self_reports(study=study)
 
     simulated_before = Annotation.objects.filter(
         study=study, annotator__username__startswith=f"sim-{study.pk}-"

@@ -10,7 +10,8 @@ from .studies import Study
 
 class AgreementReport(models.Model):
     """One computation of a study's inter-rater agreement (issue 3). The result is the JSON described in
-    labeling/reports/builder.py; the watermark says which annotations it was computed from."""
+    labeling/reports/builder.py; the watermark says which annotations and which self-reports it was computed
+    from (count and highest id of each: both are immutable, so the pair changes exactly when the data does)."""
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
@@ -37,6 +38,10 @@ class AgreementReport(models.Model):
     duration_s = models.FloatField(null=True, blank=True)
     watermark_count = models.PositiveIntegerField(null=True, blank=True)
     watermark_last_id = models.BigIntegerField(null=True, blank=True)
+    # The self-reports that counted (selectors.self_reports_for_analysis); null on reports made before
+    # self-reports were part of the report, read as 0.
+    watermark_self_report_count = models.PositiveIntegerField(null=True, blank=True)
+    watermark_last_self_report_id = models.BigIntegerField(null=True, blank=True)
     result = models.JSONField(null=True, blank=True)
     error = models.TextField(blank=True)
     attempts = models.PositiveSmallIntegerField(

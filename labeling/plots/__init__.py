@@ -7,6 +7,7 @@ palette and each series also differs by marker shape and dash, so nothing is tol
 """
 
 from .charts import accumulation_plot, reliability_plot, scatter_va
+from .perceived import clip_plane, perceived_figures, perceived_scatter
 from .shape import (
     alpha_rows,
     annotator_rows,
@@ -23,6 +24,7 @@ __all__ = [
     "accumulation_plot",
     "alpha_rows",
     "annotator_rows",
+    "clip_plane",
     "clip_points",
     "empty_plot",
     "esc",
@@ -30,6 +32,8 @@ __all__ = [
     "icc_rows",
     "low_agreement_rows",
     "nice_ticks",
+    "perceived_figures",
+    "perceived_scatter",
     "reliability_plot",
     "report_figures",
     "scatter_va",

@@ -29,7 +29,10 @@ from django.utils import timezone
 
 from labeling import agreement as stats
 from labeling.reports.layout import column_index, crossed_block, ranks_within, slot_matrix, spread
+from labeling.reports.perceived import NOTE as PERCEIVED_NOTE
+from labeling.reports.perceived import perceived_section
 from labeling.reports.ratings import StudyRatings
+from labeling.reports.self_reports import StudySelfReports
 from labeling.reports.tags import by_scheme_version, scheme_versions, tags_section
 from labeling.scheme import DIMENSIONS
 
@@ -57,6 +60,7 @@ NOTES = {
     "tag; set alpha (MASI and Jaccard distances) over the tags common to all scheme versions in use.",
     "icc": "ICC forms and confidence intervals after McGraw & Wong (1996), as in pingouin. R's irr::icc 0.84.1 "
     "gives different ICC(A,k) limits (a known error there, corrected in irrNA::icc_corr).",
+    "perceived_vs_experienced": PERCEIVED_NOTE,
 }
 
 
@@ -239,11 +243,14 @@ def policy_candidates(r: StudyRatings, threshold: float) -> dict[int, int]:
 def build_result(
     r: StudyRatings,
     *,
+    self_reports: StudySelfReports | None = None,
     n_resamples: int = N_RESAMPLES,
     seed: int = SEED,
     progress: Progress | None = None,
 ) -> dict:
-    """The report JSON (see the module docstring and labeling.models.AgreementReport). NaN -> None."""
+    """The report JSON (see the module docstring and labeling.models.AgreementReport). NaN -> None.
+    With `self_reports` (labeling.reports.load_self_reports), the "perceived_vs_experienced" section
+    (labeling.reports.perceived) too."""
 
     def step(lo: float, hi: float) -> Progress:
         return lambda frac, msg: progress(lo + (hi - lo) * frac, msg) if progress else None
@@ -266,6 +273,11 @@ def build_result(
         )
     step(0.8, 1.0)(0.0, "context tags")
     result["tags"] = tags_section(r)
+    if self_reports is not None:
+        step(0.8, 1.0)(0.7, "perceived vs experienced")
+        result["perceived_vs_experienced"] = perceived_section(
+            r, self_reports, n_resamples=n_resamples, confidence=CONFIDENCE, seed=seed
+        )
     result["policy"] = {"threshold_sd": None, "cap_k": None, "clips_extended": []}
     result["notes"] = {**NOTES, "mixed_instruments": warning} if warning else dict(NOTES)
     return stats.json_safe(result)

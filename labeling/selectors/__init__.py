@@ -7,7 +7,7 @@ subqueries, aggregates) lives in these modules, once, for the API, the pages and
 submitted labels count is decided by one selector, annotations_for_analysis: read labels through it.
 """
 
-from .agreement import agreement_latest, annotation_watermark
+from .agreement import agreement_latest, annotation_watermark, self_report_watermark
 from .annotations import (
     annotations_for_analysis,
     annotations_for_export,
@@ -37,6 +37,7 @@ from .people import (
     study_member,
     study_members,
 )
+from .perceived import clip_perceived
 from .self_reports import self_reports_for_analysis, self_reports_for_export, self_reports_for_researcher
 from .studies import (
     scheme_current,
@@ -52,6 +53,7 @@ from .studies import (
 from .tokens import api_tokens_for_user
 
 __all__ = [
+    "clip_perceived",
     "Outlook",
     "agreement_latest",
     "annotation_watermark",
@@ -78,6 +80,7 @@ __all__ = [
     "self_reports_for_analysis",
     "self_reports_for_export",
     "self_reports_for_researcher",
+    "self_report_watermark",
     "scheme_versions_with_counts",
     "studies_for_researcher",
     "studies_for_user",

@@ -3,17 +3,18 @@ no annotator page, response or count ever reads them."""
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet
 
 from labeling.models import SelfReport, Study
 
 
-def self_reports_for_analysis(*, study: Study | None) -> QuerySet[SelfReport]:
+def self_reports_for_analysis(*, study: Study | OuterRef | None) -> QuerySet[SelfReport]:
     """The self-reports that count: the one rule, like annotations_for_analysis for labels. Today every
     self-report of the study except those of a withdrawn participant (Participant.withdrawn_at) or of a
     withdrawn clip. The agreement report, the study page, the research API and the exporter read through
-    this (the exporter through self_reports_for_export), never with a filter of their own. `study` None: every
-    study's (only for a caller that scopes rows by study itself, like the admin's list)."""
+    this (the exporter through self_reports_for_export), never with a filter of their own. `study` may be
+    an OuterRef (beat's due-check counts them per study in one query), or None for every study's (only for a
+    caller that scopes rows by study itself, like the admin's list)."""
     reports = SelfReport.objects.filter(
         participant__withdrawn_at__isnull=True, clip__withdrawn_at__isnull=True
     )

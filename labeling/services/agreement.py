@@ -4,11 +4,12 @@ A report goes pending -> running -> done | failed. The database allows one pendi
 study (constraint agreement_report_one_open_per_study); that, not the check before it, prevents two runs.
 A run claims its report with a conditional UPDATE (pending, or running but started longer ago than the
 task's hard time limit: a killed worker), so running the task twice, or concurrently, computes once, and a
-done report is never touched again. The watermark (annotation count and highest id) is taken from the data
-the run loads at its start; a report whose watermark differs from the study's current one is stale.
+done report is never touched again. The watermark (count and highest id of the annotations, and of the
+self-reports, that count) is taken from the data the run loads at its start; a report whose watermark
+differs from the study's current one is stale.
 
-Nothing here runs on the annotation submit path: new labels are noticed by `agreement_schedule_due`, which
-Celery beat runs every 30 s.
+Nothing here runs on the annotation submit path (nor on a self-report's import): new labels and new
+self-reports are noticed by `agreement_schedule_due`, which Celery beat runs every 30 s.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from django.db.models import Count, Exists, F, IntegerField, Max, OuterRef, Q, Q
 from django.utils import timezone
 
 from labeling.models import AgreementReport, Clip, Study
-from labeling.selectors import annotations_for_analysis
+from labeling.selectors import annotations_for_analysis, self_reports_for_analysis
 
 from .jobs import TRANSIENT_DB_ERRORS, Jobs
 
@@ -102,15 +103,17 @@ def agreement_request(
 
 
 def agreement_schedule_due(*, now: datetime | None = None) -> list[AgreementReport]:
-    """Beat's work (every 30 s): start a run for each study whose annotations changed since its latest
-    finished report, that has no open report, and whose last run finished at least DEBOUNCE ago; and queue
-    again open reports whose message seems lost. One query to find the studies, whatever their number."""
+    """Beat's work (every 30 s): start a run for each study whose annotations or self-reports changed since
+    its latest finished report, that has no open report, and whose last run finished at least DEBOUNCE ago;
+    and queue again open reports whose message seems lost. One query to find the studies, whatever their
+    number. (A report made before self-reports were watermarked reads as having used none.)"""
     now = now or timezone.now()
     _requeue_stuck(now)
     finished = AgreementReport.objects.filter(study=OuterRef("pk"), status__in=FINISHED).order_by(
         "-finished_at", "-id"
     )
     annotations = annotations_for_analysis(study=OuterRef("pk")).order_by().values("study")
+    own = self_reports_for_analysis(study=OuterRef("pk")).order_by().values("study")
     studies = (
         Study.objects.annotate(
             has_open=Exists(
@@ -121,16 +124,24 @@ def agreement_schedule_due(*, now: datetime | None = None) -> list[AgreementRepo
             last_id=Subquery(finished.values("watermark_last_id")[:1]),
             n_now=Subquery(annotations.annotate(n=Count("id")).values("n"), output_field=IntegerField()),
             last_now=Subquery(annotations.annotate(m=Max("id")).values("m")),
+            last_own_count=Subquery(finished.values("watermark_self_report_count")[:1]),
+            last_own_id=Subquery(finished.values("watermark_last_self_report_id")[:1]),
+            own_now=Subquery(own.annotate(n=Count("id")).values("n"), output_field=IntegerField()),
+            own_last_now=Subquery(own.annotate(m=Max("id")).values("m")),
         )
         # a study whose annotations all went (withdrawals) still gets a run, so an empty report replaces
         # the last one rather than the stale one staying up
-        .filter(Q(n_now__gt=0) | Q(last_count__gt=0), has_open=False)
+        .filter(
+            Q(n_now__gt=0) | Q(last_count__gt=0) | Q(own_now__gt=0) | Q(last_own_count__gt=0),
+            has_open=False,
+        )
         .filter(Q(last_finished__isnull=True) | Q(last_finished__lte=now - DEBOUNCE))
         .order_by("pk")
     )
     started = []
     for study in studies:
-        if (study.last_count, study.last_id) == (study.n_now or 0, study.last_now or 0):
+        used = (study.last_count, study.last_id, study.last_own_count or 0, study.last_own_id or 0)
+        if used == (study.n_now or 0, study.last_now or 0, study.own_now or 0, study.own_last_now or 0):
             continue
         try:
             with transaction.atomic():
@@ -179,15 +190,21 @@ def agreement_compute(
         from labeling import reports  # scipy and the statistics: imported by the runs that need them
 
         ratings = reports.load_ratings(study=study)
-        mark = ratings.watermark
+        own = reports.load_self_reports(study=study)
+        mark, own_mark = ratings.watermark, own.watermark
         mine.update(
             watermark_count=mark["annotation_count"],
             watermark_last_id=mark["last_annotation_id"],
+            watermark_self_report_count=own_mark["self_report_count"],
+            watermark_last_self_report_id=own_mark["last_self_report_id"],
             progress=0.1,
-            progress_message=f"loaded {mark['annotation_count']} ratings",
+            progress_message=f"loaded {mark['annotation_count']} ratings, "
+            f"{own_mark['self_report_count']} self-reports",
         )
         options = {} if n_resamples is None else {"n_resamples": n_resamples}
-        result = reports.build_result(ratings, progress=lambda f, m: progress(0.1 + 0.8 * f, m), **options)
+        result = reports.build_result(
+            ratings, self_reports=own, progress=lambda f, m: progress(0.1 + 0.8 * f, m), **options
+        )
         progress(0.92, "K+1 policy")
         result["policy"] = _apply_policy(study, ratings)
         done = mine.update(

@@ -12,7 +12,7 @@ from django.core.management.base import CommandError
 from labeling import services
 from labeling.demo import DEMO_CLIP_PARAMS, render_demo_clip
 from labeling.demo.simulate import clip_stimulus
-from labeling.models import Annotation, Assignment, Clip, Membership, Participant, Study
+from labeling.models import Annotation, Assignment, Clip, Membership, Participant, SelfReport, Study
 from tests.factories import ClipFactory, StudyFactory
 
 User = get_user_model()
@@ -98,6 +98,7 @@ def snapshot(root: Path) -> dict:
         "memberships": Membership.objects.count(),
         "assignments": Assignment.objects.count(),
         "annotations": Annotation.objects.count(),
+        "self_reports": sorted(SelfReport.objects.values_list("external_id", "valence", "arousal")),
         "files": media_files(root),
     }
 
@@ -149,6 +150,28 @@ def test_demo_is_complete_and_idempotent(db, media_root, client, render_once):
     stimuli = [clip_stimulus(c) for c in clips]
     assert rspearman([p["tempo"] for p in DEMO_CLIP_PARAMS], [s.arousal for s in stimuli]) > 0.6
     assert rspearman([p["brightness"] for p in DEMO_CLIP_PARAMS], [s.valence for s in stimuli]) > 0.3
+
+    # Some filmed participants' own self-reports, as if imported, correlated with what the observers see
+    # (the same stimulus) but not equal to it; two of the four consented to their export.
+    own = SelfReport.objects.filter(study=study)
+    assert set(own.values_list("participant__code", flat=True)) == {"D-01", "D-02", "D-03", "D-04"}
+    assert set(own.values_list("source", flat=True)) == {"imported"}
+    assert own.filter(start_s__isnull=False).exists() and own.filter(start_s__isnull=True).exists()
+    assert set(own.values_list("instrument", flat=True)) == {"sam", "slider"}
+    exporting = study.participants.filter(consent_self_reports_export=True).values_list("code", flat=True)
+    assert set(exporting) == {"D-01", "D-03"}
+    whole = own.filter(start_s__isnull=True).select_related("clip")
+    truth = {c.pk: clip_stimulus(c).valence for c in clips}
+    assert rspearman([truth[r.clip_id] for r in whole], [r.valence for r in whole]) > 0.3
+    assert "Generated" in out and "self-reports" in out
+    report = services.agreement_run_now(study=study, n_resamples=50)
+    section = report.result["perceived_vs_experienced"]
+    assert section["n_clips"] == 7 and section["dimensions"]["valence"]["n_clips"] >= 3
+    # annotators never see them: the demo annotator's pages and API say nothing of self-reports
+    assert client.login(username="annotator1", password="demo-annotator")
+    for url in ("/", f"/s/{study.pk}/", "/api/me/"):
+        body = client.get(url).content.decode().lower()
+        assert "self-report" not in body and "self_report" not in body and "D-01" not in body.upper()
 
     before = snapshot(media_root)
     out, _, exc = run("demo")

@@ -85,10 +85,11 @@ def test_query_count_is_pinned_and_independent_of_study_size(client, django_asse
             rate_next(MembershipFactory(study=study))
     client.force_login(researcher)
     # session, user, study, coverage, annotator counts, annotators, recent, rate, scheme, invites,
-    # agreement (latest done report, open/failed reports, annotation watermark), worker and beat heartbeats
-    with django_assert_num_queries(14):
+    # agreement (latest done report, open/failed reports, annotation and self-report watermarks), worker and
+    # beat heartbeats
+    with django_assert_num_queries(15):
         client.get(reverse("study-detail", args=[large.pk]))
-    assert _page_queries(client, small) == _page_queries(client, large) == 14
+    assert _page_queries(client, small) == _page_queries(client, large) == 15
     assert _page_queries(client, small, htmx=True) == _page_queries(client, large, htmx=True) == 8
 
 

@@ -136,8 +136,8 @@ def test_done_report_shows_statistics_plots_and_tables(page, study):
         "Per-annotator reliability",
     ):
         assert f"{title}</title>" in html
-    # low-agreement list links to the clip admin; names are escaped everywhere
-    assert f'href="/admin/labeling/clip/{clips[2].pk}/change/"' in html
+    # low-agreement list links to the clip's page; names are escaped everywhere
+    assert f'href="/studies/{study.pk}/clips/{clips[2].pk}/"' in html
     assert "<script>alert(1)</script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;.mp4" in html
     # per-annotator table flags bob (α rises without him), per-tag α sorted with undefined last
     assert html.index(">bob</td>") < html.index(">ann</td>")
@@ -234,8 +234,8 @@ def test_status_poll_and_section_partials(client, study, researcher, django_asse
     client.force_login(researcher)
     url = reverse("study-detail", args=[study.pk])
     poll = {"HX-Request": "true", "HX-Target": "agreement-status"}
-    # session, user, study, done report, open/failed reports, watermark, worker and beat heartbeats
-    with django_assert_num_queries(7):
+    # session, user, study, done report, open/failed reports, the two watermarks, worker and beat heartbeats
+    with django_assert_num_queries(8):
         response = client.get(url, {"seen": f"{report.pk}-0"}, headers=poll)
     html = response.content.decode()
     assert html.lstrip().startswith('<div id="agreement-status"') and html.rstrip().endswith("</div>")
@@ -268,7 +268,7 @@ def test_full_page_query_count_with_a_report(client, study, researcher):
     client.force_login(researcher)
     with CaptureQueriesContext(connection) as ctx:
         assert client.get(reverse("study-detail", args=[study.pk])).status_code == 200
-    assert len(ctx.captured_queries) == 14  # as without reports (tests/labeling/test_dashboard.py)
+    assert len(ctx.captured_queries) == 15  # as without reports (tests/labeling/test_dashboard.py)
 
 
 # --- "compute now" ---------------------------------------------------------------------------------------

@@ -225,3 +225,56 @@ def test_icc_rows_in_shrout_fleiss_order_with_recommended_forms():
     assert [c["dimension"] for c in rows[0]["cells"]] == ["valence", "arousal"] and "value" not in rows[0][
         "cells"
     ][1]
+
+
+# --- perceived vs experienced --------------------------------------------------------------------------------
+
+PE_ROWS = [
+    {"clip": 3, "name": "a<b>.mp4", "valence": {"mean": -1.0, "self": -1.0, "n": 3, "gap": 0.0}},
+    {"clip": 4, "name": "b.mp4", "valence": {"mean": 1.0, "self": 0.0, "n": 2, "gap": -1.0}},
+    {"clip": 5, "name": "c.mp4", "valence": {"mean": None, "self": 0.5, "n": 0, "gap": None}},
+]
+
+
+def test_perceived_scatter_puts_observers_across_own_report_up_with_links_and_the_identity_line():
+    svg = plots.perceived_scatter(PE_ROWS, "valence", href="/studies/9/clips/{clip}/")
+    root = parse(svg)
+    assert "observers' mean vs the person's own report" in root.find("s:title", NS).text
+    desc = root.find("s:desc", NS).text
+    assert desc.startswith("2 clips") and "0 clips lie above it" in desc and "1 below" in desc
+    links = root.findall(".//s:a", NS)
+    assert [a.get("href") for a in links] == ["/studies/9/clips/3/", "/studies/9/clips/4/"]
+    dots = [a.find(".//s:circle", NS) for a in links]
+    # x = observers' mean, y = own report: (-1, -1) is the bottom-left corner, (1, 0) the right middle
+    left, top, size = 58, 28, 320
+    assert (float(dots[0].get("cx")), float(dots[0].get("cy"))) == (left, top + size)
+    assert (float(dots[1].get("cx")), float(dots[1].get("cy"))) == (left + size, top + size / 2)
+    line = root.find(".//s:line[@class='pe-identity']", NS)
+    assert (float(line.get("x1")), float(line.get("y1")), float(line.get("x2")), float(line.get("y2"))) == (
+        left, top + size, left + size, top,
+    )  # fmt: skip
+    assert "a&lt;b&gt;.mp4" in svg and "<b>" not in svg
+
+
+def test_perceived_scatter_without_pairs_says_why():
+    root = parse(plots.perceived_scatter(PE_ROWS[2:], "arousal"))
+    assert "No clip has both" in root.find("s:desc", NS).text
+
+
+def test_clip_plane_ellipse_is_the_covariance_one_sd_ellipse():
+    # three ratings on a line valence = arousal: variances 1/3·..., covariance equal -> a 45° needle
+    ratings = [{"valence": -0.5, "arousal": -0.5}, {"valence": 0.0, "arousal": 0.0}, {"valence": 0.5, "arousal": 0.5},
+               {"valence": None, "arousal": 0.2}]  # fmt: skip
+    own = [{"valence": 0.75, "arousal": -0.25, "label": "whole clip", "whole": True},
+           {"valence": 0.1, "arousal": None, "label": "0–1 s", "whole": False}]  # fmt: skip
+    root = parse(plots.clip_plane(ratings, own))
+    assert len(root.findall(".//s:g[@class='pe-rating']", NS)) == 3
+    assert len(root.findall(".//s:g[@class='pe-self']", NS)) == 1  # a report without arousal is not placed
+    ellipse = root.find(".//s:ellipse[@class='pe-ellipse']", NS)
+    # sample variances .25 each, covariance .25: eigenvalues .5 and 0 -> radii sqrt(.5) and 0 at 45°
+    assert float(ellipse.get("rx")) == pytest.approx(math.sqrt(0.5) * 180, abs=0.1)
+    assert float(ellipse.get("ry")) == pytest.approx(0.004 * 180, abs=0.1)
+    assert ellipse.get("transform").startswith("rotate(-45.0 ")
+    assert (ellipse.get("cx"), ellipse.get("cy")) == ("238.0", "214.0")  # the mean (0, 0): the centre
+    desc = root.find("s:desc", NS).text
+    assert "3 observer ratings" in desc and "own report whole clip: valence 0.75, arousal −0.25" in desc

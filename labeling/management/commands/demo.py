@@ -11,7 +11,10 @@ from labeling.demo.study import (
 
 
 class Command(BaseCommand):
-    help = "Create the demo study: a dozen generated clips, demo log-ins and simulated ratings. Idempotent."
+    help = (
+        "Create the demo study: a dozen generated clips, demo log-ins, simulated ratings and some filmed "
+        "participants' self-reports. Idempotent."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--no-simulate", action="store_true", help="do not add simulated ratings")
@@ -21,7 +24,7 @@ class Command(BaseCommand):
             raise CommandError(PRODUCTION_REFUSAL)
         result = demo_setup(simulate=not options["no_simulate"])
         study = result.study
-        if result.created or result.clips_added or result.simulated:
+        if result.created or result.clips_added or result.simulated or result.self_reports_added:
             made = ", ".join(result.created) or "nothing new"
             self.stdout.write(f"Created: {made}; {result.clips_added} clips generated.")
             if result.simulated:
@@ -29,6 +32,10 @@ class Command(BaseCommand):
                 self.stdout.write(
                     f"Simulated {sim.annotations} ratings by {len(sim.annotators)} annotators "
                     f"({sim.cannot_judge} cannot judge)."
+                )
+            if result.self_reports_added:
+                self.stdout.write(
+                    f"Generated {result.self_reports_added} self-reports of filmed participants (as imported)."
                 )
         else:
             self.stdout.write("The demo is already set up; nothing changed.")

@@ -39,4 +39,4 @@ def test_every_public_function_has_an_example(name):
 def test_every_module_is_searched():
     files = {path.stem for path in Path(agreement.__file__).parent.glob("*.py")} - {"__init__"}
     assert {module.__name__.removeprefix("labeling.agreement.") for module in MODULES[1:]} == files
-    assert len(PUBLIC_FUNCTIONS) == 19
+    assert len(PUBLIC_FUNCTIONS) == 22

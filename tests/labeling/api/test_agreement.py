@@ -9,6 +9,7 @@ from labeling import services
 from labeling.models import AgreementReport
 from labeling.tasks import compute_agreement
 from tests.factories import MembershipFactory, StudyFactory, UserFactory
+from tests.labeling.perceived_helpers import participant, self_report
 from tests.labeling.report_helpers import rate_many, study_from_matrix
 
 DATA = [[0.5, -0.5, 0.0, 1.0], [0.25, -0.5, 0.25, 0.75], [0.5, -0.25, 0.0, 1.0]]
@@ -40,6 +41,8 @@ def test_get_before_any_run(setup):
         "current": {
             "annotation_count": 12,
             "last_annotation_id": study.annotations.order_by("-id")[0].pk,
+            "self_report_count": 0,
+            "last_self_report_id": 0,
         },
     }
 
@@ -76,7 +79,12 @@ def test_get_returns_the_done_report_its_watermark_and_staleness(setup):
     assert data["running"] is None and data["stale"] is False
     got = data["report"]
     assert got["id"] == report.pk and got["status"] == "done" and got["progress"] == 1.0
-    assert got["watermark"] == {"annotation_count": 12, "last_annotation_id": report.watermark_last_id}
+    assert got["watermark"] == {
+        "annotation_count": 12,
+        "last_annotation_id": report.watermark_last_id,
+        "self_report_count": 0,
+        "last_self_report_id": 0,
+    }
     assert got["duration_s"] > 0 and got["error"] == ""
     valence = got["result"]["dimensions"]["valence"]
     assert (
@@ -89,6 +97,33 @@ def test_get_returns_the_done_report_its_watermark_and_staleness(setup):
     data = client.get(url(study.pk) + "?result=false").json()
     assert data["stale"] is True and data["current"]["annotation_count"] == 13
     assert "result" not in data["report"] and data["report"]["id"] == report.pk
+
+
+def test_the_report_carries_perceived_vs_experienced_and_the_self_report_watermark(setup, sent):
+    study, client, _, clips = setup
+    people = [participant(study, code) for code in ("P1", "P2", "P3")]
+    values = [0.75, -0.5, 0.25, 0.5]  # observers' means: 0.416667, -0.416667, 0.083333, 0.916667
+    for clip, who, value in zip(clips, people + [people[0]], values, strict=True):
+        self_report(clip, who, value, 0.0)
+    before = client.get(url(study.pk)).json()["current"]
+    assert before["self_report_count"] == 4 and before["last_self_report_id"] > 0
+    started = services.agreement_schedule_due()
+    assert compute_agreement.apply(args=[started[0].pk]).get() == "done"
+
+    data = client.get(url(study.pk)).json()
+    assert data["stale"] is False
+    assert data["report"]["watermark"]["self_report_count"] == 4
+    section = data["report"]["result"]["perceived_vs_experienced"]
+    assert section["n_clips"] == 4 and section["n_participants"] == 3
+    rows = {row["clip"]: row for row in section["clips"]}
+    assert rows[clips[0].pk]["valence"]["self"] == 0.75
+    assert rows[clips[0].pk]["valence"]["mean"] == pytest.approx((0.5 + 0.25 + 0.5) / 3, abs=1e-6)
+    assert rows[clips[0].pk]["valence"]["gap"] == pytest.approx(0.75 - 1.25 / 3, abs=1e-6)
+    valence = section["dimensions"]["valence"]
+    assert valence["n_clips"] == 4 and valence["pearson_r"]["n_units"] == 3
+    assert valence["mean_gap"]["estimate"] == pytest.approx(
+        sum(values) / 4 - (1.25 + -1.25 + 0.25 + 2.75) / 12
+    )
 
 
 def test_a_failed_run_shows_its_error(setup, monkeypatch):

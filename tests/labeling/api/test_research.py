@@ -18,6 +18,8 @@ from labeling.demo import render_demo_clip
 from labeling.models import Annotation, ApiToken, Clip, Membership, Participant, SchemeVersion, Study
 from tests.factories import ClipFactory, MembershipFactory, StudyFactory, UserFactory, api_key_for
 from tests.factories import rating_data as rating
+from tests.labeling.perceived_helpers import participant, self_report
+from tests.labeling.report_helpers import rate_many
 
 
 def client_for(user) -> APIClient:
@@ -195,6 +197,67 @@ def test_clip_list_and_detail(study, rc, clips):
         and one["media_url"] == f"/media/clips/{clips[0].pk}/"
     )
     assert one["target_k"] == 3 and one["n_submitted"] == 0 and one["participant"] is None
+
+
+def test_clip_detail_has_the_observers_summary_and_the_self_reports(study, rc, clips):
+    who = participant(study, "P-7")
+    Clip.objects.filter(pk=clips[0].pk).update(participant=who)
+    users = [MembershipFactory(study=study).user for _ in range(3)]
+    rate_many(study, [(clips[0], u, v, -0.5, []) for u, v in zip(users, [0.5, 0.0, 0.25], strict=True)])
+    whole = self_report(clips[0], who, 0.75, 0.25, valence_confidence=4, confidence_points=5,
+                        context_tags=["setting:home"], context_note="after the call")  # fmt: skip
+    self_report(clips[0], who, -1.0, None, window=(0.0, 1.5), instrument="slider", scale_points=None,
+                valence_raw=-1.0)  # fmt: skip
+    self_report(clips[1], who, 0.5, 0.5)  # another clip's
+    body = rc.get(f"/api/studies/{study.pk}/clips/{clips[0].pk}/").json()
+    assert body["id"] == clips[0].pk and body["participant"] == "P-7"
+    got = body["self_reports"]
+    assert [r["start_s"] for r in got] == [None, 0.0] and {r["participant"] for r in got} == {"P-7"}
+    first = next(r for r in got if r["id"] == whole.pk)
+    assert (first["instrument"], first["scale_points"], first["valence_raw"], first["valence"]) == (
+        "sam",
+        9,
+        8.0,
+        0.75,
+    )
+    assert (first["valence_confidence"], first["confidence_points"], first["context_tags"]) == (
+        4,
+        5,
+        ["setting:home"],
+    )
+    assert (
+        first["context_note"] == "after the call" and first["source"] == "imported" and first["reported_at"]
+    )
+    observers = body["observers"]
+    assert (observers["n_ratings"], observers["n_cannot_judge"]) == (3, 0)
+    valence = observers["dimensions"]["valence"]
+    # observers .5, 0, .25: mean .25, sd .25, range [0, .5]; the whole-clip report (.75) wins over the window
+    assert (valence["n"], valence["mean"], valence["sd"], valence["min"], valence["max"]) == (
+        3,
+        0.25,
+        0.25,
+        0.0,
+        0.5,
+    )
+    assert (valence["self"], valence["reports_used"], valence["gap"]) == (0.75, 1, 0.5)
+    assert valence["outside_range"] is True and valence["outside_sd"] is True
+    arousal = observers["dimensions"]["arousal"]
+    assert (arousal["mean"], arousal["sd"], arousal["self"], arousal["gap"]) == (-0.5, 0.0, 0.25, 0.75)
+
+    bare = rc.get(f"/api/studies/{study.pk}/clips/{clips[2].pk}/").json()
+    assert bare["self_reports"] == [] and bare["observers"]["dimensions"]["valence"]["self"] is None
+
+
+@pytest.mark.parametrize("who", ["annotator", "other_researcher"])
+def test_clip_detail_with_self_reports_is_404_for_annotators_and_other_researchers(study, clips, who):
+    self_report(clips[0], participant(study, "P-7"), 0.75, 0.25)
+    if who == "annotator":
+        user = MembershipFactory(study=study).user  # an annotator of this very study
+    else:
+        user = MembershipFactory(study=StudyFactory(), role="researcher").user
+    response = client_for(user).get(f"/api/studies/{study.pk}/clips/{clips[0].pk}/")
+    assert response.status_code == 404
+    assert "self" not in response.content.decode() and "P-7" not in response.content.decode()
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,7 @@ from labeling.models import AgreementReport, Clip
 from labeling.services import agreement as svc
 from labeling.tasks import compute_agreement
 from tests.factories import ClipFactory, MembershipFactory, StudyFactory
+from tests.labeling.perceived_helpers import participant, self_report
 from tests.labeling.report_helpers import rate_many
 
 
@@ -368,3 +369,53 @@ def test_a_retried_run_still_reports_the_clip_its_failed_attempt_extended(db, mo
     assert Clip.objects.get(pk=clip.pk).target_k == 3
     assert done.status == "done" and done.result["policy"]["clips_extended"] == [clip.pk]
     assert done.result["policy"]["clips_extended_now"] == []
+
+
+# ---- self-reports in the watermark -------------------------------------------------------------------------
+
+
+def test_a_new_self_report_alone_makes_the_report_stale_and_beat_starts_a_run(rated, sent):
+    report = services.agreement_run_now(study=rated)
+    assert (report.watermark_self_report_count, report.watermark_last_self_report_id) == (0, 0)
+    finish(report, ago=60)
+    assert services.agreement_schedule_due() == []  # nothing new
+    clip = rated.clips.order_by("pk")[0]
+    own = self_report(clip, participant(rated, "P-9"), 0.5, -0.5)  # imported; no new label
+    latest = selectors.agreement_latest(study=rated)
+    assert latest["stale"] is True and latest["new_self_reports"] == 1
+    assert latest["current_count"] == report.watermark_count  # the labels did not change
+    started = services.agreement_schedule_due()
+    assert [r.study_id for r in started] == [rated.pk]
+    done = svc.agreement_compute(report_id=started[0].pk, n_resamples=20)
+    assert (done.watermark_self_report_count, done.watermark_last_self_report_id) == (1, own.pk)
+    assert done.result["perceived_vs_experienced"]["n_self_reports"] == 1
+    finish(done, ago=60)
+    assert services.agreement_schedule_due() == [] and not selectors.agreement_latest(study=rated)["stale"]
+
+
+def test_a_withdrawn_self_report_changes_the_watermark_too(rated, sent):
+    clip = rated.clips.order_by("pk")[0]
+    who = participant(rated, "P-9")
+    self_report(clip, who, 0.5, -0.5)
+    report = services.agreement_run_now(study=rated, n_resamples=20)
+    finish(report, ago=60)
+    assert services.agreement_schedule_due() == []
+    type(who).objects.filter(pk=who.pk).update(withdrawn_at=timezone.now())  # their reports stop counting
+    assert selectors.agreement_latest(study=rated)["stale"] is True
+    assert len(services.agreement_schedule_due()) == 1
+
+
+def test_a_report_from_before_self_reports_were_watermarked_reads_as_none_used(rated, sent):
+    report = services.agreement_run_now(study=rated, n_resamples=20)
+    AgreementReport.objects.filter(pk=report.pk).update(
+        watermark_self_report_count=None, watermark_last_self_report_id=None
+    )
+    finish(report, ago=60)
+    assert services.agreement_schedule_due() == [] and not selectors.agreement_latest(study=rated)["stale"]
+
+
+def test_a_study_with_self_reports_and_no_labels_gets_a_report(db, sent):
+    study = StudyFactory()
+    self_report(ClipFactory(study=study), participant(study, "P-1"), 0.25, 0.25)
+    started = services.agreement_schedule_due()
+    assert [r.study_id for r in started] == [study.pk]
