@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
+from exports.facts import num
 from exports.tables import SPLIT_NAMES, schemas
 from labeling.models import AgreementReport
 from labeling.scheme import DEFAULT_SPEC, PROMPTS
@@ -117,7 +118,9 @@ def test_the_cards_snippet_runs_against_the_export(built, tmp_path):
     paired = [r for r in rows if r["self_valence"] is not None and r["valence_mean"] is not None]
     gaps = [r["self_valence"] - r["valence_mean"] for r in paired]
     said = f"{sum(gaps) / len(gaps):+.3f}" if gaps else "none"
-    assert f"{len(paired)} clips with a self-report, mean valence gap (self - observers): {said}" in run.stdout
+    assert (
+        f"{len(paired)} clips with a self-report, mean valence gap (self - observers): {said}" in run.stdout
+    )
     reports = [r for s in SPLIT_NAMES for r in parquet(folder, "self_reports", s).to_pylist()]
     assert len(reports) == 4 and ("whole clip self" in run.stdout or " s self " in run.stdout)
 
@@ -324,17 +327,38 @@ PERCEIVED = {
 def test_the_card_shows_the_reports_perceived_vs_experienced_figures_and_says_when_there_are_none(
     reported_study, exports_root
 ):
+    # the real report's section (rated_study computes the report after its self-reports were stored)
+    report = AgreementReport.objects.filter(study=reported_study, status=AgreementReport.Status.DONE).latest(
+        "id"
+    )
+    real = report.result["perceived_vs_experienced"]["dimensions"]["valence"]
+    _, folder = build(reported_study)
+    text = (folder / "README.md").read_text(encoding="utf-8")
+    flat = " ".join(text.split())
+    r, gap = real["pearson_r"], real["mean_gap"]
+    assert (
+        f"| valence | {real['n_clips']} | {num(r['estimate'])} [{num(r['low'])}, {num(r['high'])}] |" in text
+    )
+    assert f"| {num(gap['estimate'])} [{num(gap['low'])}, {num(gap['high'])}] |" in text
+    assert "two perspectives are kept apart" in flat.lower() and "neither is the ground truth" in flat
+    assert "else the window-length-weighted mean" in flat and "gap_valence" in flat
+
+    # a report without the section (computed before it existed): the card says so
+    result = dict(report.result)
+    result.pop("perceived_vs_experienced")
+    AgreementReport.objects.filter(pk=report.pk).update(result=result)
     _, folder = build(reported_study)
     flat = " ".join((folder / "README.md").read_text(encoding="utf-8").split())
     assert "no perceived-vs-experienced figures (it was not computed" in flat
-    assert "two perspectives are kept apart" in flat.lower() and "neither is the ground truth" in flat
-    assert "else the window-length-weighted mean" in flat and "gap_valence" in flat
 
     _with_perceived_section(reported_study, PERCEIVED)
     _, folder = build(reported_study)
     text = (folder / "README.md").read_text(encoding="utf-8")
     flat = " ".join(text.split())
-    assert "| valence | 3 | 0.500 [-0.250, 0.750] | 0.375 [-0.125, 0.625] | 0.125 [-0.062, 0.250] | 0.333 |" in text
+    assert (
+        "| valence | 3 | 0.500 [-0.250, 0.750] | 0.375 [-0.125, 0.625] | 0.125 [-0.062, 0.250] | 0.333 |"
+        in text
+    )
     assert "self-reports up to id 4, 4 self-reports" in flat
     assert "S0-CODE-MUST-NOT-LEAK" not in text  # the report's per-clip rows (participant codes) never copied
 

@@ -210,7 +210,10 @@ def test_the_manifest_counts_what_each_consent_scope_left_out(setup):
     assert "whole-clip self-reports, else the window-length-weighted mean" in card
     assert "self - observers' mean (positive: the person reported more" in card
     assert "neither is the ground truth" in card
-    assert "slider: continuous): sam: 1, slider: 3. By source: imported: 4. 1 rate the whole clip, 3 a time" in card
+    assert (
+        "slider: continuous): sam: 1, slider: 3. By source: imported: 4. 1 rate the whole clip, 3 a time"
+        in card
+    )
     # the report was not computed: its perceived-vs-experienced figures are said to be absent
     assert "no perceived-vs-experienced figures" in card
 
