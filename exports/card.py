@@ -524,13 +524,21 @@ def _perceived_vs_experienced(f: Facts) -> str:
         ]
         for r in pve["rows"]
     ]
+    mine = f.manifest["watermark"].get("last_self_report_id")
+    theirs = pve.get("report_last_self_report_id")
+    fresh = (
+        " It was computed from the self-reports up to the same id as this export's."
+        if theirs is not None and theirs == mine
+        else f" It is not fresh for self-reports: this export reads them up to id {mine}; read the figures as an "
+        "approximation, or compute a new report and export again."
+    )
     return "\n\n".join(
         [
             head + " From the agreement report (self-reports up to id "
             f"{pve.get('report_last_self_report_id') if pve.get('report_last_self_report_id') is not None else 'n/a'}"
             f", {pve.get('n_self_reports') if pve.get('n_self_reports') is not None else 'n/a'} self-reports), "
             "observers' mean against the self value, per clip with both; intervals are bootstrap intervals "
-            "resampling participants:",
+            "resampling participants." + fresh,
             table(
                 [
                     "dimension",

@@ -111,12 +111,7 @@ class Build:
                 withdrawals = source.withdrawals(self.export.study)
                 consent = source.consent_scopes(
                     self.export,
-                    exported={
-                        "ratings": int(sum(int(v[0]) for v in self.annotators.values())),
-                        "clips": int(self.index.ids.size),
-                        "participants": len(self.splits.by_participant),
-                        "self_reports": n_self_reports,
-                    },
+                    self_reports_written=n_self_reports,
                     media=self.index.media_scope() if self.params["include_media"] else None,
                 )
             files = [w for writer in self.writers.values() for w in writer.close()]

@@ -33,7 +33,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 from django.db import connection, transaction
-from django.db.models import Count, Max, Min, QuerySet, TextField
+from django.db.models import Count, Max, Min, OuterRef, QuerySet, Subquery, TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
 
@@ -328,22 +328,34 @@ def self_report_batches(export: Export, *, free_text: bool, size: int) -> Iterat
     return stream(qs, columns, size=size, multiline=free_text)
 
 
-def consent_scopes(export: Export, *, exported: dict[str, int], media: dict | None) -> dict:
+def consent_scopes(export: Export, *, self_reports_written: int, media: dict | None) -> dict:
     """What the consent scopes left out of this export: counts, never who. Each is the difference between
     what counts for analysis and what the export selector lets out (labeling.selectors), both up to the
-    export's watermarks, so no rule is restated here. `exported`: what the build wrote (ratings, clips,
-    participants of the labels; self_reports). `media`: the media-sharing counts the clips pass made (None
-    when media were not asked for)."""
+    export's watermarks, so no rule is restated here. `self_reports_written`: the rows of self_reports.
+    `media`: the media-sharing counts the clips pass made (None when media were not asked for).
+
+    Labels: the participants who have a label that counts but none that may be exported (a probe each way per
+    participant, which stops at the first label found), then the clips and labels of those few."""
     study = export.study
-    counted = (
-        annotations_for_analysis(study=study)
-        .filter(id__lte=export.watermark_last_id or 0)
-        .aggregate(
-            ratings=Count("id"),
-            clips=Count("clip_id", distinct=True),
-            participants=Count("clip__participant_id", distinct=True),
-        )
+    counted = annotations_for_analysis(study=study).filter(id__lte=export.watermark_last_id or 0)
+    allowed_labels = annotations_for_export(study=study).filter(id__lte=export.watermark_last_id or 0)
+
+    def first(labels: QuerySet) -> Subquery:
+        # a scalar subquery with LIMIT 1 stays a per-participant probe (clip, then label, by index); an
+        # EXISTS would be planned as an anti-join hashing every label of the study (seconds at 1 M)
+        return Subquery(labels.filter(clip__participant_id=OuterRef("pk")).order_by().values("pk")[:1])
+
+    left_out = list(
+        Participant.objects.filter(study=study)
+        .annotate(counted=first(counted), allowed=first(allowed_labels))
+        .filter(counted__isnull=False, allowed__isnull=True)
+        .values_list("pk", flat=True)
     )
+    labels = {"ratings": 0, "clips": 0}
+    if left_out:
+        labels = counted.filter(clip__participant_id__in=left_out).aggregate(
+            ratings=Count("id"), clips=Count("clip_id", distinct=True)
+        )
     mark = export.watermark_self_report_id or 0
     reports = self_reports_for_analysis(study=study).filter(id__lte=mark)
     allowed = self_reports_for_export(study=study).filter(id__lte=mark)
@@ -352,16 +364,16 @@ def consent_scopes(export: Export, *, exported: dict[str, int], media: dict | No
     return {
         "labels_export": {
             "selector": "labeling.selectors.annotations_for_export",
-            "participants_left_out": counted["participants"] - exported["participants"],
-            "clips_left_out": counted["clips"] - exported["clips"],
-            "ratings_left_out": counted["ratings"] - exported["ratings"],
+            "participants_left_out": len(left_out),
+            "clips_left_out": labels["clips"],
+            "ratings_left_out": labels["ratings"],
         },
         "self_reports_export": {
             "selector": "labeling.selectors.self_reports_for_export",
             "participants_left_out": before["participants"] - after["participants"],
             "self_reports_left_out": before["n"] - after["n"],
             # allowed, but about a clip not in the export (no label that may be exported)
-            "self_reports_of_clips_not_exported": after["n"] - exported["self_reports"],
+            "self_reports_of_clips_not_exported": after["n"] - self_reports_written,
         },
         "media_sharing": media
         if media is not None

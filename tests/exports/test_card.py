@@ -342,6 +342,7 @@ def test_the_card_shows_the_reports_perceived_vs_experienced_figures_and_says_wh
     assert f"| {num(gap['estimate'])} [{num(gap['low'])}, {num(gap['high'])}] |" in text
     assert "two perspectives are kept apart" in flat.lower() and "neither is the ground truth" in flat
     assert "else the window-length-weighted mean" in flat and "gap_valence" in flat
+    assert "computed from the self-reports up to the same id as this export's" in flat
 
     # a report without the section (computed before it existed): the card says so
     result = dict(report.result)
