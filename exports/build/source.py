@@ -185,24 +185,34 @@ def _copy_batches(
 ) -> Iterator[pa.Table]:
     """`raw`: the psycopg connection, taken by the caller (the generator may run in a reading thread)."""
     with raw.cursor() as cursor, cursor.copy(f"COPY ({sql}) TO STDOUT (FORMAT csv)", params) as copy:
-        reader = pacsv.open_csv(
-            io.BufferedReader(_CopyReader(copy), 1 << 20),
-            read_options=pacsv.ReadOptions(
-                column_names=list(columns), block_size=CSV_BLOCK_BYTES, use_threads=False
-            ),
-            # COPY writes NULL as an empty field and an empty text as ""; booleans as t / f
-            parse_options=pacsv.ParseOptions(newlines_in_values=multiline),
-            convert_options=pacsv.ConvertOptions(
-                column_types=columns,
-                null_values=[""],
-                strings_can_be_null=True,
-                quoted_strings_can_be_null=False,
-                true_values=["t"],
-                false_values=["f"],
-            ),
-        )
+        try:
+            reader = _open_csv(copy, columns, multiline)
+        except pa.ArrowInvalid as exc:
+            if "Empty CSV" not in str(exc):
+                raise
+            return  # the query has no rows (a study without self-reports, or without labels)
         for batch in reader:
             yield pa.Table.from_batches([batch])
+
+
+def _open_csv(copy, columns: dict[str, pa.DataType], multiline: bool) -> pacsv.CSVStreamingReader:
+    """pyarrow's streaming CSV reader over a COPY's output, typed as `columns` (it reads the first block)."""
+    return pacsv.open_csv(
+        io.BufferedReader(_CopyReader(copy), 1 << 20),
+        read_options=pacsv.ReadOptions(
+            column_names=list(columns), block_size=CSV_BLOCK_BYTES, use_threads=False
+        ),
+        # COPY writes NULL as an empty field and an empty text as ""; booleans as t / f
+        parse_options=pacsv.ParseOptions(newlines_in_values=multiline),
+        convert_options=pacsv.ConvertOptions(
+            column_types=columns,
+            null_values=[""],
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=False,
+            true_values=["t"],
+            false_values=["f"],
+        ),
+    )
 
 
 def _arrow(rows: list[tuple], columns: dict[str, pa.DataType]) -> pa.Table:

@@ -12,8 +12,9 @@ import pytest
 from exports.facts import layout_from_manifest
 from exports.services import export_build, export_start
 from exports.tables import SPLIT_NAMES, schemas
-from labeling.models import Clip, Participant
+from labeling.models import Clip, Participant, SelfReport
 from labeling.services import participant_withdraw
+from tests.conftest import ON_POSTGRES
 from tests.exports.built import add_self_report, canonical, participant
 from tests.exports.conftest import build, folder_of, manifest_of, read_table
 from tests.factories import ClipFactory, MembershipFactory, StudyFactory, rate_next
@@ -282,3 +283,21 @@ def test_free_text_notes_only_when_asked_and_the_copies_hold_the_same_rows(setup
             None if row["arousal"] is None else pytest.approx(row["arousal"])
         )
         assert seen_jsonl[pk]["reported_at"] == row["reported_at"].isoformat()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_on_postgresql_a_worker_build_reads_the_self_reports_by_copy_too(setup):
+    """In a worker's own snapshot every read is a COPY: the self-reports' (with a line break in a note) give
+    the same table as the rows stored, and a COPY without rows is an empty read, not a failure."""
+    assert ON_POSTGRES
+    SelfReport.objects.filter(pk=setup["reports"]["whole"].pk).update(context_note='first line\nsecond, "q"')
+    export = build(setup["study"], include_free_text=True)
+    rows = {row["self_report_id"]: row for row in read_table(export, "self_reports").to_pylist()}
+    assert rows[setup["reports"]["whole"].pk]["context_note"] == 'first line\nsecond, "q"'
+    assert len(rows) == 4
+    labels = {row["clip_id"]: row for row in read_table(export, "clip_labels").to_pylist()}
+    assert labels[setup["clips"]["yes"][1].pk]["self_valence"] == pytest.approx(-0.3 / 3 + 0.6 * 2 / 3)
+    empty = StudyFactory()
+    ClipFactory(study=empty)
+    assert build(empty).row_counts["self_reports"] == 0
