@@ -47,7 +47,8 @@ class ExportAdmin(ScopedAdmin):
     fieldsets = [
         (None, {"fields": ["study", "version", "status", "progress_pct", "progress_message", "error", "downloads"]}),
         ("Withdrawn data", {"fields": ["withdrawn_data_at", "withdrawn_note"]}),
-        ("What it holds", {"fields": ["parameters", "watermark_last_id", "watermark_at", "row_counts", "size",
+        ("What it holds", {"fields": ["parameters", "watermark_last_id", "watermark_at",
+                                      "watermark_self_report_id", "row_counts", "size",
                                       "file_list", "supersedes", "code_version"]}),
         ("Build", {"fields": ["created_by", "created_at", "started_at", "finished_at", "duration_s", "attempts",
                               "folder"]}),

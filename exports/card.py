@@ -42,17 +42,21 @@ from .facts import (
     LIMITATIONS,
     OUT_OF_SCOPE,
     PERCEIVED_AFFECT,
+    SELF_VALUE,
     TABLE_ROWS,
+    TWO_PERSPECTIVES,
     Facts,
     agreement_rows,
     gather,
     num,
+    perceived_vs_experienced,
     salt_text,
 )
 from .models import Export
 from .tables import AGGREGATION, SPLIT_NAMES, schemas
 
-CONFIG_ORDER = ("clip_labels", "ratings", "clips", "annotators")  # clip_labels, the training table, first
+# clip_labels, the training table, first
+CONFIG_ORDER = ("clip_labels", "ratings", "self_reports", "clips", "annotators")
 TAGS = [
     "affective-computing",
     "valence",
@@ -60,6 +64,7 @@ TAGS = [
     "soft-labels",
     "perceived-affect",
     "annotator-disagreement",
+    "self-report",
 ]
 SIZE_CATEGORIES = [
     (1_000, "n<1K"),
@@ -243,7 +248,16 @@ def _intro(f: Facts) -> str:
             + f"), built {e.get('finished_at') or e.get('created_at')} by code version "
             f"`{e.get('code_version') or 'unknown'}` from the labels up to annotation id "
             f"{m['watermark']['last_annotation_id']} ({m['watermark'].get('at')}). "
-            f"{f.rows('clip_labels')} clips, {f.rows('ratings')} ratings, {f.rows('annotators')} annotators.",
+            f"{f.rows('clip_labels')} clips, {f.rows('ratings')} ratings, {f.rows('annotators')} annotators, "
+            f"{f.rows('self_reports')} self-reports of the filmed people ({f.clips_with_self_value} clips with "
+            "one)"
+            + (
+                f"; self-reports up to id {m['watermark']['last_self_report_id']}."
+                if m["watermark"].get("last_self_report_id") is not None
+                else "."
+            ),
+            "",
+            f"> **Perceived and experienced.** {TWO_PERSPECTIVES}",
             "",
             "The files, their sizes and sha256 are listed in `manifest.json`; `croissant.json` describes the same "
             "tables in MLCommons Croissant. Every column is described under Composition.",
@@ -360,7 +374,9 @@ def _composition(f: Facts) -> str:
         "**Missing values are nulls, never sentinel codes.** A rating of a clip that could not be judged has "
         "null valence and arousal and `cannot_judge` = true; an sd is null below 2 judged ratings, a "
         "covariance likewise; a histogram is null for a clip without a judged rating; a clip or annotator "
-        "missing from the agreement report has null report figures."
+        "missing from the agreement report has null report figures; a clip without a self-report in this export "
+        "has null `self_valence`, `self_arousal`, `gap_valence` and `gap_arousal` and `self_reports_used` = 0; "
+        "a self-report for the whole clip has null `start_s` and `end_s`."
     )
     parts.append(
         "**Identifiers.** `clip_id` and `rating_id` are the platform's ids, stable across the study's exports. "
@@ -449,6 +465,7 @@ def _collection(f: Facts) -> str:
         fence(s.consent_text or "(no consent text)", "markdown"),
         "**Instructions, exactly as annotators saw them** (Markdown source; the rating page rendered it):",
         fence(s.instructions or "(no instructions)", "markdown"),
+        _self_reports_collected(f),
         "**The rating scales.** Annotators rated valence and arousal on each scheme version's instrument, "
         "chose context tags (what they could see of the setting, the social situation, the activity and what "
         "happened before), said how sure they were, and could instead say “I cannot judge this clip”, "
@@ -456,6 +473,85 @@ def _collection(f: Facts) -> str:
         _scheme(f),
     ]
     return "\n\n".join(parts)
+
+
+def _self_reports_collected(f: Facts) -> str:
+    n = f.rows("self_reports")
+    if not n:
+        return (
+            "**Self-reports (experienced affect).** This export holds no self-report of the filmed people (none "
+            "was given, none that counts was consented to export, or none is about a clip in this export)."
+        )
+    instruments = ", ".join(f"{inline(str(k))}: {v}" for k, v in f.self_report_instruments.items())
+    sources = ", ".join(f"{inline(str(k))}: {v}" for k, v in f.self_report_sources.items())
+    return (
+        f"**Self-reports (experienced affect).** {n} self-reports in which filmed participants rated their own "
+        "valence and arousal for one of their clips, imported from the study's own data collection or given "
+        "in the platform through a private link of their own (with its own consent step; they never saw an "
+        "annotator's rating). By instrument (sam: SAM-style points, grid: affect grid, slider: continuous): "
+        f"{instruments}. By source: {sources}. {f.self_report_whole} rate the whole clip, "
+        f"{n - f.self_report_whole} a time window of it (`start_s`, `end_s`, media seconds). Raw values are "
+        "kept beside the canonical ones with the same mapping as the annotators' (`scale_points`; a slider is "
+        "already canonical)."
+    )
+
+
+def _perceived_vs_experienced(f: Facts) -> str:
+    head = f"**Perceived beside experienced.** {SELF_VALUE}"
+    pve = perceived_vs_experienced(f)
+    if pve["status"] == "absent":
+        return (
+            head + " The agreement report used here has no perceived-vs-experienced figures (it was not "
+            "computed, or the report predates them); compute the report and export again to have them here."
+        )
+    if pve["status"] == "withheld":
+        return (
+            head
+            + " The agreement report's perceived-vs-experienced figures are not shown: it was computed over "
+            f"every self-report and label that counts, and {pve['participants']} participants' consent scopes "
+            "keep some of those out of this export. Compute them from `clip_labels` (self_* beside the means)."
+        )
+    rows = [
+        [
+            r["dimension"],
+            r["n_clips"] if r["n_clips"] is not None else "n/a",
+            f"{num(r['pearson_r'].get('estimate'))} [{num(r['pearson_r'].get('low'))}, "
+            f"{num(r['pearson_r'].get('high'))}]",
+            f"{num(r['ccc'].get('estimate'))} [{num(r['ccc'].get('low'))}, {num(r['ccc'].get('high'))}]",
+            f"{num(r['mean_gap'].get('estimate'))} [{num(r['mean_gap'].get('low'))}, "
+            f"{num(r['mean_gap'].get('high'))}]",
+            num(r["share_outside_range"]),
+        ]
+        for r in pve["rows"]
+    ]
+    mine = f.manifest["watermark"].get("last_self_report_id")
+    theirs = pve.get("report_last_self_report_id")
+    fresh = (
+        " It was computed from the self-reports up to the same id as this export's."
+        if theirs is not None and theirs == mine
+        else f" It is not fresh for self-reports: this export reads them up to id {mine}; read the figures as an "
+        "approximation, or compute a new report and export again."
+    )
+    return "\n\n".join(
+        [
+            head + " From the agreement report (self-reports up to id "
+            f"{pve.get('report_last_self_report_id') if pve.get('report_last_self_report_id') is not None else 'n/a'}"
+            f", {pve.get('n_self_reports') if pve.get('n_self_reports') is not None else 'n/a'} self-reports), "
+            "observers' mean against the self value, per clip with both; intervals are bootstrap intervals "
+            "resampling participants." + fresh,
+            table(
+                [
+                    "dimension",
+                    "clips",
+                    "Pearson r",
+                    "CCC",
+                    "mean gap (self - observers)",
+                    "share outside range",
+                ],
+                rows,
+            ),
+        ]
+    )
 
 
 def _agreement(f: Facts) -> str:
@@ -554,6 +650,8 @@ def _preprocessing(f: Facts) -> str:
             "(points - 1). Every rating is also kept in `clip_labels.ratings` (annotator, valence, arousal, "
             "confidences, cannot-judge).",
             _agreement(f),
+            _perceived_vs_experienced(f),
+            f"**Consent scopes applied.** {f.consent_scopes()}",
         ]
     )
 
@@ -595,7 +693,9 @@ def _distribution(f: Facts) -> str:
             "(ratings by clip_id, rating_id; clip_labels and clips by clip_id; annotators by annotator_id). In "
             "CSV, a fixed-length list `x` becomes columns x_0 … x_(n-1), a list of strings one cell joined "
             "with “|”, and `clip_labels.ratings` one JSON text cell.",
-            f"**Personal and sensitive information.** {f.sensitive()}",
+            f"**Personal and sensitive information.** {f.sensitive()} The filmed participants' consent scopes "
+            "(labels export, self-reports export, media sharing) were obeyed; what each left out is counted under "
+            "Preprocessing.",
         ]
     )
 
@@ -630,6 +730,33 @@ print(f"{{len(clips)}} clips, soft targets {{soft_2d.shape}}, judged ratings per
 crowd = ratings["{split}"].to_pandas().dropna(subset=["valence"])
 crowd = crowd.rename(columns={{"clip_id": "task", "annotator_id": "worker", "valence": "label"}})
 print(crowd[["task", "worker", "label"]].head())
+
+# perceived (the observers' distribution) beside experienced (the filmed person's own report): separate columns
+paired = labels["{split}"].filter(
+    lambda clip: clip["self_valence"] is not None and clip["valence_mean"] is not None
+)
+observers = np.asarray(paired["valence_mean"], dtype=float)  # what annotators perceived, mean
+own = np.asarray(paired["self_valence"], dtype=float)  # what the person reported experiencing
+gap = np.asarray(paired["gap_valence"], dtype=float)  # self - observers
+assert np.allclose(gap, own - observers)
+print(f"{{len(paired)}} clips with a self-report, mean valence gap (self - observers): "
+      + (f"{{gap.mean():+.3f}}" if len(paired) else "none"))
+"""
+
+
+def _self_report_snippet(f: Facts) -> str:
+    """Loading the self_reports table beside the observers (only when it has rows: `datasets` cannot load
+    a config without any)."""
+    split = next(iter(f.splits_with_rows.get("self_reports", [])), None)
+    if split is None:
+        return ""
+    return f"""
+# every self-report (whole clip or a window of it), next to the observers' mean for the same clip
+self_reports = load_dataset(folder, "self_reports")
+observed = {{clip["clip_id"]: clip["valence_mean"] for part in labels.values() for clip in part}}
+for report in self_reports["{split}"].select(range(min(3, self_reports["{split}"].num_rows))):
+    window = "whole clip" if report["start_s"] is None else f"{{report['start_s']:g}}-{{report['end_s']:g}} s"
+    print(report["clip_id"], window, "self", report["valence"], "observers", observed.get(report["clip_id"]))
 """
 
 
@@ -640,8 +767,9 @@ def _loading(f: Facts) -> str:
         [
             "## Load it",
             "With Hugging Face `datasets` (offline works: nothing is fetched), soft targets from the "
-            "histograms, and the per-rating table in the shape crowd-aggregation libraries take:",
-            fence(snippet(f), "python"),
+            "histograms, the per-rating table in the shape crowd-aggregation libraries take, and the filmed "
+            "person's own reports paired with the observers' (never merged into the targets):",
+            fence(snippet(f) + _self_report_snippet(f), "python"),
             'With pandas or pyarrow: `pandas.read_parquet("data/clip_labels/train.parquet")`. In `datasets` '
             "the `split` column is a class label (0 = train, 1 = validation, 2 = test); in the files it is "
             "the split's name.",

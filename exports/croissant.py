@@ -33,7 +33,9 @@ from .facts import (
     LIMITATIONS,
     OUT_OF_SCOPE,
     PERCEIVED_AFFECT,
+    SELF_VALUE,
     TABLE_ROWS,
+    TWO_PERSPECTIVES,
     Facts,
     agreement_rows,
     gather,
@@ -345,13 +347,22 @@ def croissant(facts: Facts) -> dict:
         "license": "LicenseRef-study-data-agreement: " + DATA_AGREEMENT,
         "citeAs": f"{title}, perceived-affect labels, export version {facts.export.version} "
         f"(study {facts.study.slug}, export {e['id']}).",
-        "keywords": ["affective computing", "valence", "arousal", "soft labels", "perceived affect"],
+        "keywords": [
+            "affective computing",
+            "valence",
+            "arousal",
+            "soft labels",
+            "perceived affect",
+            "self-report",
+        ],
         "isLiveDataset": False,
         "distribution": distribution(facts),
         "recordSet": record_sets(facts),
         "rai:dataCollection": "Video clips uploaded by the study's researchers (decoded and checked on upload); "
         "annotators who accepted the study's consent text rated them one at a time in the browser, each clip "
-        "by several annotators who never saw each other's ratings.",
+        "by several annotators who never saw each other's ratings. Where a filmed participant reported their "
+        f"own affect for a clip (imported, or given through a private link), the {facts.rows('self_reports')} "
+        "self-reports that may be exported are in the self_reports table. " + TWO_PERSPECTIVES,
         "rai:dataCollectionType": ["Manual Human Curator"],
         "rai:dataCollectionTimeFrame": times,
         "rai:dataCollectionMissingData": "A clip an annotator could not judge has a rating with cannot_judge = "
@@ -367,9 +378,11 @@ def croissant(facts: Facts) -> dict:
             "Per clip, over its judged ratings: means, sample sds and covariance (n - 1), 2-D and 1-D histograms "
             "(counts and normalised), Shannon entropy, tag counts and proportions; unweighted, no consensus "
             "label chosen.",
+            SELF_VALUE,
         ],
         "rai:dataManipulationProtocol": "Annotator and participant ids are salted; free text is left out "
-        "unless the researcher opted in; withdrawn participants' and annotators' data are removed.",
+        "unless the researcher opted in; withdrawn participants' and annotators' data are removed. "
+        + facts.consent_scopes(),
         "rai:dataAnnotationProtocol": _protocol(facts),
         "rai:dataAnnotationPlatform": [
             "The study's instance of an open web platform for context-rich affect labels (browser; accounts, "
@@ -388,7 +401,7 @@ def croissant(facts: Facts) -> dict:
         "rai:dataUseCases": INTENDED_USES + [f"Out of scope: {x}" for x in OUT_OF_SCOPE],
         "rai:dataLimitations": [PERCEIVED_AFFECT, *LIMITATIONS],
         "rai:dataSocialImpact": f"{PERCEIVED_AFFECT} {AI_ACT}",
-        "rai:personalSensitiveInformation": [facts.sensitive()],
+        "rai:personalSensitiveInformation": [facts.sensitive(), facts.consent_scopes()],
         "rai:dataReleaseMaintenancePlan": facts.maintenance(),
     }
 

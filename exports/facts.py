@@ -20,7 +20,7 @@ from labeling.models import AgreementReport, Study
 from labeling.scheme import DIMENSIONS, raw_range, to_canonical
 
 from .models import Export
-from .tables import SPLIT_NAMES, Layout
+from .tables import GAP_RULE, SELF_VALUE_RULE, SPLIT_NAMES, Layout
 
 FULL_SPLIT = "full"  # the annotators table is not split
 DATA_AGREEMENT = (
@@ -34,6 +34,9 @@ TABLE_ROWS = {
     "values, confidences, context tags, time on task; (task, worker, label) = (clip_id, annotator_id, valence)",
     "clip_labels": "one row per rated clip: the distribution of its ratings and every rating (the training "
     "table)",
+    "self_reports": "one row per self-report of a clip in this export whose filmed participant consented to "
+    "its export: the person's own valence and arousal for the whole clip or a window of it, raw and canonical, "
+    "confidence, their own context tags, when and how it was given",
     "clips": "one row per clip that has a rating in this export: media facts, salted participant id, split and "
     "split group",
     "annotators": "one row per annotator with a rating in this export: salted id, how they joined, counts, "
@@ -46,6 +49,25 @@ PERCEIVED_AFFECT = (
     "judged. They are not detected emotions, not what the filmed person felt, and not a ground truth: "
     "annotators disagree, and their disagreement is part of the data (every clip carries the distribution "
     "of its ratings, not one label)."
+)
+TWO_PERSPECTIVES = (
+    "Two perspectives are kept apart. The annotators' ratings (`ratings`, and the distribution in "
+    "`clip_labels`) are perceived affect: how the filmed person seemed to observers. Where the filmed person "
+    "gave a self-report (`self_reports`, and `clip_labels.self_valence` / `self_arousal` beside the "
+    "distribution, never inside it), it is experienced affect: what they reported feeling, in their own "
+    "words and scale, often after the fact. The two differ (people show less, more or other than they feel; "
+    "observers read faces and situations their own way), and neither is the ground truth: a self-report is "
+    "one person's account on an instrument, the observers' distribution a set of impressions. Do not train on "
+    "one as if it were the other, and do not treat their gap as an error of either side."
+)
+SELF_VALUE = (
+    "A clip's self value (`clip_labels.self_valence`, `self_arousal`) is, per dimension, "
+    + SELF_VALUE_RULE
+    + " (a person who reported 0-5 s and 5-15 s contributes 1/3 and 2/3); `self_reports_used` counts the "
+    "reports behind it. It is computed by labeling.agreement.self_report_per_clip, the same definition the "
+    "platform's agreement report uses. The gap (`gap_valence`, `gap_arousal`) is "
+    + GAP_RULE
+    + "; it is null when the clip has no self-report in this export or no judged rating."
 )
 AI_ACT = (
     "Inferring the emotions of a natural person in the areas of workplace and education institutions is "
@@ -143,6 +165,11 @@ class Facts:
     first_rating: datetime | None
     last_rating: datetime | None
     scheme_versions: list[dict] = field(default_factory=list)
+    # self_reports: rows by instrument, by source, and how many rate the whole clip (the rest: windows)
+    self_report_instruments: dict[str, int] = field(default_factory=dict)
+    self_report_sources: dict[str, int] = field(default_factory=dict)
+    self_report_whole: int = 0
+    clips_with_self_value: int = 0
 
     @property
     def parameters(self) -> dict:
@@ -183,6 +210,38 @@ class Facts:
             last_id=self.manifest["watermark"]["last_annotation_id"],
             supersedes=f"; it supersedes version {sup['version']}" if sup else "",
         )
+
+    def consent_scopes(self) -> str:
+        """What the participants' consent scopes left out of this export, in counts (never who)."""
+        scopes = self.manifest.get("consent_scopes") or {}
+        if not scopes:
+            return "This export's manifest records no consent scopes (it was built before they existed)."
+        labels = scopes.get("labels_export") or {}
+        reports = scopes.get("self_reports_export") or {}
+        media = scopes.get("media_sharing") or {}
+        parts = [
+            "Each filmed participant's consent scopes were applied by the platform's export selectors, never by "
+            "a filter of the exporter's own. Labels: "
+            f"{labels.get('participants_left_out', 0)} participants did not consent to their labels leaving "
+            f"the platform, so their {labels.get('clips_left_out', 0)} clips and "
+            f"{labels.get('ratings_left_out', 0)} ratings are in no table (ratings, clip_labels, self_reports, "
+            "clips).",
+            "Self-reports: "
+            f"{reports.get('participants_left_out', 0)} participants did not consent to their self-reports "
+            f"being exported ({reports.get('self_reports_left_out', 0)} self-reports left out; their clips' "
+            "self columns are null); "
+            f"{reports.get('self_reports_of_clips_not_exported', 0)} self-reports that could be exported are "
+            "about clips not in this export (no label that may be exported) and are left out too.",
+        ]
+        if media.get("requested"):
+            parts.append(
+                f"Media: copied only for participants who consented to sharing; {media.get('clips_left_out', 0)} "
+                f"clips of {media.get('participants_left_out', 0)} participants who did not, and "
+                f"{media.get('clips_without_participant', 0)} clips without a participant, are not included."
+            )
+        else:
+            parts.append("Media: not requested for this export, so none are included.")
+        return " ".join(parts)
 
     def annotations_per_item(self) -> str:
         """K, the observed distribution of annotators per clip, and what it means for the histograms."""
@@ -269,6 +328,11 @@ def gather(folder: Path, *, export: Export, manifest: dict) -> Facts:
     per_clip = _counts(folder, label_files, ["n_annotators"])
     judged = _counts(folder, label_files, ["n_ratings", "n_cannot_judge"], pc.subtract)
     joined = _counts(folder, list(parquet.get("annotators", {}).values()), ["joined_via"])
+    report_files = list(parquet.get("self_reports", {}).values())
+    instruments = _counts(folder, report_files, ["instrument"])
+    sources = _counts(folder, report_files, ["source"])
+    whole = _counts(folder, report_files, ["start_s"], pc.is_null)
+    with_self = _counts(folder, label_files, ["self_reports_used"], lambda used: pc.greater(used, 0))
     times = [
         t for path in parquet.get("ratings", {}).values() for t in _time_range(folder / path, "created_at")
     ]
@@ -288,7 +352,57 @@ def gather(folder: Path, *, export: Export, manifest: dict) -> Facts:
         first_rating=first,
         last_rating=last,
         scheme_versions=_scheme_versions(manifest),
+        self_report_instruments=dict(sorted(instruments.items())),
+        self_report_sources=dict(sorted(sources.items())),
+        self_report_whole=int(whole.get(True, 0)),
+        clips_with_self_value=int(with_self.get(True, 0)),
     )
+
+
+def perceived_vs_experienced(facts: Facts) -> dict[str, Any]:
+    """The agreement report's perceived-vs-experienced figures as the card shows them, read defensively (the
+    section may be absent, from an older report, or malformed): {"status": "absent" | "withheld" | "shown",
+    "rows": [per dimension: n_clips, r, ccc, mean_gap with intervals], ...}. They are withheld when a
+    consent scope left self-reports or labels out of this export, since the report was computed over every
+    self-report that counts for analysis, exportable or not."""
+    rep = facts.report
+    section = (rep or {}).get("result", {}).get("perceived_vs_experienced")
+    if not isinstance(section, dict) or not isinstance(section.get("dimensions"), dict):
+        return {"status": "absent"}
+    scopes = facts.manifest.get("consent_scopes") or {}
+    left_out = sum(
+        int((scopes.get(scope) or {}).get("participants_left_out") or 0)
+        for scope in ("labels_export", "self_reports_export")
+    )
+    if left_out:
+        return {"status": "withheld", "participants": left_out}
+
+    def ci(value: object) -> dict:
+        return value if isinstance(value, dict) else {}
+
+    rows = []
+    for dim in DIMENSIONS:
+        d = section["dimensions"].get(dim)
+        if not isinstance(d, dict):
+            continue
+        rows.append(
+            {
+                "dimension": dim,
+                "n_clips": d.get("n_clips"),
+                "n_participants": d.get("n_participants"),
+                "pearson_r": ci(d.get("pearson_r")),
+                "ccc": ci(d.get("ccc")),
+                "mean_gap": ci(d.get("mean_gap")),
+                "share_outside_range": d.get("share_outside_range"),
+            }
+        )
+    mark = section.get("watermark") if isinstance(section.get("watermark"), dict) else {}
+    return {
+        "status": "shown",
+        "rows": rows,
+        "n_self_reports": section.get("n_self_reports"),
+        "report_last_self_report_id": mark.get("last_self_report_id"),
+    }
 
 
 def num(value: object, digits: int = 3) -> str:

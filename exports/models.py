@@ -32,6 +32,10 @@ class Export(models.Model):
     # export was requested, so a retried or repeated build of this row reads the same labels.
     watermark_last_id = models.BigIntegerField(null=True, blank=True)
     watermark_at = models.DateTimeField(null=True, blank=True)
+    # The self-reports' watermark, taken at the same time: the build reads the self-reports that may be
+    # exported with id <= watermark_self_report_id, so one given after the request is not in the export.
+    # Null for an export requested before self-reports were exported (it holds none).
+    watermark_self_report_id = models.BigIntegerField(null=True, blank=True)
     row_counts = models.JSONField(default=dict, blank=True, help_text="Rows per table.")
     files = models.JSONField(
         default=list, blank=True, help_text="[{path, bytes, sha256, rows?}] for every file of the folder."

@@ -57,6 +57,11 @@ class ExportWatermarkSerializer(serializers.Serializer):
         allow_null=True, help_text="The export holds the labels that count with id up to this one."
     )
     at = serializers.DateTimeField(allow_null=True, help_text="When the watermark was taken.")
+    last_self_report_id = serializers.IntegerField(
+        allow_null=True,
+        help_text="The build reads the self-reports that may be exported with ids up to this one (null: an "
+        "export requested before self-reports were exported holds none).",
+    )
 
 
 class ExportFileSerializer(serializers.Serializer):
@@ -113,7 +118,11 @@ class ExportSummarySerializer(serializers.ModelSerializer):
 
     @extend_schema_field(ExportWatermarkSerializer)
     def get_watermark(self, export: Export) -> dict:
-        return {"last_annotation_id": export.watermark_last_id, "at": export.watermark_at}
+        return {
+            "last_annotation_id": export.watermark_last_id,
+            "at": export.watermark_at,
+            "last_self_report_id": export.watermark_self_report_id,
+        }
 
     @extend_schema_field(serializers.IntegerField(help_text="Files in the export, manifest.json aside."))
     def get_n_files(self, export: Export) -> int:

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from labeling.errors import Conflict
 from labeling.models import Study
-from labeling.selectors import annotations_for_analysis
+from labeling.selectors import annotations_for_analysis, self_reports_for_analysis
 from labeling.services.jobs import TRANSIENT_DB_ERRORS, Jobs
 
 from .build import DataChanged, build_folder
@@ -55,11 +55,14 @@ def _next_version(study: Study) -> int:
 
 def export_start(*, study: Study, parameters: object, created_by=None, enqueue: bool = True) -> Export:
     """Validate `parameters` (ValidationFailed names every bad one; nothing is created), take the watermark
-    (the highest id among the labels that count, now) and create a pending export with the next version
+    (the highest id among the labels that count, and among the
+    self-reports that count, now) and create a pending export with the next version
     number; queue its build once the transaction commits (Unavailable, and the row deleted, if the broker
     refuses). `enqueue=False` for a caller that builds in its own process (manage.py export_study)."""
     params = parse_parameters(parameters)
+    # Upper bounds, not filters: the build reads through the export selectors, up to these ids.
     last = annotations_for_analysis(study=study).aggregate(m=Max("id"))["m"]
+    last_self_report = self_reports_for_analysis(study=study).aggregate(m=Max("id"))["m"]
     for _ in range(5):  # a concurrent start took the same version: take the next
         try:
             with transaction.atomic():
@@ -68,6 +71,7 @@ def export_start(*, study: Study, parameters: object, created_by=None, enqueue: 
                     version=_next_version(study),
                     parameters=params,
                     watermark_last_id=last or 0,
+                    watermark_self_report_id=last_self_report or 0,
                     watermark_at=timezone.now(),
                     salt=secrets.token_hex(16),
                     created_by=created_by,

@@ -21,10 +21,19 @@ from dataclasses import asdict, dataclass, field
 import pyarrow as pa
 
 SPLIT_NAMES = ("train", "validation", "test")
-TABLES = ("ratings", "clip_labels", "clips", "annotators")
-KEYS = {"ratings": "rating_id", "clip_labels": "clip_id", "clips": "clip_id", "annotators": "annotator_id"}
-# The order of every file's rows (the table's sort key): ratings by clip, then rating.
-ROW_ORDER = {name: [key] for name, key in KEYS.items()} | {"ratings": ["clip_id", "rating_id"]}
+TABLES = ("ratings", "clip_labels", "self_reports", "clips", "annotators")
+KEYS = {
+    "ratings": "rating_id",
+    "clip_labels": "clip_id",
+    "self_reports": "self_report_id",
+    "clips": "clip_id",
+    "annotators": "annotator_id",
+}
+# The order of every file's rows (the table's sort key): ratings and self-reports by clip, then their id.
+ROW_ORDER = {name: [key] for name, key in KEYS.items()} | {
+    "ratings": ["clip_id", "rating_id"],
+    "self_reports": ["clip_id", "self_report_id"],
+}
 AGGREGATION = "unweighted: every rating that counts weighs the same; no consensus label is chosen"
 
 
@@ -65,6 +74,10 @@ def _f(name: str, type_: pa.DataType, doc: str, nullable: bool = True) -> pa.Fie
 
 
 SPLIT_DOC = "train, validation or test; assigned per filmed participant (per clip when none), seeded"
+# How a clip's self-report value is derived: labeling.agreement.self_report_per_clip, the one definition the
+# agreement report uses too.
+SELF_VALUE_RULE = "the mean of the clip's whole-clip self-reports, else the window-length-weighted mean of its windowed ones"
+GAP_RULE = "self - observers' mean (positive: the person reported more than the observers perceived)"
 TS = pa.timestamp("us", tz="UTC")
 
 
@@ -173,6 +186,91 @@ def clip_labels_schema(layout: Layout) -> pa.Schema:
             _f("report_arousal_sd", pa.float64(), "As report_valence_sd, for arousal."),
             _f("ratings", pa.list_(rating), "Every rating of the clip, by rating_id.", False),
             _f("aggregation", pa.string(), "How the distribution was aggregated: " + AGGREGATION, False),
+            # The filmed person's own report, beside (never inside) the observers' distribution above.
+            _f(
+                "self_valence",
+                pa.float64(),
+                "The filmed person's own valence for the clip (canonical, experienced affect): "
+                + SELF_VALUE_RULE
+                + " (self_reports table); null when no self-report of the clip is in the export.",
+            ),
+            _f("self_arousal", pa.float64(), "As self_valence, for arousal."),
+            _f(
+                "self_reports_used",
+                pa.int32(),
+                "Self-reports behind self_valence / self_arousal (the larger of the two counts); 0 when none.",
+                False,
+            ),
+            _f(
+                "gap_valence",
+                pa.float64(),
+                "self_valence - valence_mean: " + GAP_RULE + "; null when either is null.",
+            ),
+            _f("gap_arousal", pa.float64(), "As gap_valence, for arousal: self_arousal - arousal_mean."),
+        ]
+    )
+
+
+def self_reports_schema(layout: Layout) -> pa.Schema:
+    return pa.schema(
+        [
+            _f(
+                "self_report_id",
+                pa.int64(),
+                "The self-report's id (unique; stable across versions of the export).",
+                False,
+            ),
+            _f(
+                "participant_id",
+                pa.string(),
+                "Salted id of the filmed participant who gave it (clips.participant_id).",
+                False,
+            ),
+            _f("clip_id", pa.int64(), "The clip it is about (clips.clip_id).", False),
+            _f("split", pa.string(), SPLIT_DOC, False),
+            _f(
+                "start_s", pa.float64(), "Start of the window it rates, media seconds; null = the whole clip."
+            ),
+            _f("end_s", pa.float64(), "End of the window, media seconds; null = the whole clip."),
+            _f("instrument", pa.string(), "sam (points), grid (2-D affect grid, points) or slider.", False),
+            _f("scale_points", pa.int16(), "Points of the sam or grid scale; null for a slider."),
+            _f(
+                "valence",
+                pa.float64(),
+                "The person's own valence on the canonical scale [-1, 1]; null when not given.",
+            ),
+            _f(
+                "arousal",
+                pa.float64(),
+                "The person's own arousal on the canonical scale [-1, 1]; null when not given.",
+            ),
+            _f(
+                "valence_raw",
+                pa.float64(),
+                "Valence as given on the instrument (see instrument, scale_points).",
+            ),
+            _f(
+                "arousal_raw",
+                pa.float64(),
+                "Arousal as given on the instrument (see instrument, scale_points).",
+            ),
+            _f("valence_confidence", pa.int16(), "Confidence in the valence report, 1..confidence_points."),
+            _f("arousal_confidence", pa.int16(), "Confidence in the arousal report, 1..confidence_points."),
+            _f("confidence_points", pa.int16(), "Points of the confidence scale; null when not asked."),
+            _f(
+                "context_tags",
+                pa.list_(pa.string()),
+                "The person's own context tags (group:tag), sorted.",
+                False,
+            ),
+            _f("context_note", pa.string(), "Free-text note; null unless the export includes free text."),
+            _f("reported_at", TS, "When the person gave the report (UTC).", False),
+            _f(
+                "source",
+                pa.string(),
+                "imported (from a file) or platform (given through a private link).",
+                False,
+            ),
         ]
     )
 
@@ -236,6 +334,7 @@ def annotators_schema(layout: Layout) -> pa.Schema:
 SCHEMAS = {
     "ratings": ratings_schema,
     "clip_labels": clip_labels_schema,
+    "self_reports": self_reports_schema,
     "clips": clips_schema,
     "annotators": annotators_schema,
 }

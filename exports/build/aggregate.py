@@ -9,16 +9,22 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from exports.tables import AGGREGATION, Layout
+from labeling.agreement import self_report_gap
+from labeling.scheme import DIMENSIONS
 
 from .ids import Salted
 from .layout import Scheme, bins_1d, grid_bin
 from .source import FREE_TEXT_COLUMNS, ReportFigures
+
+if TYPE_CHECKING:
+    from .self_reports import SelfValues
 
 
 class TagSets:
@@ -221,6 +227,17 @@ def _confidence_mean(b: Batch, raw: np.ndarray, points: np.ndarray) -> np.ndarra
     return np.divide(total, count, out=np.full(b.m, np.nan), where=count > 0)
 
 
+def self_columns(values: SelfValues, clip_ids: np.ndarray, observer_mean: dict[str, np.ndarray]) -> dict:
+    """clip_labels' self-report columns of `clip_ids`, beside (never mixed into) the observers' means of the
+    same clips: the self value per dimension, the reports used, and the gap (labeling.agreement)."""
+    self_value, used = values.of(clip_ids)
+    out: dict[str, pa.Array] = {"self_reports_used": pa.array(used.astype(np.int32))}
+    for dim in DIMENSIONS:
+        out[f"self_{dim}"] = _floats(self_value[dim])
+        out[f"gap_{dim}"] = _floats(self_report_gap(self_value[dim], observer_mean[dim]))
+    return out
+
+
 def clip_labels_table(
     b: Batch,
     *,
@@ -229,6 +246,7 @@ def clip_labels_table(
     tags: TagSets,
     split: np.ndarray,
     report: ReportFigures,
+    self_values: SelfValues,
     schema: pa.Schema,
 ) -> pa.Table:
     """The batch's clips as rows of clip_labels (`split`: the split name of each clip)."""
@@ -316,5 +334,6 @@ def clip_labels_table(
         "report_arousal_sd": _floats(report.sd_of("arousal", b.clip_ids)),
         "ratings": pa.ListArray.from_arrays(offsets, struct, type=rating_type),
         "aggregation": pa.repeat(pa.scalar(AGGREGATION, pa.string()), b.m),
+        **self_columns(self_values, b.clip_ids, {"valence": mean_v, "arousal": mean_a}),
     }
     return pa.Table.from_arrays([arrays[name] for name in schema.names], schema=schema)

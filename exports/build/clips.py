@@ -69,6 +69,10 @@ class ClipIndex:
         self.ids = np.empty(0, np.int64)
         self.split = np.empty(0, np.int8)
         self.media_files = 0
+        # with include_media: clips (and their participants) whose media stayed out for want of consent
+        self.media_withheld: set[int] = set()
+        self.media_withheld_clips = 0
+        self.media_without_participant = 0
 
     def add(self, ids: np.ndarray, splits: np.ndarray) -> None:
         self._parts.append((ids, splits))
@@ -77,6 +81,15 @@ class ClipIndex:
         if self._parts:
             self.ids, self.split = (np.concatenate(p) for p in zip(*self._parts, strict=True))
             self._parts = []
+
+    def media_scope(self) -> dict:
+        """What the media-sharing consent left out (counts, never who)."""
+        return {
+            "requested": True,
+            "participants_left_out": len(self.media_withheld),
+            "clips_left_out": self.media_withheld_clips,
+            "clips_without_participant": self.media_without_participant,
+        }
 
     def clips_per_split(self) -> dict[str, int]:
         counts = np.bincount(self.split, minlength=len(SPLIT_NAMES))
@@ -139,8 +152,13 @@ def write_clips(
         )
         participant = salted.take(pa.array(where))
         media = [None] * ids.size
-        for i in np.flatnonzero(has).tolist():
-            if sharing.get(int(people[i]), False):
+        if export.parameters["include_media"]:
+            index.media_without_participant += int((~has).sum())
+            for i in np.flatnonzero(has).tolist():
+                if not sharing.get(int(people[i]), False):
+                    index.media_withheld.add(int(people[i]))
+                    index.media_withheld_clips += 1
+                    continue
                 stored = table.column("file")[i].as_py()
                 media[i] = _media_name(int(ids[i]), stored)
                 _copy_media(folder, stored, media[i])

@@ -21,6 +21,7 @@ from .clips import ClipIndex, Splits, write_clips
 from .ids import Salted, export_salt
 from .layout import Scheme, make_layout, study_schemes
 from .manifest import FORMAT, file_entry, write_manifest
+from .self_reports import SelfValues, write_self_reports
 from .writers import TableWriter
 
 Progress = Callable[[float, str], None]
@@ -72,6 +73,8 @@ class Build:
             with source.snapshot():
                 self.progress(0.01, "reading the agreement report")
                 self.report = source.latest_report(self.export.study, as_of=self.export.created_at)
+                self.progress(0.015, "reading self-reports")
+                self.self_values = SelfValues.read(self.export, size=CLIP_BATCH)
                 lo, hi = source.clip_id_range(self.export.study)
 
                 def through(clip_id: int) -> float:  # how far through the study's clips a pass is
@@ -92,16 +95,32 @@ class Build:
                 )
                 if found != self.index.ids.size:
                     raise source.DataChanged()
-                self.progress(0.9, "annotators")
+                self.progress(0.9, "self-reports")
+                n_self_reports = write_self_reports(
+                    self.export,
+                    self.writers["self_reports"],
+                    self.index,
+                    values=self.self_values,
+                    participant_ids=self.participant_ids,
+                    tags=self.tags,
+                    free_text=self.free_text,
+                    batch_size=CLIP_BATCH,
+                )
+                self.progress(0.91, "annotators")
                 self._annotators()
                 withdrawals = source.withdrawals(self.export.study)
+                consent = source.consent_scopes(
+                    self.export,
+                    self_reports_written=n_self_reports,
+                    media=self.index.media_scope() if self.params["include_media"] else None,
+                )
             files = [w for writer in self.writers.values() for w in writer.close()]
         except BaseException:
             for writer in self.writers.values():
                 writer.abort()
             raise
         self.progress(0.93, "checksums")
-        manifest = self._manifest(files, withdrawals)
+        manifest = self._manifest(files, withdrawals, consent)
         self.progress(0.96, "dataset card")
         # both see the manifest without their own two files (the export contract)
         written = [
@@ -164,6 +183,7 @@ class Build:
             tags=self.tags,
             split=names[clip_split],
             report=self.report,
+            self_values=self.self_values,
             schema=self.schemas["clip_labels"],
         )
         self.writers["clip_labels"].write_by_split(SPLIT_NAMES, clip_split, labels)
@@ -201,7 +221,7 @@ class Build:
 
     # --- manifest ----------------------------------------------------------------------------------------
 
-    def _manifest(self, files, withdrawals: dict) -> dict:
+    def _manifest(self, files, withdrawals: dict, consent: dict) -> dict:
         export, study = self.export, self.export.study
         entries, tables = [], {}
         for f in files:
@@ -237,6 +257,7 @@ class Build:
             "watermark": {
                 "last_annotation_id": export.watermark_last_id,
                 "at": export.watermark_at.isoformat() if export.watermark_at else None,
+                "last_self_report_id": export.watermark_self_report_id,
             },
             "layout": self.layout.as_dict(),
             "scheme_versions": [
@@ -252,6 +273,7 @@ class Build:
                 "participants": self.splits.participants_per_split(),
             },
             "withdrawals": withdrawals,
+            "consent_scopes": consent,
             "agreement_report": None
             if report is None
             else {

@@ -1,7 +1,11 @@
-"""Reading a study for an export: every label comes from the labels that count
-(labeling.selectors.annotations_for_analysis) up to the export's watermark, streamed in bounded batches of
-Arrow tables, plus the small side tables (the study's clips, memberships, scheme versions) and the latest
-agreement report's per-clip and per-annotator figures.
+"""Reading a study for an export: every label comes from the labels that may be exported
+(labeling.selectors.annotations_for_export: the labels that count, without the clips whose participant did
+not consent to their labels leaving the platform) up to the export's watermark, and every self-report from
+labeling.selectors.self_reports_for_export up to the export's self-report watermark, streamed in bounded
+batches of Arrow tables; plus the small side tables (the study's clips, memberships, scheme versions) and the
+latest agreement report's per-clip and per-annotator figures. The exporter never filters labels or
+self-reports of its own: the consent scopes are applied by those selectors (and media sharing by the
+participant's consent_media_sharing), and `consent_scopes` only counts what they left out.
 
 PostgreSQL: the queryset's own SQL runs as `COPY (query) TO STDOUT (FORMAT csv)`, and pyarrow's streaming
 CSV reader turns what the server sends into typed columns a few megabytes at a time. Like a server-side
@@ -29,15 +33,20 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 from django.db import connection, transaction
-from django.db.models import Max, Min, QuerySet, TextField
+from django.db.models import Count, Max, Min, OuterRef, QuerySet, Subquery, TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
 
 from exports.models import Export
 from exports.tables import TS
-from labeling.models import AgreementReport, Annotation, Clip, Membership, Participant, Study
+from labeling.models import AgreementReport, Annotation, Clip, Membership, Participant, SelfReport, Study
 from labeling.scheme import DIMENSIONS
-from labeling.selectors import annotations_for_analysis
+from labeling.selectors import (
+    annotations_for_analysis,
+    annotations_for_export,
+    self_reports_for_analysis,
+    self_reports_for_export,
+)
 
 F64, I64, TEXT = pa.float64(), pa.int64(), pa.string()
 # What is read of each label and clip, with the Arrow type it is read as. Numbers that may be missing are
@@ -62,6 +71,36 @@ RATING_COLUMNS: dict[str, pa.DataType] = {
     "clip__participant_id": I64,
 }
 FREE_TEXT_COLUMNS: dict[str, pa.DataType] = {"cannot_judge_reason": TEXT, "context_note": TEXT}
+# What is read of each self-report: first only what a clip's self value needs (before the ratings pass, which
+# writes clip_labels), then every column of the self_reports table (after the clips pass, which fixes which
+# clips are in the export and their splits).
+SELF_VALUE_COLUMNS: dict[str, pa.DataType] = {
+    "clip_id": I64,
+    "start_s": F64,
+    "end_s": F64,
+    "valence": F64,
+    "arousal": F64,
+}
+SELF_REPORT_COLUMNS: dict[str, pa.DataType] = {
+    "id": I64,
+    "participant_id": I64,
+    "clip_id": I64,
+    "start_s": F64,
+    "end_s": F64,
+    "instrument": TEXT,
+    "scale_points": F64,
+    "valence": F64,
+    "arousal": F64,
+    "valence_raw": F64,
+    "arousal_raw": F64,
+    "valence_confidence": F64,
+    "arousal_confidence": F64,
+    "confidence_points": F64,
+    "tags_json": TEXT,
+    "reported_at": TS,
+    "source": TEXT,
+}
+SELF_REPORT_FREE_TEXT: dict[str, pa.DataType] = {"context_note": TEXT}
 CLIP_COLUMNS: dict[str, pa.DataType] = {
     "id": I64,
     "participant_id": I64,
@@ -146,24 +185,34 @@ def _copy_batches(
 ) -> Iterator[pa.Table]:
     """`raw`: the psycopg connection, taken by the caller (the generator may run in a reading thread)."""
     with raw.cursor() as cursor, cursor.copy(f"COPY ({sql}) TO STDOUT (FORMAT csv)", params) as copy:
-        reader = pacsv.open_csv(
-            io.BufferedReader(_CopyReader(copy), 1 << 20),
-            read_options=pacsv.ReadOptions(
-                column_names=list(columns), block_size=CSV_BLOCK_BYTES, use_threads=False
-            ),
-            # COPY writes NULL as an empty field and an empty text as ""; booleans as t / f
-            parse_options=pacsv.ParseOptions(newlines_in_values=multiline),
-            convert_options=pacsv.ConvertOptions(
-                column_types=columns,
-                null_values=[""],
-                strings_can_be_null=True,
-                quoted_strings_can_be_null=False,
-                true_values=["t"],
-                false_values=["f"],
-            ),
-        )
+        try:
+            reader = _open_csv(copy, columns, multiline)
+        except pa.ArrowInvalid as exc:
+            if "Empty CSV" not in str(exc):
+                raise
+            return  # the query has no rows (a study without self-reports, or without labels)
         for batch in reader:
             yield pa.Table.from_batches([batch])
+
+
+def _open_csv(copy, columns: dict[str, pa.DataType], multiline: bool) -> pacsv.CSVStreamingReader:
+    """pyarrow's streaming CSV reader over a COPY's output, typed as `columns` (it reads the first block)."""
+    return pacsv.open_csv(
+        io.BufferedReader(_CopyReader(copy), 1 << 20),
+        read_options=pacsv.ReadOptions(
+            column_names=list(columns), block_size=CSV_BLOCK_BYTES, use_threads=False
+        ),
+        # COPY writes NULL as an empty field and an empty text as ""; booleans as t / f
+        parse_options=pacsv.ParseOptions(newlines_in_values=multiline),
+        convert_options=pacsv.ConvertOptions(
+            column_types=columns,
+            null_values=[""],
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=False,
+            true_values=["t"],
+            false_values=["f"],
+        ),
+    )
 
 
 def _arrow(rows: list[tuple], columns: dict[str, pa.DataType]) -> pa.Table:
@@ -265,8 +314,81 @@ def read_ahead(items: Iterator, depth: int = 2) -> Iterator:
 
 
 def labels(export: Export) -> QuerySet[Annotation]:
-    """The export's labels: those that count, up to its watermark. The one place the builder reads labels."""
-    return annotations_for_analysis(study=export.study).filter(id__lte=export.watermark_last_id or 0)
+    """The export's labels: those that may be exported (selectors.annotations_for_export), up to its
+    watermark. The one place the builder reads labels."""
+    return annotations_for_export(study=export.study).filter(id__lte=export.watermark_last_id or 0)
+
+
+def self_reports(export: Export) -> QuerySet[SelfReport]:
+    """The export's self-reports: those that may be exported (selectors.self_reports_for_export), up to its
+    self-report watermark (none for an export requested before it had one). The one place the builder reads
+    self-reports; the build keeps those of the clips in the export."""
+    return self_reports_for_export(study=export.study).filter(id__lte=export.watermark_self_report_id or 0)
+
+
+def self_value_batches(export: Export, *, size: int) -> Iterator[pa.Table]:
+    """SELF_VALUE_COLUMNS of the export's self-reports, ordered by (clip_id, id)."""
+    return stream(self_reports(export).order_by("clip_id", "id"), SELF_VALUE_COLUMNS, size=size)
+
+
+def self_report_batches(export: Export, *, free_text: bool, size: int) -> Iterator[pa.Table]:
+    """SELF_REPORT_COLUMNS (+ the note when asked) of the export's self-reports, ordered by (clip_id, id)."""
+    columns = {**SELF_REPORT_COLUMNS, **(SELF_REPORT_FREE_TEXT if free_text else {})}
+    qs = self_reports(export).annotate(tags_json=Cast("context_tags", TextField())).order_by("clip_id", "id")
+    return stream(qs, columns, size=size, multiline=free_text)
+
+
+def consent_scopes(export: Export, *, self_reports_written: int, media: dict | None) -> dict:
+    """What the consent scopes left out of this export: counts, never who. Each is the difference between
+    what counts for analysis and what the export selector lets out (labeling.selectors), both up to the
+    export's watermarks, so no rule is restated here. `self_reports_written`: the rows of self_reports.
+    `media`: the media-sharing counts the clips pass made (None when media were not asked for).
+
+    Labels: the participants who have a label that counts but none that may be exported (a probe each way per
+    participant, which stops at the first label found), then the clips and labels of those few."""
+    study = export.study
+    counted = annotations_for_analysis(study=study).filter(id__lte=export.watermark_last_id or 0)
+    allowed_labels = annotations_for_export(study=study).filter(id__lte=export.watermark_last_id or 0)
+
+    def first(labels: QuerySet) -> Subquery:
+        # a scalar subquery with LIMIT 1 stays a per-participant probe (clip, then label, by index); an
+        # EXISTS would be planned as an anti-join hashing every label of the study (seconds at 1 M)
+        return Subquery(labels.filter(clip__participant_id=OuterRef("pk")).order_by().values("pk")[:1])
+
+    left_out = list(
+        Participant.objects.filter(study=study)
+        .annotate(counted=first(counted), allowed=first(allowed_labels))
+        .filter(counted__isnull=False, allowed__isnull=True)
+        .values_list("pk", flat=True)
+    )
+    labels = {"ratings": 0, "clips": 0}
+    if left_out:
+        labels = counted.filter(clip__participant_id__in=left_out).aggregate(
+            ratings=Count("id"), clips=Count("clip_id", distinct=True)
+        )
+    mark = export.watermark_self_report_id or 0
+    reports = self_reports_for_analysis(study=study).filter(id__lte=mark)
+    allowed = self_reports_for_export(study=study).filter(id__lte=mark)
+    before = reports.aggregate(n=Count("id"), participants=Count("participant_id", distinct=True))
+    after = allowed.aggregate(n=Count("id"), participants=Count("participant_id", distinct=True))
+    return {
+        "labels_export": {
+            "selector": "labeling.selectors.annotations_for_export",
+            "participants_left_out": len(left_out),
+            "clips_left_out": labels["clips"],
+            "ratings_left_out": labels["ratings"],
+        },
+        "self_reports_export": {
+            "selector": "labeling.selectors.self_reports_for_export",
+            "participants_left_out": before["participants"] - after["participants"],
+            "self_reports_left_out": before["n"] - after["n"],
+            # allowed, but about a clip not in the export (no label that may be exported)
+            "self_reports_of_clips_not_exported": after["n"] - self_reports_written,
+        },
+        "media_sharing": media
+        if media is not None
+        else {"requested": False, "participants_left_out": None, "clips_left_out": None},
+    }
 
 
 def rating_batches(export: Export, *, free_text: bool, size: int) -> Iterator[pa.Table]:

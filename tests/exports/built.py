@@ -7,8 +7,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from django.utils import timezone
+
 from exports.models import Export
-from labeling.models import Annotation
+from labeling.models import Annotation, Participant, SelfReport
+from labeling.services import participant_get_or_create
 from labeling.services.agreement import agreement_run_now
 from tests.exports.conftest import build as build_export
 from tests.exports.conftest import folder_of
@@ -18,11 +21,71 @@ N_CLIPS = 12
 OFFLINE = {"HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1"}
 
 
-def rated_study(*, report: bool = True, **study_fields):
+def canonical(raw: float, points: int = 9) -> float:
+    return -1 + 2 * (raw - 1) / (points - 1)
+
+
+def add_self_report(participant, clip, *, start_s=None, end_s=None, **over) -> SelfReport:
+    """A stored self-report (the import and the participant link are other areas' tests): by default a
+    whole-clip 9-point SAM report of raw valence 7 and arousal 3 with confidences and one tag; `valence` and
+    `arousal` given raw on the instrument's scale (None = not given); the canonical values follow."""
+    instrument = over.pop("instrument", "sam")
+    points = None if instrument == "slider" else over.pop("scale_points", 9)
+    fields = {
+        "valence": 7,
+        "arousal": 3,
+        "valence_confidence": 4,
+        "arousal_confidence": 3,
+        "confidence_points": 5,
+        "context_tags": ["setting:home"],
+        "context_note": "at home after work",
+        "reported_at": timezone.now(),
+        "source": SelfReport.Source.IMPORTED,
+        **over,
+    }
+    for dim in ("valence", "arousal"):
+        raw = fields.pop(dim)
+        fields[f"{dim}_raw"] = raw
+        fields[dim] = None if raw is None else raw if points is None else canonical(raw, points)
+    return SelfReport.objects.create(
+        study=clip.study,
+        participant=participant,
+        clip=clip,
+        start_s=start_s,
+        end_s=end_s,
+        instrument=instrument,
+        scale_points=points,
+        **fields,
+    )
+
+
+def participant(study, code: str, **consent) -> Participant:
+    """A filmed participant (the real service), with consent scopes set as given."""
+    person = participant_get_or_create(study=study, code=code)
+    if consent:
+        Participant.objects.filter(pk=person.pk).update(**consent)
+        person.refresh_from_db()
+    return person
+
+
+def rated_study(*, report: bool = True, self_reports: bool = True, **study_fields):
     """A study of N_CLIPS clips, each rated by its K = 3 annotators through the real queue; the last rating is
-    turned into a cannot-judge; the agreement report computed when `report`."""
+    turned into a cannot-judge; the agreement report computed when `report`. With `self_reports`, clips 0-1
+    and 2-3 show two participants who consented to their self-reports being exported, with four self-reports:
+    whole-clip SAM reports of clips 0 and 2, and two slider windows of clip 1."""
     study = StudyFactory(overlap_k=3, **study_fields)
-    ClipFactory.create_batch(N_CLIPS, study=study)
+    clips = ClipFactory.create_batch(N_CLIPS, study=study)
+    if self_reports:
+        people = [participant(study, f"S{i}", consent_self_reports_export=True) for i in range(2)]
+        for i, clip in enumerate(clips[:4]):
+            clip.participant = people[i // 2]
+            clip.save(update_fields=["participant"])
+        add_self_report(people[0], clips[0], context_tags=["setting:home", "social:alone"])
+        add_self_report(people[0], clips[1], start_s=0.0, end_s=1.0, instrument="slider", valence=-0.3,
+                        arousal=0.2, source=SelfReport.Source.PLATFORM)  # fmt: skip
+        add_self_report(people[0], clips[1], start_s=1.0, end_s=3.0, instrument="slider", valence=0.6,
+                        arousal=None, arousal_confidence=None, source=SelfReport.Source.PLATFORM)  # fmt: skip
+        add_self_report(people[1], clips[2], valence=2, arousal=8, context_tags=[])
     members = MembershipFactory.create_batch(3, study=study)
     for i in range(N_CLIPS):
         for j, member in enumerate(members):

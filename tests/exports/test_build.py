@@ -418,12 +418,18 @@ def test_media_are_copied_only_with_consent_and_only_when_asked(rated, media_roo
 
 def test_a_study_without_labels_exports_empty_tables(study, exports_root):
     export = build(study, formats=["csv"])
-    assert export.row_counts == {"ratings": 0, "clip_labels": 0, "clips": 0, "annotators": 0}
-    for name in ("ratings", "clip_labels", "clips", "annotators"):
+    assert export.row_counts == {
+        "ratings": 0,
+        "clip_labels": 0,
+        "self_reports": 0,
+        "clips": 0,
+        "annotators": 0,
+    }
+    for name in ("ratings", "clip_labels", "self_reports", "clips", "annotators"):
         assert read_table(export, name).num_rows == 0
     manifest = manifest_of(export)
     assert manifest["splits"]["clips"] == {"train": 0, "validation": 0, "test": 0}
-    assert len(manifest["files"]) == 2 * 10 + 2  # 10 parquet + 10 csv, the card and croissant.json
+    assert len(manifest["files"]) == 2 * 13 + 2  # 13 parquet + 13 csv, the card and croissant.json
 
 
 def test_scheme_versions_mix_instruments_and_extend_the_vocabulary(rated):

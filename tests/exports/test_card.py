@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
+from exports.facts import num
 from exports.tables import SPLIT_NAMES, schemas
 from labeling.models import AgreementReport
 from labeling.scheme import DEFAULT_SPEC, PROMPTS
@@ -60,7 +61,7 @@ def built(reported_study):
     return export, folder, json.loads((folder / "manifest.json").read_text())
 
 
-@pytest.mark.parametrize("config", ["clip_labels", "ratings"])
+@pytest.mark.parametrize("config", ["clip_labels", "ratings", "self_reports"])
 def test_datasets_loads_each_config_offline_with_the_declared_features_and_splits(
     built, config, monkeypatch, tmp_path
 ):
@@ -77,7 +78,7 @@ def test_datasets_loads_each_config_offline_with_the_declared_features_and_split
         assert ds.num_rows == n
         # the string split column of the file is cast to the class label
         assert {ds.features["split"].int2str(v) for v in ds["split"]} == {split}
-        key = "clip_id" if config == "clip_labels" else "rating_id"
+        key = {"clip_labels": "clip_id", "ratings": "rating_id", "self_reports": "self_report_id"}[config]
         assert list(ds[key]) == parquet(folder, config, split).column(key).to_pylist()
     if config == "clip_labels":
         grid = manifest["layout"]["grid"]
@@ -111,6 +112,17 @@ def test_the_cards_snippet_runs_against_the_export(built, tmp_path):
         f"{len(judged_train)} clips, soft targets ({len(judged_train)}, {grid[0]}, {grid[1]})" in run.stdout
     )
     assert "task" in run.stdout and "worker" in run.stdout and "label" in run.stdout
+    # perceived beside experienced: the clips of the split with both a self value and an observers' mean
+    split = next(s for s in SPLIT_NAMES if manifest["tables"]["clip_labels"]["splits"][s])
+    rows = parquet(folder, "clip_labels", split).to_pylist()
+    paired = [r for r in rows if r["self_valence"] is not None and r["valence_mean"] is not None]
+    gaps = [r["self_valence"] - r["valence_mean"] for r in paired]
+    said = f"{sum(gaps) / len(gaps):+.3f}" if gaps else "none"
+    assert (
+        f"{len(paired)} clips with a self-report, mean valence gap (self - observers): {said}" in run.stdout
+    )
+    reports = [r for s in SPLIT_NAMES for r in parquet(folder, "self_reports", s).to_pylist()]
+    assert len(reports) == 4 and ("whole clip self" in run.stdout or " s self " in run.stdout)
 
 
 def test_the_datasheet_says_what_the_labels_are_with_the_studys_figures(built):
@@ -209,7 +221,9 @@ def test_researcher_text_cannot_break_the_header_or_the_structure(db, exports_ro
         "dataset_info",
     }  # fmt: skip
     assert head["pretty_name"] == " ".join(HOSTILE_TITLE.split())
-    assert [c["config_name"] for c in head["configs"]] == ["clip_labels", "ratings", "clips", "annotators"]
+    assert [c["config_name"] for c in head["configs"]] == [
+        "clip_labels", "ratings", "self_reports", "clips", "annotators",
+    ]  # fmt: skip
     text = (folder / "README.md").read_text(encoding="utf-8")
     assert text.count("\n---\n", 0, text.index("\n# ")) == 1  # only the header's closing line before the body
     # the instructions and consent are in the card verbatim, each inside one fence longer than their backticks
@@ -281,3 +295,87 @@ def test_mixed_scheme_versions_each_with_their_scale_and_grid_bins(
     datasets = hf_datasets(monkeypatch)
     loaded = datasets.load_dataset(str(folder), "clip_labels", cache_dir=str(tmp_path / "cache"))
     assert sum(ds.num_rows for ds in loaded.values()) == 14
+
+
+def _with_perceived_section(study, section):
+    report = AgreementReport.objects.filter(study=study, status=AgreementReport.Status.DONE).latest("id")
+    AgreementReport.objects.filter(pk=report.pk).update(
+        result={**report.result, "perceived_vs_experienced": section}
+    )
+
+
+PERCEIVED = {
+    "n_self_reports": 4,
+    "n_clips": 3,
+    "n_participants": 2,
+    "watermark": {"self_report_count": 4, "last_self_report_id": 4},
+    "dimensions": {
+        dim: {
+            "n_clips": 3,
+            "n_participants": 2,
+            "pearson_r": {"estimate": 0.5, "low": -0.25, "high": 0.75},
+            "ccc": {"estimate": 0.375, "low": -0.125, "high": 0.625},
+            "mean_gap": {"estimate": 0.125, "low": -0.0625, "high": 0.25},
+            "share_outside_range": 0.333333,
+        }
+        for dim in ("valence", "arousal")
+    },
+    "clips": [{"clip": 1, "participant": "S0-CODE-MUST-NOT-LEAK", "valence": {"self": 0.5}}],
+}
+
+
+def test_the_card_shows_the_reports_perceived_vs_experienced_figures_and_says_when_there_are_none(
+    reported_study, exports_root
+):
+    # the real report's section (rated_study computes the report after its self-reports were stored)
+    report = AgreementReport.objects.filter(study=reported_study, status=AgreementReport.Status.DONE).latest(
+        "id"
+    )
+    real = report.result["perceived_vs_experienced"]["dimensions"]["valence"]
+    _, folder = build(reported_study)
+    text = (folder / "README.md").read_text(encoding="utf-8")
+    flat = " ".join(text.split())
+    r, gap = real["pearson_r"], real["mean_gap"]
+    assert (
+        f"| valence | {real['n_clips']} | {num(r['estimate'])} [{num(r['low'])}, {num(r['high'])}] |" in text
+    )
+    assert f"| {num(gap['estimate'])} [{num(gap['low'])}, {num(gap['high'])}] |" in text
+    assert "two perspectives are kept apart" in flat.lower() and "neither is the ground truth" in flat
+    assert "else the window-length-weighted mean" in flat and "gap_valence" in flat
+    assert "computed from the self-reports up to the same id as this export's" in flat
+
+    # a report without the section (computed before it existed): the card says so
+    result = dict(report.result)
+    result.pop("perceived_vs_experienced")
+    AgreementReport.objects.filter(pk=report.pk).update(result=result)
+    _, folder = build(reported_study)
+    flat = " ".join((folder / "README.md").read_text(encoding="utf-8").split())
+    assert "no perceived-vs-experienced figures (it was not computed" in flat
+
+    _with_perceived_section(reported_study, PERCEIVED)
+    _, folder = build(reported_study)
+    text = (folder / "README.md").read_text(encoding="utf-8")
+    flat = " ".join(text.split())
+    assert (
+        "| valence | 3 | 0.500 [-0.250, 0.750] | 0.375 [-0.125, 0.625] | 0.125 [-0.062, 0.250] | 0.333 |"
+        in text
+    )
+    assert "self-reports up to id 4, 4 self-reports" in flat
+    assert "S0-CODE-MUST-NOT-LEAK" not in text  # the report's per-clip rows (participant codes) never copied
+
+    # a malformed section is read as absent, never a failed build
+    _with_perceived_section(reported_study, {"dimensions": "oops"})
+    _, folder = build(reported_study)
+    assert "no perceived-vs-experienced figures" in (folder / "README.md").read_text(encoding="utf-8")
+
+
+def test_the_reports_figures_are_withheld_when_a_consent_scope_left_someone_out(reported_study, exports_root):
+    from labeling.models import Participant
+
+    _with_perceived_section(reported_study, PERCEIVED)
+    Participant.objects.filter(study=reported_study, code="S1").update(consent_self_reports_export=False)
+    _, folder = build(reported_study)
+    text = (folder / "README.md").read_text(encoding="utf-8")
+    flat = " ".join(text.split())
+    assert "perceived-vs-experienced figures are not shown" in flat and "| valence | 3 | 0.500" not in text
+    assert "1 participants did not consent to their self-reports being exported" in flat

@@ -10,7 +10,8 @@ The values follow the study's default scheme (9-point SAM, 5-point confidences, 
 a rating is round((clip's truth + annotator's bias + noise) * 1.5) + 5 clipped to 1..9, so that ratings of a
 clip agree to a degree; ~3% say "cannot judge" (no values, no confidences, a reason); 0-3 context tags; a few
 free-text notes. 70% of clips show a filmed participant (n_clips / 500 of them, some with many clips, most with
-few), the others none. Rating ids follow submission time, and submission is breadth-first as the queue hands
+few), the others none; 4 in 5 participants consent to their self-reports being exported, and a fifth of the
+clips with a participant carry one whole-clip self-report of that person (9-point SAM, with confidences). Rating ids follow submission time, and submission is breadth-first as the queue hands
 clips out (every clip's first rating before any clip's second), so a clip's ratings lie far apart in the table,
 as in a real study: reading them in clip order is not a sequential scan.
 
@@ -131,7 +132,7 @@ def generate_study(*, n_ratings: int, n_annotators: int = 2000, label: str = "")
         # caller's transaction (a test) VACUUM cannot run: statistics only.
         vacuum = "ANALYZE" if connection.in_atomic_block else "VACUUM (ANALYZE)"
         cursor.execute(f"{vacuum} annotator_user, labeling_membership, labeling_participant, labeling_clip")
-        cursor.execute(f"{vacuum} labeling_assignment, labeling_annotation")
+        cursor.execute(f"{vacuum} labeling_assignment, labeling_annotation, labeling_selfreport")
     seconds = time.perf_counter() - start
     return {"study_id": study_id, "seconds": seconds, "steps": steps, "counts": study_counts(study_id)}
 
@@ -214,9 +215,11 @@ def _generate(*, n_ratings: int, n_annotators: int, label: str, steps: dict[str,
         )
         cursor.execute(
             """
-            INSERT INTO labeling_participant (id, study_id, code, consent_scope, created_at)
+            INSERT INTO labeling_participant (id, study_id, code, consent_scope, consent_self_reports_export,
+                consent_version, age_band, gender, created_at)
             SELECT %(b_labeling_participant)s + i, %(study)s, 'P' || lpad(i::text, 6, '0'),
-                CASE WHEN i %% 4 = 0 THEN 'research use; media may be shared' ELSE 'research use' END, %(t0)s
+                CASE WHEN i %% 4 = 0 THEN 'research use; media may be shared' ELSE 'research use' END,
+                i %% 5 <> 0, '', '', '', %(t0)s
             FROM generate_series(1, %(P)s) i
             """,
             params,
@@ -306,6 +309,21 @@ def _generate(*, n_ratings: int, n_annotators: int, label: str, steps: dict[str,
                 """,
                 params,
             )
+        # Self-reports: one whole-clip SAM report by the filmed person for a fifth of the clips that show one.
+        cursor.execute(
+            f"""
+            INSERT INTO labeling_selfreport (study_id, participant_id, clip_id, start_s, end_s, instrument,
+                scale_points, valence, arousal, valence_raw, arousal_raw, valence_confidence, arousal_confidence,
+                confidence_points, context_tags, context_note, reported_at, source, external_id, created_at)
+            SELECT %(study)s, c.participant_id, c.id, NULL, NULL, 'sam', 9, (r.v - 5) / 4, (r.a - 5) / 4, r.v, r.a,
+                3, 4, 5, '["setting:home"]'::jsonb, '', %(t0)s, 'imported', '', %(t0)s
+            FROM labeling_clip c
+            CROSS JOIN LATERAL (SELECT least(9, greatest(1, round({_n("c.id", 83)} * 1.5) + 5))::float8 AS v,
+                least(9, greatest(1, round({_n("c.id", 85)} * 1.5) + 5))::float8 AS a) r
+            WHERE c.study_id = %(study)s AND c.participant_id IS NOT NULL AND {_u("c.id", 81)} < 0.2
+            """,
+            params,
+        )
         _sync_sequences(cursor, tables)
     return study.pk
 
@@ -318,6 +336,9 @@ def study_counts(study_id: int) -> dict:
     queries = {
         "ratings": "SELECT count(*) FROM labeling_annotation WHERE study_id = %(s)s",
         "clips": "SELECT count(*) FROM labeling_clip WHERE study_id = %(s)s",
+        # every clip is rated, so the self-reports of consenting participants are all exported
+        "self_reports": "SELECT count(*) FROM labeling_selfreport r JOIN labeling_participant p "
+        "ON p.id = r.participant_id WHERE r.study_id = %(s)s AND p.consent_self_reports_export",
         "clip_labels": "SELECT count(DISTINCT clip_id) FROM labeling_annotation WHERE study_id = %(s)s",
         "annotators": "SELECT count(DISTINCT annotator_id) FROM labeling_annotation WHERE study_id = %(s)s",
         "members": "SELECT count(*) FROM labeling_membership WHERE study_id = %(s)s AND role = 'annotator'",
